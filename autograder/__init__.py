@@ -1,0 +1,1 @@
+"""The instructor's command line around nbgrader: `python -m autograder --help`."""

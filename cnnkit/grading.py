@@ -1,0 +1,153 @@
+"""Checks for assignment test cells. Each failure raises AssertionError with a message a student
+can act on: what was checked, what was expected, what came, and a hint.
+
+    check_close("affine_forward out", out, expected, hint="did you add the bias?")
+    check_hash("parameter count", n_params, "3f1c...")      # the answer stays secret
+    with no_calls_to(cnnkit.layers): student_affine(x, w, b)  # their own work, not the library's
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+import types
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+
+from .gradcheck import rel_error
+
+
+def _fail(name: str, problem: str, hint: str = "") -> None:
+    msg = f"{name}: {problem}"
+    if hint:
+        msg += f"\nHint: {hint}"
+    raise AssertionError(msg)
+
+
+def _as_array(name: str, value, hint: str) -> np.ndarray:
+    if value is None:
+        _fail(name, "got None. Did the function reach its `return` statement?", hint)
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], np.ndarray):
+        _fail(name, "got a tuple of 2 items, expected one array. A forward pass returns (out, cache): "
+                    "unpack it first", hint)
+    try:
+        arr = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
+    except Exception as exc:  # noqa: BLE001 - anything that cannot become an array is the student's to fix
+        _fail(name, f"could not turn the value into an array ({exc})", hint)
+    if arr.dtype == object:
+        _fail(name, f"got {type(value).__name__} that is not a numeric array", hint)
+    return arr
+
+
+def check_shape(name: str, got, expected_shape, hint: str = "") -> None:
+    """Fail unless np.shape(got) equals expected_shape."""
+    arr = _as_array(name, got, hint)
+    if tuple(arr.shape) != tuple(expected_shape):
+        _fail(name, f"expected shape {tuple(expected_shape)}, got {tuple(arr.shape)}", hint)
+
+
+def check_close(name: str, got, expected, tol: float = 1e-7, hint: str = "") -> None:
+    """Fail unless got matches expected in shape and to a relative error (see rel_error) below tol.
+
+    The message names the worst element: its index, the expected and the received value.
+    """
+    got_a = _as_array(name, got, hint)
+    exp_a = np.asarray(expected)
+    if got_a.shape != exp_a.shape:
+        _fail(name, f"expected shape {exp_a.shape}, got {got_a.shape}", hint)
+    got_f = got_a.astype(np.float64)
+    exp_f = exp_a.astype(np.float64)
+    if not np.all(np.isfinite(got_f)):
+        bad = np.argwhere(~np.isfinite(got_f))[0]
+        _fail(name, f"contains nan or inf (first at index {tuple(int(i) for i in bad)}); "
+                    "look for a division by zero, a log of 0 or an exp that overflows", hint)
+    err = rel_error(got_f, exp_f)
+    if err >= tol:
+        per = np.abs(got_f - exp_f) / np.maximum(1e-8, np.abs(got_f) + np.abs(exp_f))
+        idx = np.unravel_index(int(np.argmax(per)), per.shape) if per.ndim else ()
+        where = f" at index {tuple(int(i) for i in idx)}" if idx else ""
+        _fail(name, f"relative error {err:.2e} is above the tolerance {tol:.0e}; "
+                    f"worst{where}: expected {exp_f[idx].item()!r}, got {got_f[idx].item()!r}", hint)
+
+
+def _canonical(value, decimals: int) -> str:
+    arr = np.asarray(value, dtype=np.float64)
+    rounded = np.round(arr, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+    body = ",".join(f"{v:.{decimals}f}" for v in rounded.ravel())
+    return f"{arr.shape}|{body}" if arr.ndim else body
+
+
+def answer_hash(value, decimals: int = 6) -> str:
+    """A short sha256 hash of a number or array rounded to `decimals` places (ints and floats alike).
+
+    Store the hash in a visible test instead of the answer itself: 760 and 760.0 hash the same.
+    """
+    return hashlib.sha256(_canonical(value, decimals).encode()).hexdigest()[:16]
+
+
+def check_hash(name: str, got, expected_hash: str, decimals: int = 6, hint: str = "") -> None:
+    """Fail unless answer_hash(got) equals expected_hash, without revealing the expected value.
+
+    For scalars, values within 0.4 units of the last decimal on either side also pass, so an answer
+    that lands on a rounding boundary is not rejected for its last bit.
+    """
+    arr = _as_array(name, got, hint)
+    if arr.dtype.kind not in "biuf":
+        _fail(name, f"expected a number, got {arr.dtype}", hint)
+    candidates = [arr]
+    if arr.ndim == 0:
+        step = 0.4 * 10.0 ** (-decimals)
+        candidates += [arr + step, arr - step]
+    if not any(answer_hash(c, decimals) == expected_hash for c in candidates):
+        shown = arr.item() if arr.ndim == 0 else f"an array of shape {arr.shape}"
+        _fail(name, f"your answer {shown} is not the expected one (checked to {decimals} decimals, "
+                    "by hash, so the test does not give the answer away)", hint)
+
+
+def check_raises(name: str, func, args=(), kwargs=None, exc_type=ValueError, hint: str = "") -> BaseException:
+    """Fail unless func(*args, **kwargs) raises exc_type. Returns the exception for further checks."""
+    try:
+        func(*args, **(kwargs or {}))
+    except exc_type as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001
+        _fail(name, f"expected {exc_type.__name__}, but it raised {type(exc).__name__}: {exc}", hint)
+    _fail(name, f"expected {exc_type.__name__} to be raised, but the call returned normally", hint)
+
+
+@contextmanager
+def no_calls_to(*modules: types.ModuleType, name: str = "your code"):
+    """Fail if any function defined in `modules` runs inside the block.
+
+    Assignments use it to make sure a student's function is their own, not a call into the course
+    library's reference version, whichever name it was imported under.
+    """
+    codes = {}
+    for mod in modules:
+        for attr, obj in vars(mod).items():
+            if isinstance(obj, types.FunctionType) and obj.__module__ == mod.__name__:
+                codes[obj.__code__] = f"{mod.__name__}.{attr}"
+    seen: list[str] = []
+
+    def profiler(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            seen.append(codes[frame.f_code])
+
+    previous = sys.getprofile()
+    sys.setprofile(profiler)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+    if seen:
+        _fail(name, f"calls the course library's reference implementation ({', '.join(sorted(set(seen)))}). "
+                    "Write it yourself with numpy.")
+
+
+@contextmanager
+def quiet():
+    """Silence warnings inside a test cell: nbgrader takes any stderr output as a failed test."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield

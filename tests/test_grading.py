@@ -1,0 +1,93 @@
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from cnnkit import grading, layers
+
+
+def test_check_close_passes_and_names_worst_element_on_failure():
+    grading.check_close("out", np.array([1.0, 2.0]), np.array([1.0, 2.0]))
+    with pytest.raises(AssertionError) as info:
+        grading.check_close("out", np.array([1.0, 2.5]), np.array([1.0, 2.0]), hint="add the bias")
+    msg = str(info.value)
+    assert "out: relative error" in msg and "index (1,)" in msg
+    assert "expected 2.0, got 2.5" in msg and "Hint: add the bias" in msg
+
+
+def test_check_close_shape_none_nan_and_tuple_messages():
+    with pytest.raises(AssertionError, match=r"expected shape \(2,\), got \(3,\)"):
+        grading.check_close("x", np.zeros(3), np.zeros(2))
+    with pytest.raises(AssertionError, match="got None"):
+        grading.check_close("x", None, np.zeros(2))
+    with pytest.raises(AssertionError, match="nan or inf"):
+        grading.check_close("x", np.array([np.nan, 1.0]), np.zeros(2))
+    with pytest.raises(AssertionError, match=r"\(out, cache\)"):
+        grading.check_close("x", (np.zeros(2), None), np.zeros(2))
+
+
+def test_check_close_accepts_torch_tensors():
+    grading.check_close("t", torch.ones(2), np.ones(2))
+
+
+def test_check_shape():
+    grading.check_shape("s", np.zeros((2, 3)), (2, 3))
+    with pytest.raises(AssertionError, match=r"expected shape \(3, 2\), got \(2, 3\)"):
+        grading.check_shape("s", np.zeros((2, 3)), (3, 2))
+
+
+def test_answer_hash_is_type_blind_and_value_sensitive():
+    assert grading.answer_hash(760) == grading.answer_hash(760.0)
+    assert grading.answer_hash(760) != grading.answer_hash(761)
+    assert grading.answer_hash([1, 2]) != grading.answer_hash([[1, 2]])
+    assert grading.answer_hash(-0.0) == grading.answer_hash(0.0)
+    assert len(grading.answer_hash(1.5)) == 16
+
+
+def test_check_hash_accepts_right_answer_without_revealing_it():
+    h = grading.answer_hash(0.123457, decimals=6)
+    grading.check_hash("p", 0.1234571, h)  # same after rounding
+    with pytest.raises(AssertionError) as info:
+        grading.check_hash("p", 0.5, h, hint="divide by N")
+    assert "0.123457" not in str(info.value) and "Hint: divide by N" in str(info.value)
+
+
+def test_check_hash_tolerates_rounding_boundary():
+    true = 0.12345650000001
+    h = grading.answer_hash(true)
+    grading.check_hash("p", 0.12345649999999, h)
+
+
+def test_check_raises():
+    exc = grading.check_raises("size", int, ("x",), exc_type=ValueError)
+    assert "invalid literal" in str(exc)
+    with pytest.raises(AssertionError, match="returned normally"):
+        grading.check_raises("size", int, ("3",), exc_type=ValueError)
+    with pytest.raises(AssertionError, match="but it raised KeyError"):
+        grading.check_raises("size", {}.__getitem__, ("k",), exc_type=ValueError)
+
+
+def test_no_calls_to_catches_aliases_and_allows_own_code():
+    x, w, b = np.ones((2, 3)), np.ones((3, 4)), np.zeros(4)
+    alias = layers.affine_forward
+
+    def students_own(x, w, b):
+        return x @ w + b, None
+
+    def students_copy(x, w, b):
+        return alias(x, w, b)
+
+    with grading.no_calls_to(layers):
+        students_own(x, w, b)
+    with pytest.raises(AssertionError, match=r"cnnkit\.layers\.affine_forward"):
+        with grading.no_calls_to(layers):
+            students_copy(x, w, b)
+
+
+def test_quiet_swallows_warnings():
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with grading.quiet():
+            warnings.warn("noise")
+    assert seen == []

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+import torch
+
+from cnnkit import layers
+from cnnkit.gradcheck import numerical_gradient, numerical_gradient_array, rel_error
+
+rng = np.random.default_rng(0)
+
+
+def test_affine_matches_torch_linear_and_gradients():
+    x = rng.standard_normal((4, 2, 3))
+    w = rng.standard_normal((6, 5))
+    b = rng.standard_normal(5)
+    out, cache = layers.affine_forward(x, w, b)
+    xt = torch.tensor(x, requires_grad=True)
+    wt = torch.tensor(w, requires_grad=True)
+    bt = torch.tensor(b, requires_grad=True)
+    ref = xt.reshape(4, -1) @ wt + bt
+    assert rel_error(out, ref.detach().numpy()) < 1e-12
+    dout = rng.standard_normal(out.shape)
+    ref.backward(torch.tensor(dout))
+    dx, dw, db = layers.affine_backward(dout, cache)
+    assert dx.shape == x.shape
+    assert rel_error(dx, xt.grad.numpy()) < 1e-12
+    assert rel_error(dw, wt.grad.numpy()) < 1e-12
+    assert rel_error(db, bt.grad.numpy()) < 1e-12
+
+
+def test_affine_shape_errors_say_what_was_expected():
+    with pytest.raises(ValueError, match=r"expected w of shape \(6, M\)"):
+        layers.affine_forward(np.zeros((2, 6)), np.zeros((5, 3)), np.zeros(3))
+    with pytest.raises(ValueError, match=r"expected \(3,\)"):
+        layers.affine_forward(np.zeros((2, 6)), np.zeros((6, 3)), np.zeros(4))
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid"])
+def test_activation_backward_matches_numerical(name):
+    fwd = getattr(layers, f"{name}_forward")
+    bwd = getattr(layers, f"{name}_backward")
+    x = rng.standard_normal((3, 7))
+    x[np.abs(x) < 1e-3] = 0.5  # keep away from ReLU's kink
+    dout = rng.standard_normal(x.shape)
+    _, cache = fwd(x)
+    num = numerical_gradient_array(lambda v: fwd(v)[0], x, dout)
+    assert rel_error(bwd(dout, cache), num) < 1e-8
+
+
+def test_sigmoid_is_stable_for_large_inputs():
+    with np.errstate(over="raise"):
+        out, _ = layers.sigmoid_forward(np.array([-1000.0, 0.0, 1000.0]))
+    assert np.allclose(out, [0.0, 0.5, 1.0])
+
+
+def test_softmax_loss_matches_torch_and_numerical_gradient():
+    scores = rng.standard_normal((5, 4))
+    y = rng.integers(0, 4, size=5)
+    loss, dscores = layers.softmax_loss(scores, y)
+    ref = torch.nn.functional.cross_entropy(torch.tensor(scores), torch.tensor(y))
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    num = numerical_gradient(lambda s: layers.softmax_loss(s, y)[0], scores.copy())
+    assert rel_error(dscores, num) < 1e-7
+
+
+def test_softmax_loss_rejects_bad_labels():
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+        layers.softmax_loss(np.zeros((2, 3)), np.array([0, 3]))
+    with pytest.raises(ValueError, match=r"expected \(2,\)"):
+        layers.softmax_loss(np.zeros((2, 3)), np.array([0, 1, 2]))
+
+
+def test_l2_loss_and_gradient():
+    pred = rng.standard_normal((3, 2))
+    target = rng.standard_normal((3, 2))
+    loss, dpred = layers.l2_loss(pred, target)
+    assert loss == pytest.approx(((target - pred) ** 2).sum() / 3)
+    num = numerical_gradient(lambda p: layers.l2_loss(p, target)[0], pred.copy())
+    assert rel_error(dpred, num) < 1e-8
+    with pytest.raises(ValueError, match="same shape"):
+        layers.l2_loss(pred, target[:, :1])

@@ -1,0 +1,53 @@
+"""Each stored notebook is what its percent source builds (the outputs aside), and the released
+student versions in assignments/ are what `python -m autograder release` produces today."""
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import cli, course
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import build_notebooks  # noqa: E402
+
+SOURCES = sorted(p for g in build_notebooks.SOURCE_GLOBS for p in ROOT.glob(g))
+
+
+def test_there_are_sources_to_check():
+    assert any("lectures" in str(p) for p in SOURCES) and any("solutions" in str(p) for p in SOURCES)
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_notebook_matches_its_source(source):
+    target = build_notebooks.target_of(source)
+    assert target.exists(), f"{target} is missing: run python tools/build_notebooks.py {source.relative_to(ROOT)}"
+    stored = nbformat.read(target, as_version=4)
+    assert build_notebooks.strip(build_notebooks.convert(source)) == build_notebooks.strip(stored), (
+        f"{target.name} is out of date with {source.name}: run python tools/build_notebooks.py {source.relative_to(ROOT)}")
+    code = [c for c in stored.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None for c in code), f"{target.name} was stored without running every cell"
+
+
+def test_build_detects_a_changed_source(tmp_path):
+    src = tmp_path / "x.pct.py"
+    src.write_text("# %%\nprint(1)\n")
+    nbformat.write(build_notebooks.convert(src), tmp_path / "x.ipynb")
+    assert not build_notebooks.out_of_date(src)
+    src.write_text("# %%\nprint(2)\n")
+    assert build_notebooks.out_of_date(src)
+
+
+@pytest.mark.parametrize("assignment", course.available_assignments())
+def test_released_assignment_is_up_to_date(assignment, tmp_path):
+    released = cli.release(assignment, tmp_path / "course", release_dir=tmp_path / "release")
+    committed = ROOT / "assignments" / assignment
+    fresh = sorted(p.name for p in released.iterdir())
+    assert fresh == sorted(p.name for p in committed.iterdir()), f"assignments/{assignment} has other files than a fresh release"
+    for name in fresh:
+        if name.endswith(".ipynb"):
+            a = json.loads((released / name).read_text())
+            b = json.loads((committed / name).read_text())
+            assert a == b, f"assignments/{assignment}/{name} is stale: run python -m autograder release {assignment}"
