@@ -1,7 +1,9 @@
 """The instructor's command line: `python -m autograder VERB ...`, run from the repository root.
 
     release A1                 solutions/A1 -> assignments/A1 (student version), gradebook entry
-    grade A1                   autograde every COURSE_DIR/submitted/<student>/A1/
+    roster students.csv        import the class list into the gradebook
+    collect A1 EXPORT          file an LMS export (folder or zip) under COURSE_DIR/submitted/
+    grade A1 [--workers N]     autograde every COURSE_DIR/submitted/<student>/A1/, sandboxed
     feedback A1                HTML feedback under COURSE_DIR/feedback/<student>/A1/
     export                     grades as CSV (COURSE_DIR/grades.csv)
     demo                       the whole flow on sample submissions, in a temporary folder
@@ -18,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import course, submissions
+from . import batch, course, submissions
 from .course import CourseError
+from .execute import DEFAULT_LIMITS
 
 
 def _run(result: dict, what: str) -> None:
@@ -36,23 +39,6 @@ def release(assignment: str, course_dir: Path, release_dir: Path | None = None) 
     return Path(release_dir or course.ASSIGNMENTS) / assignment
 
 
-def _ensure_in_gradebook(api, assignment: str, course_dir: Path) -> None:
-    """Autograde needs the assignment's cells in the gradebook: add them if this course dir lacks them.
-
-    An assignment already there is left as it is, so students are graded against what was released.
-    """
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(course.db_url(course_dir)) as gb:
-        try:
-            if gb.find_assignment(assignment).notebooks:
-                return
-        except MissingEntry:
-            pass
-    cache = Path(course_dir) / ".release"
-    release(assignment, course_dir, release_dir=cache)
-
-
 def submitted_students(assignment: str, course_dir: Path) -> list[str]:
     root = Path(course_dir) / "submitted"
     if not root.is_dir():
@@ -67,21 +53,63 @@ def submitted_students(assignment: str, course_dir: Path) -> list[str]:
     return students
 
 
-def grade(assignment: str, course_dir: Path, students: list[str] | None = None) -> dict[str, str]:
-    """Autograde submissions; returns {student: 'ok' or the reason it failed}."""
+def grade(assignment: str, course_dir: Path, students: list[str] | None = None, workers: int = 1,
+          scheduler: str | None = None, force: bool = False, unsafe: bool = False,
+          limits: dict | None = None, progress: bool = False) -> dict[str, str]:
+    """Autograde submissions (see autograder.batch); returns {student: 'ok' or the reason}."""
+    t0 = time.perf_counter()
+    outcomes = batch.grade_batch(assignment, course_dir, students, workers=workers, scheduler=scheduler,
+                                 force=force, unsafe=unsafe, limits=limits, progress=progress)
+    print(batch.summary(outcomes, time.perf_counter() - t0))
+    return {o.student: o.reason for o in outcomes}
+
+
+def import_roster(path: Path, course_dir: Path) -> list[str]:
+    """Add or update every student of students.csv in the gradebook; returns their ids."""
+    from nbgrader.api import Gradebook
+
+    from .collect import read_roster
+
+    rows = read_roster(path)
+    Path(course_dir).mkdir(parents=True, exist_ok=True)
+    with Gradebook(course.db_url(course_dir)) as gb:
+        for row in rows:
+            gb.update_or_create_student(row["id"], **{k: v for k, v in row.items() if k != "id" and v})
+    return [r["id"] for r in rows]
+
+
+def roster_ids(course_dir: Path) -> set[str] | None:
+    """The students in the gradebook, or None when there is no roster yet."""
+    from nbgrader.api import Gradebook
+
+    if not (Path(course_dir) / "gradebook.db").exists():
+        return None
+    with Gradebook(course.db_url(course_dir)) as gb:
+        ids = {s.id for s in gb.students}
+    return ids or None
+
+
+def collect_export(assignment: str, export: Path, course_dir: Path, pattern: str | None = None,
+                   due: str | None = None, add_unknown: bool = False, force: bool = False):
+    """File an LMS export (folder or zip) under COURSE_DIR/submitted/; returns the Report."""
+    import datetime as dt
+
+    from . import collect
+
     course.check_assignment(assignment)
-    api = course.make_api(course_dir)
-    _ensure_in_gradebook(api, assignment, course_dir)
-    students = students or submitted_students(assignment, course_dir)
-    if not students:
-        raise CourseError(f"nothing to grade: no folders {Path(course_dir) / 'submitted' / '<student>' / assignment}")
-    outcome = {}
-    for student in students:
-        t0 = time.perf_counter()
-        result = api.autograde(assignment, student, force=True, create=True)
-        outcome[student] = "ok" if result.get("success") else (result.get("error") or result.get("log") or "failed").strip().splitlines()[-1]
-        print(f"graded {student}: {outcome[student]} ({time.perf_counter() - t0:.1f} s)")
-    return outcome
+    expected = sorted(p.name for p in (course.SOLUTIONS / assignment).iterdir()
+                      if p.is_file() and not p.name.endswith(".pct.py"))
+    due_at = None
+    if due:
+        try:
+            due_at = dt.datetime.fromisoformat(due)
+        except ValueError as exc:
+            raise CourseError(f"--due {due!r} is not an ISO date such as 2026-10-01T23:59") from exc
+        if due_at.tzinfo is None:
+            due_at = due_at.replace(tzinfo=dt.timezone.utc)
+    return collect.collect(collect.read_export(export), assignment, expected, Path(course_dir) / "submitted",
+                           pattern=pattern or collect.DEFAULT_PATTERN, roster=roster_ids(course_dir),
+                           due=due_at, add_unknown=add_unknown, force=force)
 
 
 def feedback(assignment: str, course_dir: Path) -> Path:
@@ -110,7 +138,9 @@ def grade_rows(course_dir: Path, assignment: str | None = None) -> list[dict]:
                         else:
                             manual += g.score
                             manual_max += g.max_score
+                status = batch.read_status(course_dir, a.name, sub.student.id) or {}
                 rows.append(dict(student=sub.student.id, assignment=a.name, autograded=auto,
+                                 reason=status.get("reason", ""),
                                  autograded_max=auto_max, manual=manual, manual_max=manual_max, score=sub.score,
                                  max_score=sub.max_score, needs_manual_grade=sub.needs_manual_grade))
     return sorted(rows, key=lambda r: (r["assignment"], r["student"]))
@@ -144,13 +174,13 @@ def export(course_dir: Path, to: Path | None = None, force: bool = False) -> Pat
     return to
 
 
-def demo(assignment: str = "A1", keep: Path | None = None) -> list[dict]:
+def demo(assignment: str = "A1", keep: Path | None = None, unsafe: bool = False) -> list[dict]:
     """Release, submit (correct, half done, blank), autograde and print the grade table."""
     work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="autograder-demo-"))
     try:
         released = release(assignment, work, release_dir=work / "release")
         submissions.write_samples(assignment, released, course.SOLUTIONS / assignment, work / "submitted")
-        grade(assignment, work)
+        grade(assignment, work, unsafe=unsafe)
         rows = grade_rows(work, assignment)
         print(format_table(rows))
         return rows
@@ -173,8 +203,23 @@ def main(argv=None) -> int:
         return p
 
     add("release", "generate the student version in assignments/")
+    r = add("roster", "import students.csv (id, first_name, last_name, email) into the gradebook", assignment=False)
+    r.add_argument("csv", type=Path, help="the roster file")
+    c = add("collect", "file an LMS export (folder or zip) under COURSE_DIR/submitted/")
+    c.add_argument("export", type=Path, help="folder or zip of submissions, one file per student")
+    c.add_argument("--pattern", help="regex with named groups student and file (default: <student>_<file>)")
+    c.add_argument("--due", help="deadline, ISO format (UTC unless stated); later files are reported late")
+    c.add_argument("--add-unknown", action="store_true", help="also file students missing from the roster")
+    c.add_argument("--force", action="store_true", help="replace submissions already filed that differ")
     g = add("grade", "autograde submitted/<student>/ASSIGNMENT/")
     g.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    g.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
+    g.add_argument("--scheduler", help="Dask scheduler address, or 'local' for a local cluster of --workers processes")
+    g.add_argument("--force", action="store_true", help="regrade submissions that have not changed")
+    g.add_argument("--cell-timeout", type=int, default=DEFAULT_LIMITS["cell_timeout"], help="seconds per cell (default %(default)s)")
+    g.add_argument("--notebook-timeout", type=int, default=DEFAULT_LIMITS["notebook_timeout"], help="seconds per notebook (default %(default)s)")
+    g.add_argument("--memory-gb", type=float, default=DEFAULT_LIMITS["memory_bytes"] / 1024**3, help="memory limit per kernel in GiB (default %(default)s)")
+    g.add_argument("--unsafe-no-sandbox", action="store_true", help="grade even where student code cannot be isolated (it then runs as you)")
     add("feedback", "generate HTML feedback for graded submissions")
     e = add("export", "write the grades as CSV", assignment=False)
     e.add_argument("--to", type=Path, help="CSV file (default: COURSE_DIR/grades.csv)")
@@ -182,21 +227,31 @@ def main(argv=None) -> int:
     d = sub.add_parser("demo", help="run the whole flow on sample submissions in a temporary folder")
     d.add_argument("assignment", nargs="?", default="A1")
     d.add_argument("--keep", type=Path, help="work in this folder and keep it, instead of a temporary one")
+    d.add_argument("--unsafe-no-sandbox", action="store_true", help="run even where student code cannot be isolated")
 
     args = ap.parse_args(argv)
     try:
         if args.verb == "release":
             print(f"released {args.assignment} to {release(args.assignment, args.course_dir)}")
+        elif args.verb == "roster":
+            ids = import_roster(args.csv, args.course_dir)
+            print(f"{len(ids)} students in the gradebook of {args.course_dir}")
+        elif args.verb == "collect":
+            report = collect_export(args.assignment, args.export, args.course_dir, args.pattern, args.due,
+                                    args.add_unknown, args.force)
+            print("\n".join(report.lines()))
         elif args.verb == "grade":
-            outcome = grade(args.assignment, args.course_dir, args.student)
+            limits = {"cell_timeout": args.cell_timeout, "notebook_timeout": args.notebook_timeout,
+                      "memory_bytes": int(args.memory_gb * 1024**3)}
+            grade(args.assignment, args.course_dir, args.student, workers=args.workers, scheduler=args.scheduler,
+                  force=args.force, unsafe=args.unsafe_no_sandbox, limits=limits, progress=True)
             print(format_table(grade_rows(args.course_dir, args.assignment)))
-            return 0 if all(v == "ok" for v in outcome.values()) else 1
         elif args.verb == "feedback":
             print(f"feedback written under {feedback(args.assignment, args.course_dir)}")
         elif args.verb == "export":
             print(f"grades written to {export(args.course_dir, args.to, args.force)}")
         elif args.verb == "demo":
-            demo(args.assignment, args.keep)
+            demo(args.assignment, args.keep, args.unsafe_no_sandbox)
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,351 @@
+"""Grade many submissions at once: in parallel, isolated, resumable, with a reason for every grade.
+
+For each student the work has three steps:
+1. prepare (here, with the gradebook): nbgrader sanitises the submission (clears outputs, restores
+   the test cells, hidden tests included, from the gradebook) into autograded/<student>/<a>/;
+2. execute (a worker: a local process or a Dask worker): autograder.execute.run_job runs the
+   notebooks in the sandbox; it needs only the notebooks and the assignment's files;
+3. save (here): nbgrader's own preprocessors score the executed notebooks into the gradebook.
+Only this process touches the gradebook, so parallel workers cannot lose or duplicate grades.
+
+A submission is regraded only when it or the assignment changed since its last grading (or with
+force); grading.json beside each autograded submission records its fingerprint, status and reason,
+and is written last, so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from . import course, sandbox
+from .course import CourseError
+from .execute import DEFAULT_LIMITS, run_job
+
+STATUS_FILE = "grading.json"
+
+
+@dataclass
+class Outcome:
+    student: str
+    status: str   # 'graded', 'failed' or 'unchanged'
+    reason: str   # 'ok' or what went wrong
+    seconds: float = 0.0
+
+
+def fingerprint(folder: Path, assignment_dir: Path) -> str:
+    """Hash of a submission's files and of the instructor's notebooks it is graded against."""
+    h = hashlib.sha256()
+    for base in (folder, assignment_dir):
+        for p in sorted(base.rglob("*")):
+            if p.is_file() and p.name not in (STATUS_FILE,) and not p.name.endswith(".pct.py"):
+                h.update(str(p.relative_to(base)).encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def read_status(course_dir: Path, assignment: str, student: str) -> dict | None:
+    p = Path(course_dir) / "autograded" / student / assignment / STATUS_FILE
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_status(course_dir: Path, assignment: str, student: str, data: dict) -> None:
+    folder = Path(course_dir) / "autograded" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / (STATUS_FILE + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(folder / STATUS_FILE)
+
+
+def _stage(course_dir: Path, assignment: str, student: str, expected: list[str]) -> tuple[Path, list[str]]:
+    """Copy a submission to a staging folder, leaving out notebooks that cannot be read.
+
+    The student's own files in submitted/ are never changed. Returns the staging root and the
+    problems found (one line each)."""
+    src = Path(course_dir) / "submitted" / student / assignment
+    root = Path(course_dir) / ".staging"
+    dest = root / student / assignment
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(src, dest, symlinks=False, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    problems = []
+    extra = sorted(p.name for p in dest.glob("*.ipynb") if p.name not in expected)
+    for name in expected:
+        path = dest / name
+        if not path.exists():
+            found = f"; found {', '.join(extra)} instead: the file must keep its released name" if extra else ""
+            problems.append(f"{name} is missing (scored 0){found}")
+            continue
+        try:
+            nbformat.validate(nbformat.read(path, as_version=4))
+        except Exception as exc:  # noqa: BLE001 - any unreadable notebook is the student's to fix
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            problems.append(f"{name} is not a valid notebook ({first[:120]}); scored 0")
+            path.unlink()
+    return root, problems
+
+
+def _zero_missing(course_dir: Path, assignment: str, student: str) -> None:
+    """Every grade still without a score gets 0 automatically (nothing ran for it)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(course.db_url(course_dir)) as gb:
+        try:
+            sub = gb.find_submission(assignment, student)
+        except MissingEntry:
+            gb.update_or_create_student(student)
+            sub = gb.add_submission(assignment, student)
+        for nb in sub.notebooks:
+            for g in nb.grades:
+                if g.auto_score is None and g.cell.cell_type == "code":
+                    g.auto_score = 0
+                    g.needs_manual_grade = False
+        gb.db.commit()
+
+
+# Put in front of every test cell before it runs: fresh copies of the checking helpers, so a
+# submission that replaced them (cnnkit.grading.check_close = lambda *a, **k: None) is checked by
+# the real ones. It stops plain monkeypatching, not a student who rewrites Python's import system.
+GUARD = ("import importlib as _ag_il, cnnkit as _ag_ck, cnnkit.gradcheck as _ag_gc, cnnkit.grading as _ag_gr; "
+         "_ag_il.reload(_ag_gc); _ag_il.reload(_ag_gr); cnnkit = _ag_ck; grading = _ag_gr; gradcheck = _ag_gc; "
+         "from cnnkit.grading import check_close, check_shape, check_hash, check_raises, no_calls_to, quiet; "
+         "from cnnkit.gradcheck import rel_error  # autograder: restore the checking helpers\n")
+
+
+def _is_test_cell(cell) -> bool:
+    m = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(m.get("grade")) and not m.get("solution")
+
+
+def _guard(text: str, add: bool) -> str:
+    nb = nbformat.reads(text, as_version=4)
+    for cell in nb.cells:
+        if _is_test_cell(cell):
+            if add:
+                cell.source = GUARD + cell.source
+            elif cell.source.startswith(GUARD):
+                cell.source = cell.source[len(GUARD):]
+    return nbformat.writes(nb)
+
+
+def _prepare(api, course_dir: Path, assignment: str, student: str, expected: list[str]) -> tuple[dict | None, list[str]]:
+    staging, problems = _stage(course_dir, assignment, student, expected)
+    if not any((staging / student / assignment / name).exists() for name in expected):
+        return None, problems  # nothing nbgrader could grade: every notebook missing or unreadable
+    api.coursedir.submitted_directory = str(staging)
+    result = api.autograde(assignment, student, force=True, create=True)
+    if not result.get("success"):
+        log = (result.get("error") or "") + (result.get("log") or "")
+        lines = [ln for ln in log.strip().splitlines() if ln.strip()]
+        detail = next((ln for ln in reversed(lines) if "Error" in ln or "error" in ln), lines[-1] if lines else "")
+        return None, problems + [f"nbgrader could not prepare the submission: {detail.strip()[:200]}"]
+    folder = Path(course_dir) / "autograded" / student / assignment
+    notebooks, files = {}, {}
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file() or p.name in (STATUS_FILE, "timestamp.txt"):
+            continue
+        rel = str(p.relative_to(folder))
+        if p.suffix == ".ipynb" and p.parent == folder:
+            notebooks[p.stem] = _guard(p.read_text(), add=True)
+        else:
+            files[rel] = p.read_bytes()
+    return {"student": student, "assignment": assignment, "notebooks": notebooks, "files": files}, problems
+
+
+def _save(config, course_dir: Path, assignment: str, student: str, result: dict) -> list[str]:
+    """Score executed notebooks into the gradebook with nbgrader's own preprocessors."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
+                                        LimitOutput, SaveAutoGrades)
+
+    from nbgrader.api import Gradebook
+
+    problems = []
+    folder = Path(course_dir) / "autograded" / student / assignment
+    with Gradebook(course.db_url(course_dir)) as gb:
+        tests = {n.name: {c.name for c in n.grade_cells if c.cell_type == "code"}
+                 for n in gb.find_assignment(assignment).notebooks}
+    for name, text in result["notebooks"].items():
+        nb = nbformat.reads(_guard(text, add=False), as_version=4)
+        present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells if _is_test_cell(c)}
+        gone = sorted(tests.get(name, set()) - present)
+        if gone:
+            problems.append(f"{name}.ipynb: test cell(s) {', '.join(gone)} deleted (scored 0)")
+        resources = {"nbgrader": {"student": student, "assignment": assignment, "notebook": name,
+                                  "db_url": course.db_url(course_dir)}}
+        try:
+            for cls in (IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+                        AssignLatePenalties, CheckCellMetadata):
+                nb, resources = cls(config=config)(nb, resources)
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"{name}.ipynb: {str(exc).strip().splitlines()[-1][:200]}")
+        nbformat.write(nb, folder / f"{name}.ipynb")
+        status = result["status"].get(name, "ok")
+        if status != "ok":
+            problems.append(f"{name}.ipynb: {status}")
+    return problems
+
+
+class _Executor:
+    """Local processes, or a Dask cluster ('local' starts one on this machine)."""
+
+    def __init__(self, workers: int, scheduler: str | None):
+        self.workers, self.scheduler, self.client, self.pool, self.cluster = workers, scheduler, None, None, None
+        if scheduler:
+            try:
+                from dask.distributed import Client, LocalCluster
+            except ImportError as exc:  # pragma: no cover - dask is in requirements.txt
+                raise CourseError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from exc
+            if scheduler == "local":
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None)
+                self.client = Client(self.cluster)
+            else:
+                self.client = Client(scheduler)
+        elif workers > 1:
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, job):
+        if self.client is not None:
+            return self.client.submit(run_job, job, pure=False)
+        if self.pool is not None:
+            return self.pool.submit(run_job, job)
+        return job  # run in this process when collected
+
+    def completed(self, futures):
+        if self.client is not None:
+            from dask.distributed import as_completed as dask_completed
+            yield from dask_completed(futures)
+        elif self.pool is not None:
+            yield from as_completed(futures)
+        else:
+            yield from futures
+
+    def result(self, fut):
+        if isinstance(fut, dict):
+            return run_job(fut)
+        return fut.result()
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def ensure_in_gradebook(assignment: str, course_dir: Path) -> None:
+    """Autograde needs the assignment's cells in the gradebook: add them if this course dir lacks
+    them. An assignment already there is left as it is, so students are graded against what was
+    released."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from .cli import release
+
+    with Gradebook(course.db_url(course_dir)) as gb:
+        try:
+            if gb.find_assignment(assignment).notebooks:
+                return
+        except MissingEntry:
+            pass
+    release(assignment, course_dir, release_dir=Path(course_dir) / ".release")
+
+
+def grade_batch(assignment: str, course_dir: Path, students: list[str] | None = None, workers: int = 1,
+                scheduler: str | None = None, force: bool = False, unsafe: bool = False,
+                limits: dict | None = None, progress: bool = True) -> list[Outcome]:
+    """Grade every submission of an assignment (or the given students); see the module docstring."""
+    from tqdm.auto import tqdm
+
+    from .cli import submitted_students
+
+    course.check_assignment(assignment)
+    why = sandbox.check()
+    if why and not unsafe:
+        raise CourseError(
+            f"student code cannot be isolated here: {why}.\nGrading without isolation runs each "
+            "submission as you, able to read and change your files (the gradebook included). "
+            "To accept that risk, pass --unsafe-no-sandbox.")
+    course_dir = Path(course_dir)
+    ensure_in_gradebook(assignment, course_dir)
+    students = students or submitted_students(assignment, course_dir)
+    if not students:
+        raise CourseError(f"nothing to grade: no folders {course_dir / 'submitted' / '<student>' / assignment}")
+    api = course.make_api(course_dir)
+    api.config.Autograde.autograde_preprocessors = []  # execution and scoring happen below
+    api.coursedir.max_file_size = 50_000  # kB; larger files are left out with a warning
+    expected = [p.name for p in (course.SOLUTIONS / assignment).glob("*.ipynb")]
+    limits = {**DEFAULT_LIMITS, **(limits or {})}
+
+    outcomes: list[Outcome] = []
+    todo = []
+    for student in students:
+        fp = fingerprint(course_dir / "submitted" / student / assignment, course.SOLUTIONS / assignment)
+        old = read_status(course_dir, assignment, student)
+        if not force and old and old.get("fingerprint") == fp and old.get("status") == "graded":
+            outcomes.append(Outcome(student, "unchanged", old.get("reason", "ok")))
+        else:
+            todo.append((student, fp))
+
+    executor = _Executor(workers, scheduler)
+    bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="submission", disable=not progress or not todo)
+    pending, meta = [], {}
+    try:
+        for student, fp in todo:
+            t0 = time.perf_counter()
+            job, problems = _prepare(api, course_dir, assignment, student, expected)
+            if job is None:
+                _zero_missing(course_dir, assignment, student)
+                reason = "; ".join(problems)
+                _write_status(course_dir, assignment, student, {"fingerprint": fp, "status": "failed", "reason": reason})
+                outcomes.append(Outcome(student, "failed", reason, time.perf_counter() - t0))
+                bar.update()
+                continue
+            job.update(limits=limits, sandbox=not unsafe, workers=max(1, workers))
+            fut = executor.submit(job)
+            pending.append(fut)
+            meta[id(fut)] = (student, fp, problems, t0)
+        for fut in executor.completed(pending):
+            student, fp, problems, t0 = meta[id(fut)]
+            try:
+                result = executor.result(fut)
+                problems = problems + _save(api.config, course_dir, assignment, student, result)
+                _zero_missing(course_dir, assignment, student)
+                status = "graded"
+            except Exception as exc:  # noqa: BLE001 - a broken worker fails this submission, not the batch
+                _zero_missing(course_dir, assignment, student)
+                problems = problems + [f"grading failed: {type(exc).__name__}: {exc}"]
+                status = "failed"
+            reason = "; ".join(problems) or "ok"
+            _write_status(course_dir, assignment, student, {"fingerprint": fp, "status": status, "reason": reason})
+            outcomes.append(Outcome(student, status, reason, time.perf_counter() - t0))
+            bar.update()
+    finally:
+        bar.close()
+        executor.close()
+        shutil.rmtree(course_dir / ".staging", ignore_errors=True)
+    return sorted(outcomes, key=lambda o: o.student)
+
+
+def summary(outcomes: list[Outcome], seconds: float) -> str:
+    graded = sum(o.status == "graded" for o in outcomes)
+    failed = [o for o in outcomes if o.status == "failed"]
+    unchanged = sum(o.status == "unchanged" for o in outcomes)
+    lines = [f"{graded} graded, {len(failed)} failed, {unchanged} unchanged (not regraded) in {seconds:.1f} s"]
+    lines += [f"  {o.student}: {o.reason}" for o in outcomes if o.reason != "ok"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use: python -m autograder grade ...")

@@ -1,0 +1,216 @@
+"""The autograder at class scale: a corpus of bad submissions graded in one parallel batch with
+good ones. Every submission gets a grade and a reason; good ones keep exactly their grades;
+nothing a submission does reaches the solutions, the hidden tests, the gradebook, other
+students' work or the network."""
+import copy
+import json
+import socket
+import sqlite3
+import threading
+
+import nbformat
+import pytest
+
+from autograder import batch, cli, course, sandbox, submissions
+from tests import tiny_assignment as tiny
+
+needs_sandbox = pytest.mark.skipif(sandbox.check() is not None, reason=f"no sandbox here: {sandbox.check()}")
+
+
+@pytest.fixture(scope="module")
+def tiny_course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tinycourse")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(course, "SOLUTIONS", root / "solutions")
+    tiny.write_source(root / "solutions")
+    work = root / "course"
+    released = cli.release(tiny.NAME, work, release_dir=root / "release")
+    yield root, work, released
+    mp.undo()
+
+
+def _filled(released, root, parts=None):
+    student = submissions.read(released / tiny.NOTEBOOK)
+    source = submissions.read(root / "solutions" / tiny.NAME / tiny.NOTEBOOK)
+    return submissions.fill(student, source, parts)
+
+
+def _with(nb, grade_id, code, replace=False):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.source = code if replace else code + "\n" + cell.source
+    return nb
+
+
+class Listener:
+    """A TCP server on the grading machine's loopback that records any connection."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.hits = 0
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+                self.hits += 1
+                conn.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def corpus(tiny_course):
+    """Write the corpus, grade it in one batch with 2 workers, return what the tests need."""
+    root, work, released = tiny_course
+    good = _filled(released, root)
+    listener = Listener()
+    secret_paths = [str(root / "solutions" / tiny.NAME / tiny.NOTEBOOK), str(work / "gradebook.db"),
+                    str(work / "submitted" / "good_a" / tiny.NAME / tiny.NOTEBOOK)]
+    # the hidden test's own text, as a submission would look for it in any notebook it can find
+    leak = ("import os, glob\n"
+            f"_seen = any(os.path.exists(p) for p in {secret_paths!r})\n"
+            f"_roots = ['/tmp', os.getcwd(), {str(work)!r}, {str(root)!r}]\n"
+            "_seen = _seen or any('add(-1.5, 4)' in open(p).read() for r in _roots for p in glob.glob(r + '/**/*.ipynb', recursive=True))\n")
+    victim = work / "gradebook.db"
+    cases = {
+        # name: (notebook or raw text or None, expected autograded points, reason regex)
+        "good_a": (good, 5, "^ok$"),
+        "good_b": (good, 5, "^ok$"),
+        "partial": (_filled(released, root, {"add"}), 2, "^ok$"),
+        "corrupt_json": ('{"cells": [ oops', 0, "not a valid notebook"),
+        "empty_file": ("", 0, "not a valid notebook"),
+        "wrong_name": ("WRONG_NAME", 0, "missing.*found other.ipynb"),
+        "no_notebook": (None, 0, "missing"),
+        "infinite_loop": (_with(good, "mul", "while True:\n    pass"), 2, "time limit"),
+        "memory_bomb": (_with(good, "add", "_hog = []\nwhile True:\n    _hog.append(bytearray(10**8))"), 3, "memory"),
+        "kernel_exit": (_with(good, "mul", "import os\nos._exit(1)"), 2, "kernel died"),
+        "sys_exit": (_with(good, "add", "import sys\nsys.exit(3)"), 3, "^ok$"),
+        "deleted_test": (_drop(good, "add__tests"), 3, "deleted"),
+        "edited_test": (_with(_with(good, "add__tests", "pass", replace=True), "add",
+                              "def add(a, b):\n    return 0", replace=True), 3, "^ok$"),
+        "changed_cell_type": (_retype(good, "add__tests"), 5, ""),
+        "duplicate_ids": (_dup_ids(good), 5, "^ok$"),
+        "huge_output": (_with(good, "add", "print('x' * 30_000_000)"), 5, "^ok$"),
+        "warnings": (_with(good, "add", "def add(a, b):\n    import warnings\n    warnings.warn('noisy')\n    return a + b",
+                           replace=True), 5, "^ok$"),
+        "reads_secrets": (_with(good, "add", leak + "def add(a, b):\n    return a + b if _seen else 0", replace=True), 3, "^ok$"),
+        "writes_outside": (_with(good, "add", "def add(a, b):\n    try:\n        open(" + repr(str(victim)) +
+                                 ", 'w').write('x')\n        open('/usr/pwned', 'w').write('x')\n        return a + b\n"
+                                 "    except OSError:\n        return 0", replace=True), 3, "^ok$"),
+        "network": (_with(good, "add", "import socket\ndef add(a, b):\n    try:\n        socket.create_connection(('127.0.0.1', "
+                          f"{listener.port}), timeout=3)\n        return a + b\n    except OSError:\n        return 0",
+                          replace=True), 3, "^ok$"),
+        "monkeypatch": (_with(good, "add", "import cnnkit.grading as _g\n_g.check_close = lambda *a, **k: None\n"
+                              "check_close = _g.check_close\ndef add(a, b):\n    return 0", replace=True), 3, "^ok$"),
+    }
+    for student, (content, _, _) in cases.items():
+        folder = work / "submitted" / student / tiny.NAME
+        folder.mkdir(parents=True, exist_ok=True)
+        if content is None:
+            (folder / "notes.txt").write_text("I forgot the notebook")
+        elif content == "WRONG_NAME":
+            nbformat.write(good, folder / "other.ipynb")
+        elif isinstance(content, str):
+            (folder / tiny.NOTEBOOK).write_text(content)
+        else:
+            nbformat.write(content, folder / tiny.NOTEBOOK)
+    limits = {"cell_timeout": 15, "notebook_timeout": 20, "memory_bytes": 3 * 1024**3}
+    try:
+        outcomes = batch.grade_batch(tiny.NAME, work, workers=2, limits=limits, progress=False)
+    finally:
+        listener.close()
+    rows = {r["student"]: r for r in cli.grade_rows(work, tiny.NAME)}
+    return cases, {o.student: o for o in outcomes}, rows, listener, work
+
+
+def _drop(nb, grade_id):
+    nb = copy.deepcopy(nb)
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id]
+    return nb
+
+
+def _retype(nb, grade_id):
+    nb = copy.deepcopy(nb)
+    for i, c in enumerate(nb.cells):
+        if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            md = nbformat.v4.new_markdown_cell(c.source, metadata=c.metadata)
+            md["id"] = c["id"]
+            nb.cells[i] = md
+    return nb
+
+
+def _dup_ids(nb):
+    nb = copy.deepcopy(nb)
+    for c in nb.cells:
+        c["id"] = "same-id"
+    return nb
+
+
+@needs_sandbox
+def test_every_submission_has_a_grade_and_a_reason(corpus):
+    cases, outcomes, rows, _, _ = corpus
+    assert set(outcomes) == set(cases) == set(rows)
+    assert all(o.reason for o in outcomes.values())
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", ["good_a", "good_b", "partial", "corrupt_json", "empty_file", "wrong_name",
+                                     "no_notebook", "infinite_loop", "memory_bomb", "kernel_exit", "sys_exit",
+                                     "deleted_test", "edited_test", "changed_cell_type", "duplicate_ids",
+                                     "huge_output", "warnings", "reads_secrets", "writes_outside", "network",
+                                     "monkeypatch"])
+def test_grade_and_reason(corpus, student):
+    cases, outcomes, rows, _, _ = corpus
+    _, points, reason = cases[student]
+    assert rows[student]["autograded"] == points, outcomes[student].reason
+    assert rows[student]["autograded_max"] == 5
+    import re
+    assert re.search(reason, outcomes[student].reason), outcomes[student].reason
+
+
+@needs_sandbox
+def test_nothing_escaped(corpus):
+    *_, listener, work = corpus
+    assert listener.hits == 0
+    with sqlite3.connect(work / "gradebook.db") as db:  # still a gradebook, not 'x'
+        assert db.execute("select count(*) from student").fetchone()[0] == 21
+    huge = work / "autograded" / "huge_output" / tiny.NAME / tiny.NOTEBOOK
+    assert huge.stat().st_size < 1_000_000
+
+
+@needs_sandbox
+def test_rerun_regrades_only_what_changed_and_force_regrades_all(corpus, tiny_course):
+    cases, _, rows, _, work = corpus
+    folder = work / "submitted" / "partial" / tiny.NAME
+    root, _, released = tiny_course
+    nbformat.write(_filled(released, root), folder / tiny.NOTEBOOK)  # the student finished the work
+    outcomes = {o.student: o for o in batch.grade_batch(tiny.NAME, work, students=["good_a", "partial"],
+                                                         workers=1, progress=False)}
+    assert outcomes["good_a"].status == "unchanged"
+    assert outcomes["partial"].status == "graded"
+    assert {r["student"]: r["autograded"] for r in cli.grade_rows(work, tiny.NAME)}["partial"] == 5
+    again = batch.grade_batch(tiny.NAME, work, students=["good_a"], force=True, progress=False)
+    assert again[0].status == "graded"
+    status = json.loads((work / "autograded" / "good_a" / tiny.NAME / "grading.json").read_text())
+    assert status["status"] == "graded" and status["reason"] == "ok"
+
+
+def test_refuses_without_sandbox_unless_risk_accepted(tiny_course, monkeypatch):
+    _, work, _ = tiny_course
+    monkeypatch.setattr(sandbox, "check", lambda: "bubblewrap is not installed")
+    with pytest.raises(course.CourseError, match="(?s)cannot be isolated.*--unsafe-no-sandbox"):
+        batch.grade_batch(tiny.NAME, work, progress=False)
