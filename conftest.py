@@ -6,6 +6,10 @@ from pathlib import Path
 os.environ["CNNKIT_DEVICE"] = "cpu"
 os.environ["CUDA_VISIBLE_DEVICES"] = ""
 os.environ["PYTHONHASHSEED"] = "0"
+# One thread per process: the tests run two workers on two cores, and oversubscribed OpenMP
+# threads slow training cells down many times over. The stored outputs are built the same way.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"
 os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
 
 ROOT = Path(__file__).resolve().parent

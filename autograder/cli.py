@@ -82,7 +82,7 @@ def roster_ids(course_dir: Path) -> set[str] | None:
     """The students in the gradebook, or None when there is no roster yet."""
     from nbgrader.api import Gradebook
 
-    if not (Path(course_dir) / "gradebook.db").exists():
+    if not course.has_gradebook(course_dir):
         return None
     with Gradebook(course.db_url(course_dir)) as gb:
         ids = {s.id for s in gb.students}
@@ -165,7 +165,7 @@ def export(course_dir: Path, to: Path | None = None, force: bool = False) -> Pat
     to = Path(to or Path(course_dir) / "grades.csv")
     if to.exists() and not force:
         raise CourseError(f"{to} exists; pass --force to overwrite it or --to to write elsewhere")
-    if not (Path(course_dir) / "gradebook.db").exists():
+    if not course.has_gradebook(course_dir):
         raise CourseError(f"no gradebook in {course_dir}: release and grade an assignment first")
     plugin = CsvExportPlugin()
     plugin.to = str(to)
@@ -200,6 +200,8 @@ def main(argv=None) -> int:
             p.add_argument("assignment", help="assignment name, e.g. A1")
         p.add_argument("--course-dir", type=Path, default=course.DEFAULT_COURSE_DIR,
                        help="working folder with submitted/ and the gradebook (default: %(default)s)")
+        p.add_argument("--db", help="gradebook URL instead of COURSE_DIR/gradebook.db, e.g. "
+                                    "postgresql://user:password@host/course (needs psycopg2)")
         return p
 
     add("release", "generate the student version in assignments/")
@@ -230,6 +232,10 @@ def main(argv=None) -> int:
     d.add_argument("--unsafe-no-sandbox", action="store_true", help="run even where student code cannot be isolated")
 
     args = ap.parse_args(argv)
+    if getattr(args, "db", None):
+        import os
+
+        os.environ["AUTOGRADER_DB"] = args.db
     try:
         if args.verb == "release":
             print(f"released {args.assignment} to {release(args.assignment, args.course_dir)}")

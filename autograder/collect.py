@@ -71,10 +71,10 @@ def read_export(path: Path) -> list[Entry]:
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
                 pure = PurePosixPath(info.filename)
-                if info.is_dir() or any(part.startswith((".", "__MACOSX")) for part in pure.parts):
-                    continue
                 if pure.is_absolute() or ".." in pure.parts:
                     raise CourseError(f"{path}: refusing the unsafe path {info.filename!r} in the zip")
+                if info.is_dir() or any(part.startswith((".", "__MACOSX")) for part in pure.parts):
+                    continue
                 mtime = dt.datetime(*info.date_time, tzinfo=dt.timezone.utc)
                 entries.append(Entry(info.filename, zf.read(info), mtime))
     elif path.exists():

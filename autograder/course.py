@@ -46,6 +46,7 @@ def make_config(course_dir: Path, release_dir: Path | None = None) -> Config:
     c.CourseDirectory.submitted_directory = "submitted"
     c.CourseDirectory.autograded_directory = "autograded"
     c.CourseDirectory.feedback_directory = "feedback"
+    c.CourseDirectory.db_url = db_url(course_dir)
     c.Application.log_level = logging.WARNING
     return c
 
@@ -70,4 +71,11 @@ def make_api(course_dir: Path, release_dir: Path | None = None):
 
 
 def db_url(course_dir: Path) -> str:
-    return f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+    """The gradebook: $AUTOGRADER_DB (e.g. postgresql://user@host/course, set by --db) or
+    COURSE_DIR/gradebook.db."""
+    _put_interpreter_on_path()
+    return os.environ.get("AUTOGRADER_DB") or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
+
+
+def has_gradebook(course_dir: Path) -> bool:
+    return bool(os.environ.get("AUTOGRADER_DB")) or (Path(course_dir) / "gradebook.db").exists()

@@ -214,3 +214,20 @@ def test_refuses_without_sandbox_unless_risk_accepted(tiny_course, monkeypatch):
     monkeypatch.setattr(sandbox, "check", lambda: "bubblewrap is not installed")
     with pytest.raises(course.CourseError, match="(?s)cannot be isolated.*--unsafe-no-sandbox"):
         batch.grade_batch(tiny.NAME, work, progress=False)
+
+
+@needs_sandbox
+def test_dask_local_cluster_grades_like_local_workers(tiny_course, tmp_path):
+    """The same submissions graded through a local Dask cluster of 2 worker processes reach the
+    one gradebook with the same grades as the local pool."""
+    root, _, released = tiny_course
+    work = tmp_path / "dask-course"
+    solved = {"full": None, "half": {"add"}, "none": set()}
+    for student, parts in solved.items():
+        folder = work / "submitted" / student / tiny.NAME
+        folder.mkdir(parents=True)
+        nbformat.write(_filled(released, root, parts), folder / tiny.NOTEBOOK)
+    outcomes = batch.grade_batch(tiny.NAME, work, workers=2, scheduler="local", progress=False)
+    assert [o.status for o in outcomes] == ["graded"] * 3
+    rows = {r["student"]: r["autograded"] for r in cli.grade_rows(work, tiny.NAME)}
+    assert rows == {"full": 5, "half": 2, "none": 0}

@@ -83,7 +83,8 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 900) -> nbforma
     from nbclient import NotebookClient
 
     env_backup = dict(os.environ)
-    os.environ.update(CNNKIT_DEVICE="cpu", CUDA_VISIBLE_DEVICES="", PYTHONHASHSEED="0",
+    os.environ.update(CNNKIT_DEVICE="cpu", CUDA_VISIBLE_DEVICES="", PYTHONHASHSEED="0", OMP_NUM_THREADS="1",
+                      MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                       MPLBACKEND="module://matplotlib_inline.backend_inline")
     try:
         NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False, resources={"metadata": {"path": str(cwd)}}).execute()
