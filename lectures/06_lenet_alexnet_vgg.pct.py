@@ -1,0 +1,539 @@
+# %% [markdown]
+# # Lecture 06 — LeNet-5, AlexNet, ZFNet and VGG
+#
+# The convolution, pooling and fully connected layers of the previous lectures are all we need
+# to read the networks that started modern computer vision. This lecture takes four of them in
+# historical order and *measures* each one: every parameter count, output size and memory figure
+# below is computed from a model built with `cnnkit.models`, not copied from a slide.
+#
+# **You will learn**
+#
+# 1. the LeNet-5 layout, and where its 60,840 (paper) or 61,706 (modern variant) parameters sit;
+# 2. AlexNet layer by layer, why its input must be 227x227 and not 224x224, how it was trained,
+#    and how its two-GPU split is a grouped convolution;
+# 3. how the ImageNet (ILSVRC) error fell from 2010 to 2017;
+# 4. VGG's one design rule, its configurations A-E, and where its memory and parameters go.
+#
+# Tools: `cnnkit.inspect` runs a model on PyTorch's **meta device**, which tracks shapes but
+# allocates no weights and does no arithmetic, so even VGG-16 (138M parameters) is inspected in
+# a fraction of a second.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from cnnkit.data import load_digits
+from cnnkit.device import pick_device, seed_everything
+from cnnkit.inspect import conv_output_size, count_macs, count_params, layer_table, receptive_field
+from cnnkit.models import C3_TABLE, VGG_CONFIGS, alexnet, lenet5, vgg, vgg16
+
+rng = seed_everything(0)
+device = pick_device()
+torch.set_num_threads(1)  # the models trained here are tiny: one CPU thread is fastest
+print("device:", device)
+
+
+def on_meta(builder, **kwargs):
+    """Build a model without allocating its weights."""
+    with torch.device("meta"):
+        return builder(**kwargs)
+
+
+# %% [markdown]
+# ## 1. LeNet-5 (1998)
+#
+# LeNet-5 reads a 32x32 grey image of a digit through the pattern
+# **conv - pool - conv - pool - FC - FC - output**, with 5x5 filters at stride 1 and 2x2
+# subsampling. In the paper's naming: C1 (6 maps), S2, C3 (16 maps), S4, C5 (120 maps, a 5x5 conv
+# over 5x5 maps, i.e. a fully connected layer), F6 (84 units) and 10 output units.
+#
+# Two details make the paper's network different from the one usually trained today:
+#
+# - **C3 is sparse.** Each of the 16 C3 maps reads only some of the 6 S2 maps (a fixed table),
+#   to break symmetry and save computation.
+# - **The output units are radial basis functions:** unit $i$ outputs $\lVert x - w_i\rVert^2$,
+#   the squared distance between the 84 F6 values and a prototype $w_i$.
+#
+# The **modern variant** pads the first conv by 2 (so a 28x28 digit keeps its size), uses ReLU,
+# average pooling, and ordinary fully connected layers 120 - 84 - 10. Here is the sparse table,
+# and where each model's parameters are.
+
+# %%
+table = np.zeros((6, 16), dtype=int)
+for out_map, inputs in enumerate(C3_TABLE):
+    table[list(inputs), out_map] = 1
+print("C3 connection table (rows: S2 maps 0-5, columns: C3 maps 0-15)")
+for i, row in enumerate(table):
+    print(f"  S2 map {i}: " + " ".join("X" if v else "." for v in row))
+print("connections:", table.sum(), "of", table.size)
+
+# %%
+for variant, size in [("paper", 32), ("modern", 28)]:
+    model = lenet5(variant=variant)
+    print(f"LeNet-5 ({variant}), input 1x{size}x{size}")
+    for r in layer_table(model, (1, size, size)):
+        if r.params:
+            shape = "x".join(str(s) for s in r.output_shape[1:])
+            print(f"  {r.type:<13} out {shape:<9} params {r.params:>7,}")
+    print(f"  total {count_params(model):,}\n")
+
+# %% [markdown]
+# The paper's C3 has $60 \cdot 25 = 1{,}500$ weights and 16 biases. A dense C3 would have
+# $16 \cdot 6 \cdot 25 + 16 = 2{,}416$ parameters, the figure in the modern variant. The largest
+# layer in both is the one after the last pooling (C5, or the first FC): $400 \times 120$ weights.
+
+# %%
+c3_dense = 16 * 6 * 25 + 16
+c3_sparse = table.sum() * 25 + 16
+print(f"C3 sparse: {c3_sparse:,} parameters, dense: {c3_dense:,}; "
+      f"the sparse table keeps {c3_sparse / c3_dense:.1%} of them")
+
+# %% [markdown]
+# ### Training LeNet-5 on real digits
+#
+# The course's digit set (1,797 real handwritten digits shipped with scikit-learn, 8x8 pixels) is
+# upsampled to 28x28 for the modern variant and to 32x32 for the paper's. Both train for a few
+# epochs with Adam; the paper's RBF outputs are used as logits (the negative distances), with a
+# cross-entropy loss.
+
+# %%
+def train(model, data, epochs=12, lr=2e-3, batch_size=64, seed=0):
+    torch.manual_seed(seed)
+    X, y = torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        model.train()
+        for idx in torch.randperm(len(X), generator=g).split(batch_size):
+            loss = F.cross_entropy(model(X[idx].to(device)), y[idx].to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model
+
+
+def accuracy(model, X, y):
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.from_numpy(X).to(device)).argmax(1).cpu().numpy()
+    return (pred == y).mean()
+
+
+results = {}
+for variant, size in [("modern", 28), ("paper", 32)]:
+    data = load_digits(size=size)
+    torch.manual_seed(0)
+    model = train(lenet5(variant=variant).to(device), data)
+    results[variant] = model
+    print(f"LeNet-5 {variant:<6} ({size}x{size}): train acc {accuracy(model, data.X_train, data.y_train):.3f}, "
+          f"val acc {accuracy(model, data.X_val, data.y_val):.3f}, "
+          f"test acc {accuracy(model, data.X_test, data.y_test):.3f} ({len(data.y_test)} test digits)")
+
+# %%
+data28 = load_digits(size=28)
+model = results["modern"].eval()
+with torch.no_grad():
+    pred = model(torch.from_numpy(data28.X_test[:10]).to(device)).argmax(1).cpu().numpy()
+fig, axes = plt.subplots(1, 10, figsize=(12, 1.6))
+for ax, img, p, t in zip(axes, data28.X_test[:10], pred, data28.y_test[:10]):
+    ax.imshow(img[0], cmap="gray")
+    ax.set_title(f"{p} ({t})", color="black" if p == t else "red", fontsize=9)
+    ax.axis("off")
+fig.suptitle("modern LeNet-5: prediction (true label) on test digits", fontsize=10)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# > **Check yourself.** The modern variant was built for 28x28 inputs. What goes wrong if it is
+# > fed a 32x32 image?
+#
+# <details><summary>Answer</summary>
+#
+# With padding 2 the first conv keeps 32x32, pooling gives 16x16, the second conv 12x12 and the
+# second pooling 6x6, so the flattened vector has $16 \cdot 6 \cdot 6 = 576$ values, but the first
+# FC layer expects $16 \cdot 5 \cdot 5 = 400$: the matrix product fails. The next cell shows it.
+#
+# </details>
+
+# %%
+try:
+    lenet5()(torch.zeros(1, 1, 32, 32))
+except RuntimeError as err:
+    print("RuntimeError:", str(err).split("\n")[0])
+
+# %% [markdown]
+# ## 2. AlexNet (2012)
+#
+# AlexNet is LeNet's pattern scaled up to 1.2 million ImageNet images and 1000 classes: five conv
+# layers, three max pools, two local response normalisation (NORM) layers and three fully
+# connected layers. `alexnet(variant="lecture")` builds it as the lecture tables describe it; the
+# table below is produced by running a 227x227x3 input through it (on the meta device). (The
+# paper normalises before pooling; the tables, like Caffe's reference model, pool first. The
+# order changes no shape and no parameter count.)
+#
+# The parameter count of a conv layer with $K$ filters of size $F \times F$ over $D$ input
+# channels is $F \cdot F \cdot D \cdot K$ weights plus $K$ biases.
+
+# %%
+alex = on_meta(alexnet, variant="lecture")
+names = iter(["CONV1", "POOL1", "NORM1", "CONV2", "POOL2", "NORM2", "CONV3", "CONV4", "CONV5",
+              "POOL3", "FC6", "FC7", "FC8"])
+print(f"{'layer':<6} {'output':<14} {'weights':>12} {'biases':>7}")
+print(f"{'input':<6} {'227x227x3':<14}")
+alex_rows = {}
+for r in layer_table(alex, (3, 227, 227)):
+    if r.type in ("ReLU", "Dropout", "Identity"):
+        continue
+    name = next(names)
+    alex_rows[name] = r
+    module = dict(alex.named_modules())[r.name]
+    w = module.weight.numel() if getattr(module, "weight", None) is not None else 0
+    b = module.bias.numel() if getattr(module, "bias", None) is not None else 0
+    s = r.output_shape[1:]
+    shape = f"{s[1]}x{s[2]}x{s[0]}" if len(s) == 3 else f"{s[0]}"
+    print(f"{name:<6} {shape:<14} {w:>12,} {b:>7,}")
+print(f"total parameters: {count_params(alex):,}")
+
+# %% [markdown]
+# CONV1 has $11 \cdot 11 \cdot 3 \cdot 96 = 34{,}848$ weights and 96 biases (the "35K" of the
+# slides); pooling and normalisation layers have none. Almost all the parameters are in the fully
+# connected layers, FC6 alone holding $6 \cdot 6 \cdot 256 \cdot 4096$ weights:
+
+# %%
+conv_params = sum(r.params for n, r in alex_rows.items() if n.startswith("CONV"))
+fc_params = sum(r.params for n, r in alex_rows.items() if n.startswith("FC"))
+print(f"CONV1 weights 11*11*3*96 = {11 * 11 * 3 * 96:,}")
+print(f"conv layers: {conv_params:,} parameters ({conv_params / count_params(alex):.1%})")
+print(f"FC layers:   {fc_params:,} parameters ({fc_params / count_params(alex):.1%}); "
+      f"FC6 weights 6*6*256*4096 = {6 * 6 * 256 * 4096:,}")
+print(f"multiply-adds per 227x227 image: {count_macs(alex, (3, 227, 227)) / 1e9:.3f} G")
+
+# %% [markdown]
+# ### 224 or 227?
+#
+# The paper's figure labels the input 224x224x3, with 96 11x11 filters at stride 4 giving 55x55
+# maps. The output-size formula $(N - F)/S + 1$ (no padding) says this cannot be:
+
+# %%
+for n in (224, 227):
+    exact = (n - 11) / 4 + 1
+    print(f"N = {n}: (N - 11)/4 + 1 = {exact:.2f}  -> integer: {float(exact).is_integer()}")
+print("with padding 2, as torchvision does: (224 + 2*2 - 11)//4 + 1 =", conv_output_size(224, 11, 4, padding=2))
+
+# %% [markdown]
+# With 224 the filters do not tile the image; with 227 they fit exactly, giving 55. This is why
+# the lecture (and Caffe's reference model) uses 227x227 inputs. torchvision keeps 224x224 but
+# pads CONV1 by 2 and, like the paper, counts on floor division to give 55; its one-stream model
+# also uses 64/192/384/256/256 filters instead of 96/256/384/384/256:
+
+# %%
+tv = on_meta(alexnet)
+print(f"torchvision AlexNet (224x224): {count_params(tv):,} parameters, "
+      f"{count_macs(tv, (3, 224, 224)) / 1e9:.3f} G multiply-adds")
+print(f"lecture AlexNet (227x227):     {count_params(alex):,} parameters, "
+      f"{count_macs(alex, (3, 227, 227)) / 1e9:.3f} G multiply-adds")
+
+# %% [markdown]
+# ### How AlexNet was trained
+#
+# | ingredient | value |
+# | --- | --- |
+# | non-linearity | ReLU (its first big use; trains several times faster than tanh) |
+# | normalisation | local response normalisation after CONV1 and CONV2 (no longer used) |
+# | data augmentation | heavy: random crops and flips, colour (PCA) jitter |
+# | dropout | 0.5 in FC6 and FC7 |
+# | batch size | 128 |
+# | optimiser | SGD with momentum 0.9 |
+# | learning rate | $10^{-2}$, divided by 10 by hand when the validation error plateaued |
+# | weight decay | $5 \cdot 10^{-4}$ |
+# | ensemble | 7 CNNs: top-5 error 18.2% (1 CNN) to 15.4% (validation) |
+#
+# The paper's results table (ILSVRC-2012, top-5 error in %) separates what a single network and
+# an ensemble reach, with and without extra training data (marked \*: pre-trained on the larger
+# ImageNet release of Fall 2011):
+
+# %%
+alexnet_results = [  # (model, top-5 val, top-5 test or None)
+    ("1 CNN", 18.2, None),
+    ("5 CNNs", 16.4, 16.4),
+    ("1 CNN*", 16.6, None),
+    ("7 CNNs*", 15.4, 15.3),
+]
+print(f"{'model':<8} {'val':>6} {'test':>6}")
+for name, val, test in alexnet_results:
+    test_text = "-" if test is None else f"{test:.1f}"
+    print(f"{name:<8} {val:>6.1f} {test_text:>6}")
+print(f"ensembling 7 networks cut the validation error by {18.2 - 15.4:.1f} points")
+
+# %% [markdown]
+# ### Two GPUs and grouped convolutions
+#
+# The network did not fit on one GTX 580 (3 GB), so each layer's filters were split in half
+# between two GPUs. The GPUs exchanged data only at some layers:
+#
+# - CONV1 is split into two halves of 48 filters, but each half sees the whole image;
+# - CONV2, CONV4 and CONV5 see **only the maps on their own GPU** (half of the previous layer);
+# - CONV3, FC6, FC7 and FC8 read the maps of **both** GPUs.
+#
+# A layer that sees only its own half is a **grouped convolution** with `groups=2`: the input
+# channels are split into two groups and each group of filters sees one. Each filter's depth
+# halves, and so do the layer's weights. `alexnet(variant="lecture", groups=2)` builds it:
+
+# %%
+single = on_meta(alexnet, variant="lecture")
+split = on_meta(alexnet, variant="lecture", groups=2)
+convs_single = [m for m in single.features if isinstance(m, nn.Conv2d)]
+convs_split = [m for m in split.features if isinstance(m, nn.Conv2d)]
+print(f"{'layer':<6} {'groups':>6} {'filter':>10} {'single-stream':>14} {'two-GPU':>12}")
+for i, (a, b) in enumerate(zip(convs_single, convs_split), start=1):
+    filt = "x".join(str(s) for s in b.weight.shape[1:])
+    print(f"CONV{i:<2} {b.groups:>6} {filt:>10} {count_params(a):>14,} {count_params(b):>12,}")
+print(f"whole network: single-stream {count_params(single):,}, two-GPU {count_params(split):,} "
+      f"(saves {count_params(single) - count_params(split):,})")
+print(f"multiply-adds: single-stream {count_macs(single, (3, 227, 227)) / 1e6:.0f} M, "
+      f"two-GPU {count_macs(split, (3, 227, 227)) / 1e6:.0f} M")
+
+# %% [markdown]
+# The paper reports about 60 million parameters: the two-GPU network's 60,965,224. Grouping only
+# touches the conv layers, so the saving is small next to the 58.6M parameters of the FC layers.
+#
+# A grouped conv really is two independent convolutions side by side: running each half of the
+# input through its own half of the filters and concatenating gives the same output.
+
+# %%
+torch.manual_seed(0)
+conv4 = nn.Conv2d(384, 384, 3, padding=1, groups=2)
+x = torch.randn(1, 384, 13, 13)
+halves = [F.conv2d(xi, wi, bi, padding=1)
+          for xi, wi, bi in zip(x.chunk(2, 1), conv4.weight.chunk(2, 0), conv4.bias.chunk(2, 0))]
+print("grouped conv == two separate convs:", torch.allclose(conv4(x), torch.cat(halves, 1), atol=1e-5))
+
+# %% [markdown]
+# > **Check yourself.** Why does CONV3 of the two-GPU network have as many parameters as in the
+# > single-stream one, while CONV4 has half?
+#
+# <details><summary>Answer</summary>
+#
+# CONV3 is one of the layers where the GPUs communicate: each of its filters spans all 256 maps of
+# POOL2/NORM2 ($3 \cdot 3 \cdot 256$ weights). A CONV4 filter spans only the 192 maps on its own
+# GPU ($3 \cdot 3 \cdot 192$ instead of $3 \cdot 3 \cdot 384$).
+#
+# </details>
+#
+# ## 3. ZFNet (2013)
+#
+# The ILSVRC 2013 winner (Zeiler and Fergus, "ZFNet") kept AlexNet's layout but changed its
+# hyperparameters: CONV1 uses 7x7 filters at stride 2 instead of 11x11 at stride 4, and CONV3,
+# CONV4, CONV5 use 512, 1024 and 512 filters instead of 384, 384 and 256. A smaller stride in
+# the first layer keeps more spatial detail:
+
+# %%
+print("AlexNet CONV1 on 227: 11x11 stride 4 ->", conv_output_size(227, 11, 4))
+print("ZFNet   CONV1 on 224: 7x7 stride 2   ->", conv_output_size(224, 7, 2))
+
+# %% [markdown]
+# ## 4. The ImageNet challenge, 2010-2017
+#
+# The winning top-5 error of the ILSVRC classification task fell year by year; the first two
+# winners were not deep networks. Human performance, measured by one trained annotator, is about
+# 5.1%.
+
+# %%
+ilsvrc = [  # (year, top-5 error %, winner)
+    (2010, 28.2, "NEC-UIUC"), (2011, 25.8, "XRCE"), (2012, 16.4, "AlexNet"),
+    (2013, 11.7, "ZFNet"), (2014, 6.7, "GoogLeNet"), (2015, 3.57, "ResNet"),
+    (2016, 2.99, "Trimps-Soushen"), (2017, 2.25, "SENet"),
+]
+vgg_2014 = 7.3  # second place in 2014
+human = 5.1
+years = [y for y, _, _ in ilsvrc]
+errors = [e for _, e, _ in ilsvrc]
+fig, ax = plt.subplots(figsize=(8, 4))
+ax.bar(years, errors, color=["grey", "grey"] + ["tab:blue"] * 6)
+for y, e, name in ilsvrc:
+    ax.text(y, e + 0.6, f"{e:g}\n{name}", ha="center", fontsize=7)
+ax.plot(2014, vgg_2014, "o", color="tab:orange", label=f"VGG (2nd in 2014): {vgg_2014}")
+ax.axhline(human, color="red", ls="--", label=f"human: about {human}")
+ax.set_xlabel("ILSVRC year")
+ax.set_ylabel("top-5 error (%)")
+ax.set_ylim(0, 34)
+ax.legend()
+ax.set_title("ILSVRC classification winners (grey: not deep networks)")
+plt.show()
+
+# %%
+print(f"AlexNet vs the 2011 winner: {25.8 - 16.4:.1f} points lower top-5 error")
+print(f"first winner below the human figure: {next(y for y, e, _ in ilsvrc if e < human)}")
+
+# %% [markdown]
+# **Which AlexNet figure?** Decks quote AlexNet's 2012 result as 16.4% or as 15.3%. Both are in
+# the results table above: 16.4% is the five-network ensemble trained on the competition data
+# only; 15.3% is the seven-network ensemble in which two networks were pre-trained on the extra
+# Fall 2011 images. The 15.3% entry is the one that won, against **26.2%** for the next team's
+# entry; the plot uses 16.4% so that every year compares entries trained on the standard data.
+
+# %%
+print(f"winning margin in 2012: {26.2 - 15.3:.1f} points (15.3% vs 26.2%)")
+
+# %% [markdown]
+# ## 5. VGG (2014): small filters, deeper networks
+#
+# VGG uses a single kind of conv, **3x3 at stride 1 with padding 1** (which preserves the size),
+# and a single kind of pooling, **2x2 max pool at stride 2** (which halves it). Why only 3x3? A
+# stack of three 3x3 convs has the same receptive field as one 7x7 conv, with more
+# non-linearities and fewer weights: for $C$ channels in and out, $3 \cdot (3^2 C^2) = 27C^2$
+# against $7^2 C^2 = 49 C^2$.
+
+# %%
+print("receptive field of three 3x3 convs:", receptive_field([(3, 1)] * 3))
+print("receptive field of one 7x7 conv:   ", receptive_field([(7, 1)]))
+C = 256
+stack3 = nn.Sequential(*[nn.Conv2d(C, C, 3, padding=1, bias=False) for _ in range(3)])
+one7 = nn.Conv2d(C, C, 7, padding=3, bias=False)
+print(f"C = {C}: three 3x3 convs {count_params(stack3):,} weights = 27C^2 = {27 * C * C:,}; "
+      f"one 7x7 {count_params(one7):,} = 49C^2 = {49 * C * C:,}")
+
+# %% [markdown]
+# ### Configurations A-E
+#
+# The paper trained six configurations of increasing depth (counting conv and FC layers): A (11),
+# A-LRN (11, with an LRN layer), B (13), C (16, with three 1x1 convs), D (16) and E (19). D and E
+# are **VGG16** and **VGG19**. All end with the same three FC layers. The paper's Table 2 lists
+# 133, 133, 133, 134, 138 and 144 million parameters; the models agree once rounded:
+
+# %%
+paper_millions = {"A": 133, "A-LRN": 133, "B": 133, "C": 134, "D": 138, "E": 144}
+print(f"{'config':<6} {'layers':>6} {'parameters':>14} {'rounded (M)':>12} {'paper (M)':>10}")
+for name in VGG_CONFIGS:
+    model = on_meta(vgg, config=name)
+    depth = sum(isinstance(m, (nn.Conv2d, nn.Linear)) for m in model.modules())
+    n = count_params(model)
+    print(f"{name:<6} {depth:>6} {n:>14,} {round(n / 1e6):>12} {paper_millions[name]:>10}")
+
+# %% [markdown]
+# ### VGG16 layer by layer
+#
+# Forward hooks record every layer's output shape and parameters. "Memory" is the number of
+# values in the layer's output, which a forward pass must keep for the backward pass.
+
+# %%
+v16 = on_meta(vgg16)
+rows = [r for r in layer_table(v16, (3, 224, 224)) if r.type in ("Conv2d", "MaxPool2d", "Linear")]
+labels, mems, params = ["input"], [3 * 224 * 224], [0]
+print(f"{'layer':<12} {'output':<14} {'memory':>11} {'params':>13}")
+print(f"{'input':<12} {'224x224x3':<14} {3 * 224 * 224:>11,} {0:>13,}")
+for r in rows:
+    s = r.output_shape[1:]
+    label = {"Conv2d": f"CONV3-{s[0]}", "MaxPool2d": "POOL2", "Linear": f"FC-{s[0]}"}[r.type]
+    shape = f"{s[1]}x{s[2]}x{s[0]}" if len(s) == 3 else f"1x1x{s[0]}"
+    labels.append(label), mems.append(r.activations), params.append(r.params)
+    print(f"{label:<12} {shape:<14} {r.activations:>11,} {r.params:>13,}")
+total_mem, total_params = sum(mems), sum(params)
+print(f"{'TOTAL':<12} {'':<14} {total_mem:>11,} {total_params:>13,}")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+ypos = np.arange(len(labels))
+axes[0].barh(ypos, np.array(mems) / 1e6, color="tab:blue")
+axes[0].set_xlabel("activation values (millions)")
+axes[1].barh(ypos, np.array(params) / 1e6, color="tab:orange")
+axes[1].set_xlabel("parameters (millions)")
+axes[0].set_yticks(ypos, labels, fontsize=7)
+axes[0].invert_yaxis()
+fig.suptitle("VGG16: memory sits in the early convs, parameters in the FC layers")
+plt.tight_layout()
+plt.show()
+
+# %%
+fc6 = v16.classifier[0]
+first_two = mems[1] + mems[2]
+print(f"first two convs hold {first_two:,} of {total_mem:,} activation values ({first_two / total_mem:.1%})")
+print(f"FC6 weights 7*7*512*4096 = {fc6.weight.numel():,} ({fc6.weight.numel() / total_params:.1%} of all parameters)")
+print(f"total parameters with biases: {count_params(v16):,}; "
+      f"without biases: {sum(m.weight.numel() for m in v16.modules() if isinstance(m, (nn.Conv2d, nn.Linear))):,}")
+
+# %% [markdown]
+# ### How much memory does a forward pass need? (24M or 15.2M)
+#
+# Two versions of this table circulate. One gives a total of **24M values, about 96 MB** per image;
+# the other **15.2M values, about 61 MB** (4 bytes per float32 value). The table above sums to
+# 15,237,608 values: the 15.2M figure is the exact sum of the table's own entries (input, every
+# conv, pool and FC output).
+#
+# The 24M figure does not follow from the table: no subset or natural recount of its entries
+# gives 24M. The nearest natural count keeps every ReLU's output as a separate tensor beside its
+# conv's output (as a framework without in-place ReLU does), and that gives about 28.8M. PyTorch's
+# VGG uses in-place ReLUs, so the conv output and the ReLU output share memory and 15.2M is the
+# count that matches it. 24M should be read as an arithmetic slip.
+
+# %%
+all_rows = layer_table(v16, (3, 224, 224))
+relu_values = sum(r.activations for r in all_rows if r.type == "ReLU")
+counts = {
+    "table (input + conv + pool + FC outputs)": total_mem,
+    "same, plus separate ReLU outputs": total_mem + relu_values,
+}
+for name, n in counts.items():
+    print(f"{name:<42} {n:>12,} values = {n * 4 / 1e6:6.1f} MB = {n * 4 / 2**20:6.1f} MiB")
+print(f"the slides' 24M values  -> {24e6 * 4 / 1e6:.0f} MB; 15.2M values -> {15.2e6 * 4 / 1e6:.1f} MB")
+print(f"with the backward pass (a gradient for every stored value) roughly double: "
+      f"{2 * total_mem * 4 / 1e6:.0f} MB per image")
+
+# %% [markdown]
+# The same totals for the whole network, from `cnnkit.inspect`: the multiply-adds are the
+# torchvision figure of 15.47 G.
+
+# %%
+print(f"VGG16: {count_params(v16):,} parameters, {count_macs(v16, (3, 224, 224)) / 1e9:.2f} G multiply-adds per image")
+
+# %% [markdown]
+# **After VGG.** VGG took second place in the 2014 classification task (7.3%) and won
+# localisation. VGG19 is only slightly better than VGG16 for 5.3M more parameters (torchvision's
+# ImageNet top-1: 71.592% and 72.376%). The activations of FC7 (4096 values) turned out to be
+# good general-purpose image features: a linear classifier on them works well on other data sets,
+# which made VGG a favourite feature extractor.
+
+# %%
+v19 = on_meta(vgg, config="E")
+print(f"VGG19 - VGG16: {count_params(v19) - count_params(v16):,} parameters, "
+      f"{(count_macs(v19, (3, 224, 224)) - count_macs(v16, (3, 224, 224))) / 1e9:.2f} G more multiply-adds, "
+      f"top-1 +{72.376 - 71.592:.3f} points")
+
+# %% [markdown]
+# > **Check yourself.**
+# > 1. VGG16's FC6 holds 102.8M of its 138.4M parameters. What replaces such a layer in later
+# >    networks (GoogLeNet, ResNet)?
+# > 2. Doubling the batch size from 1 to 2 images: which of memory and parameters doubles?
+#
+# <details><summary>Answers</summary>
+#
+# 1. Global average pooling: each of the last conv's maps is averaged to one value, so the first
+#    (and only) FC layer reads 512 to 2048 values instead of $7 \cdot 7 \cdot 512$ (next lecture).
+# 2. The activation memory (each image has its own activations); the parameters are shared by
+#    all images of a batch. The cell below checks it.
+#
+# </details>
+
+# %%
+def stored_values(batch):
+    rows = layer_table(v16, (batch, 3, 224, 224))
+    return batch * 3 * 224 * 224 + sum(r.activations for r in rows if r.type in ("Conv2d", "MaxPool2d", "Linear"))
+
+
+one, two = stored_values(1), stored_values(2)
+print(f"activation values, batch 1: {one:,}; batch 2: {two:,} (ratio {two / one:.1f}); "
+      f"parameters: {count_params(v16):,} either way")
+
+# %% [markdown]
+# ## Summary
+#
+# - LeNet-5 fixed the conv-pool-FC pattern with about 60K parameters (60,840 in the paper,
+#   61,706 in the modern variant).
+# - AlexNet scaled it to ImageNet: 227x227 inputs (224 does not fit the first layer), ReLU,
+#   dropout, augmentation, about 60M parameters, most in the FC layers; its two-GPU split is a
+#   grouped convolution in CONV2, CONV4 and CONV5.
+# - VGG uses only 3x3 convs and 2x2 pools; VGG16 has 138,357,544 parameters (FC6 alone 102.8M)
+#   and stores 15.2M values per image in a forward pass, most of them in the first convs.
