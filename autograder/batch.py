@@ -20,6 +20,7 @@ import multiprocessing
 import shutil
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,6 +271,9 @@ def grade_batch(assignment: str, course_dir: Path, students: list[str] | None = 
 
     from .cli import submitted_students
 
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session autoflush notices
     course.check_assignment(assignment)
     why = sandbox.check()
     if why and not unsafe:
