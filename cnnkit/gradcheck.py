@@ -84,7 +84,8 @@ def numerical_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.ndarra
 
 
 def error_bound(err: float) -> str:
-    """The power of ten just above err, e.g. 3.2e-11 -> '1e-10'; '0' for an exact match.
+    """The smallest power of ten strictly above err, e.g. 3.2e-11 -> '1e-10', 1e-3 -> '1e-02';
+    '0' for an exact match.
 
     Printing the bound instead of the raw value keeps notebook outputs stable across machines
     whose last floating-point bits differ.
@@ -93,7 +94,7 @@ def error_bound(err: float) -> str:
         return "0"
     if not math.isfinite(err):
         return str(err)
-    return f"1e{math.ceil(math.log10(err)):+03d}".replace("+", "")
+    return f"1e{math.floor(math.log10(err)) + 1:+03d}".replace("+", "")
 
 
 def report(name: str, err: float, tol: float = 1e-7) -> bool:

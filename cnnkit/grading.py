@@ -19,6 +19,7 @@ from .gradcheck import rel_error
 
 
 def _fail(name: str, problem: str, hint: str = "") -> None:
+    __tracebackhide__ = True  # IPython and pytest show the student's line, not ours
     msg = f"{name}: {problem}"
     if hint:
         msg += f"\nHint: {hint}"
@@ -26,6 +27,7 @@ def _fail(name: str, problem: str, hint: str = "") -> None:
 
 
 def _as_array(name: str, value, hint: str) -> np.ndarray:
+    __tracebackhide__ = True  # IPython and pytest show the student's line, not ours
     if value is None:
         _fail(name, "got None. Did the function reach its `return` statement?", hint)
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], np.ndarray):
@@ -42,6 +44,7 @@ def _as_array(name: str, value, hint: str) -> np.ndarray:
 
 def check_shape(name: str, got, expected_shape, hint: str = "") -> None:
     """Fail unless np.shape(got) equals expected_shape."""
+    __tracebackhide__ = True  # IPython and pytest show the student's line, not ours
     arr = _as_array(name, got, hint)
     if tuple(arr.shape) != tuple(expected_shape):
         _fail(name, f"expected shape {tuple(expected_shape)}, got {tuple(arr.shape)}", hint)
@@ -52,6 +55,7 @@ def check_close(name: str, got, expected, tol: float = 1e-7, hint: str = "") -> 
 
     The message names the worst element: its index, the expected and the received value.
     """
+    __tracebackhide__ = True
     got_a = _as_array(name, got, hint)
     exp_a = np.asarray(expected)
     if got_a.shape != exp_a.shape:
@@ -92,6 +96,7 @@ def check_hash(name: str, got, expected_hash: str, decimals: int = 6, hint: str 
     For scalars, values within 0.4 units of the last decimal on either side also pass, so an answer
     that lands on a rounding boundary is not rejected for its last bit.
     """
+    __tracebackhide__ = True
     arr = _as_array(name, got, hint)
     if arr.dtype.kind not in "biuf":
         _fail(name, f"expected a number, got {arr.dtype}", hint)
@@ -107,6 +112,7 @@ def check_hash(name: str, got, expected_hash: str, decimals: int = 6, hint: str 
 
 def check_raises(name: str, func, args=(), kwargs=None, exc_type=ValueError, hint: str = "") -> BaseException:
     """Fail unless func(*args, **kwargs) raises exc_type. Returns the exception for further checks."""
+    __tracebackhide__ = True
     try:
         func(*args, **(kwargs or {}))
     except exc_type as exc:

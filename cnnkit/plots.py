@@ -16,12 +16,13 @@ def plot_functions(funcs: Mapping[str, tuple[Callable, Callable]], x=None, ncols
     funcs: {name: (f, df)} with f, df element-wise on numpy arrays.
     """
     x = np.linspace(-4, 4, 801) if x is None else np.asarray(x)
-    n = len(funcs)
+    curves = {name: (f(x), df(x)) for name, (f, df) in funcs.items()}  # a failing f leaves no empty figure
+    n = len(curves)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(WIDTH, 2.8 * nrows), squeeze=False)
-    for ax, (name, (f, df)) in zip(axes.ravel(), funcs.items()):
-        ax.plot(x, f(x), label="f(x)")
-        ax.plot(x, df(x), "--", label="f'(x)")
+    for ax, (name, (y, dy)) in zip(axes.ravel(), curves.items()):
+        ax.plot(x, y, label="f(x)")
+        ax.plot(x, dy, "--", label="f'(x)")
         ax.axhline(0, color="0.7", lw=0.8)
         ax.axvline(0, color="0.7", lw=0.8)
         ax.set_title(name)

@@ -49,7 +49,7 @@ def test_numerical_gradient_array_checks_dout_shape():
         numerical_gradient_array(lambda v: v * 2, np.ones(3), np.ones(4))
 
 
-@pytest.mark.parametrize("err, bound", [(3.2e-11, "1e-10"), (1e-3, "1e-03"), (0.5, "1e00"), (0.0, "0")])
+@pytest.mark.parametrize("err, bound", [(3.2e-11, "1e-10"), (1e-3, "1e-02"), (0.5, "1e00"), (1.0, "1e01"), (0.0, "0")])
 def test_error_bound(err, bound):
     assert error_bound(err) == bound
 
