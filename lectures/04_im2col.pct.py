@@ -1,0 +1,259 @@
+# %% [markdown]
+# # Lecture 04: Convolution as a matrix multiply (im2col)
+#
+# The loop implementation of lecture 03 is correct and hopelessly slow: Python executes one
+# small dot product per output value. Every fast CPU and GPU library instead rearranges the
+# problem so that the bulk of the work is **one large matrix product**, the operation that
+# linear-algebra libraries (BLAS) run close to the machine's peak speed. The classic
+# rearrangement is called **im2col** ("image to columns").
+#
+# We follow one layer throughout: the first convolution of AlexNet.
+
+# %%
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib import cbook
+
+from cnnkit import conv
+from cnnkit.device import pick_device, seed_everything
+from cnnkit.gradcheck import numerical_gradient_array, rel_error, report
+
+rng = seed_everything(0)
+device = pick_device()
+torch.set_num_threads(1)
+print("device:", device)
+
+# %% [markdown]
+# ## 1. The running example: AlexNet conv1
+#
+# AlexNet's first layer takes a $227 \times 227 \times 3$ image and applies 96 filters of size
+# $11 \times 11 \times 3$ at stride 4, without padding. Its output side is
+# $(227 - 11)/4 + 1$:
+
+# %%
+H = W = 227
+C, K, FS, S, P = 3, 96, 11, 4, 0
+Ho = conv.conv_output_size(H, FS, S, P)
+n_patch = C * FS * FS
+print(f"output side: (227 - 11) / 4 + 1 = {Ho}; output volume {Ho}x{Ho}x{K}")
+print(f"values per receptive field: 11*11*3 = {n_patch}; receptive fields per image: 55*55 = {Ho * Ho}")
+
+# %% [markdown]
+# im2col turns the convolution into three steps:
+#
+# 1. Stretch each $11 \times 11 \times 3$ receptive field into a column of 363 numbers. There are
+#    $55 \times 55 = 3025$ of them, so the input becomes $X_{\text{col}}$ of shape $363 \times 3025$.
+# 2. Stretch each filter into a row: $W_{\text{row}}$ has shape $96 \times 363$.
+# 3. Multiply: $O = W_{\text{row}} X_{\text{col}} + b\,\mathbf{1}^\top$ has shape $96 \times 3025$,
+#    one row per filter and one column per output position. Reshape it to $55 \times 55 \times 96$.
+#
+# Row $f$, column $p$ of $O$ is the dot product of filter $f$ with receptive field $p$: exactly the
+# value the loops computed. Let us do it on a real photograph, a $227 \times 227$ crop of the
+# picture of Grace Hopper that ships with matplotlib, with random filters.
+
+# %%
+with cbook.get_sample_data("grace_hopper.jpg") as f:
+    photo = plt.imread(f)
+crop = photo[100:100 + H, 140:140 + W].astype(np.float32) / 255.0     # (227, 227, 3), values in [0, 1]
+x = crop.transpose(2, 0, 1)[None].copy()                              # (N, C, H, W) = (1, 3, 227, 227)
+w = (rng.standard_normal((K, C, FS, FS)) * 0.05).astype(np.float32)
+b = (rng.standard_normal(K) * 0.1).astype(np.float32)
+
+X_col = conv.im2col(x, FS, FS, stride=S, pad=P)
+W_row = w.reshape(K, -1)
+O = W_row @ X_col + b[:, None]
+out = O.reshape(K, Ho, Ho)
+print("x", x.shape, "-> X_col", X_col.shape, "; W_row", W_row.shape, "; O", O.shape, "-> output", out.shape)
+
+# %% [markdown]
+# The result agrees with the library's layer and with PyTorch's `conv2d` (to float32 rounding):
+
+# %%
+ref_lib, _ = conv.conv_forward(x, w, b, {"stride": S, "pad": P})
+ref_torch = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride=S).numpy()
+print(f"output values up to {np.abs(out).max():.1f} in magnitude")
+print("O equals conv.conv_forward (to 1e-4):", np.allclose(out, ref_lib[0], rtol=0, atol=1e-4))
+print("O equals torch's conv2d (to 1e-4):", np.allclose(out, ref_torch[0], rtol=0, atol=1e-4))
+
+# %% [markdown]
+# ## 2. A vectorised im2col
+#
+# A loop over the 3025 output positions would bring back the slowness we want to avoid. numpy
+# can instead *view* the padded input as a 6-dimensional array of windows without copying
+# anything: an array is a block of memory plus **strides**, the number of bytes to skip per step
+# along each axis. The window view has axes $(n, c, i, j, h, w)$ and element
+# $x[n, c, hS + i, wS + j]$: stepping $h$ by one skips $S$ rows, so its stride is $S$ times the
+# row stride. `numpy.lib.stride_tricks.as_strided` builds that view; one copy then lays the
+# windows out as columns.
+#
+# A tiny example shows the layout: one 4x4 single-channel image, 2x2 windows, stride 2.
+
+# %%
+tiny = np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
+print(tiny[0, 0])
+print("im2col, one column per window (stride 2):")
+print(conv.im2col(tiny, 2, 2, stride=2, pad=0))
+
+# %% [markdown]
+# The first column is the top-left window $[0, 1, 4, 5]$, the second the top-right window
+# $[2, 3, 6, 7]$, and so on. The strides that make the view:
+
+# %%
+from numpy.lib.stride_tricks import as_strided  # noqa: E402
+
+sN, sC, sH, sW = tiny.strides
+windows = as_strided(tiny, shape=(1, 1, 2, 2, 2, 2), strides=(sN, sC, sH, sW, 2 * sH, 2 * sW))
+print("strides of x (bytes):", tiny.strides)
+print("strides of the window view:", windows.strides)
+print("window (h=1, w=0):", windows[0, 0, :, :, 1, 0].ravel())
+
+# %% [markdown]
+# With stride 1 the windows overlap and each pixel appears in several columns; that is the price
+# of im2col (section 4). The gathered columns match a plain loop over the windows:
+
+# %%
+xs = rng.standard_normal((2, 3, 7, 9))
+cols = conv.im2col(xs, 3, 3, stride=2, pad=1)
+xp = np.pad(xs, ((0, 0), (0, 0), (1, 1), (1, 1)))
+Hs, Ws = conv.conv_output_size(7, 3, 2, 1), conv.conv_output_size(9, 3, 2, 1)
+loop_cols = np.stack([xp[n, :, 2 * h:2 * h + 3, 2 * v:2 * v + 3].ravel()
+                      for n in range(2) for h in range(Hs) for v in range(Ws)], axis=1)
+print("X_col", cols.shape, "equal to the loop version:", np.array_equal(cols, loop_cols))
+
+# %% [markdown]
+# ## 3. The backward pass
+#
+# Write the upstream gradient as a matrix $dS = \partial L / \partial O$ of the same shape as $O$
+# ($96 \times 3025$ per image). Since $O = W_{\text{row}} X_{\text{col}} + b\mathbf{1}^\top$ is an
+# ordinary matrix product, the rules of an affine layer give
+#
+# $$dW_{\text{row}} = dS\, X_{\text{col}}^\top \;(96 \times 363), \qquad
+#   db = dS\,\mathbf{1} \;(96), \qquad
+#   dX_{\text{col}} = W_{\text{row}}^\top dS \;(363 \times 3025).$$
+#
+# $dX_{\text{col}}$ holds a gradient for every *copy* of a pixel. A pixel that was copied into
+# several columns influenced the loss through each copy, so its gradient is the **sum** over its
+# copies: **col2im** adds every column back into the window it came from. On a 5x5 image with
+# 3x3 windows at stride 1, col2im of all-ones counts how many windows cover each pixel:
+
+# %%
+shape = (1, 1, 5, 5)
+ones_cols = np.ones_like(conv.im2col(np.zeros(shape), 3, 3, 1, 0))
+print(conv.col2im(ones_cols, shape, 3, 3, 1, 0)[0, 0].astype(int))
+
+# %% [markdown]
+# The centre pixel sits in all 9 windows, a corner in one. In linear-algebra terms col2im is the
+# **adjoint** (transpose) of im2col: $\langle \text{im2col}(x), y \rangle = \langle x,
+# \text{col2im}(y) \rangle$ for every $x$ and $y$, which is exactly the property the chain rule needs:
+
+# %%
+xa = rng.standard_normal((2, 3, 7, 9))
+ya = rng.standard_normal(conv.im2col(xa, 3, 3, 2, 1).shape)
+lhs = np.sum(conv.im2col(xa, 3, 3, 2, 1) * ya)
+rhs = np.sum(xa * conv.col2im(ya, xa.shape, 3, 3, 2, 1))
+print(f"<im2col(x), y> = {lhs:.6f}   <x, col2im(y)> = {rhs:.6f}")
+
+# %% [markdown]
+# The three formulas and col2im make `conv.conv_backward`. A gradient check in float64 on a
+# small layer with stride 2 and padding compares it with centred differences:
+
+# %%
+xg = rng.standard_normal((2, 3, 7, 7))
+wg = rng.standard_normal((4, 3, 3, 3))
+bg = rng.standard_normal(4)
+pg = {"stride": 2, "pad": 1}
+og, cache = conv.conv_forward(xg, wg, bg, pg)
+dout = rng.standard_normal(og.shape)
+dx, dw, db = conv.conv_backward(dout, cache)
+report("dx", rel_error(dx, numerical_gradient_array(lambda z: conv.conv_forward(z, wg, bg, pg)[0], xg, dout)))
+report("dw", rel_error(dw, numerical_gradient_array(lambda z: conv.conv_forward(xg, z, bg, pg)[0], wg, dout)))
+ok = report("db", rel_error(db, numerical_gradient_array(lambda z: conv.conv_forward(xg, wg, z, pg)[0], bg, dout)))
+
+# %% [markdown]
+# ## 4. What im2col costs in memory
+#
+# Every pixel is copied into each window that covers it. Windows start every $S$ pixels and are
+# $F$ wide, so away from the borders a pixel lies in about $(F/S)^2$ windows: $X_{\text{col}}$ is
+# roughly $F^2/S^2$ times as large as the input.
+
+# %%
+def im2col_factor(n, f, s, p, c=3):
+    """Elements of X_col divided by elements of the (unpadded) input, for one image."""
+    side = conv.conv_output_size(n, f, s, p)
+    return (c * f * f * side * side) / (c * n * n)
+
+
+for name, (n, f, s, p) in {"AlexNet conv1 (227, 11x11, stride 4)": (227, 11, 4, 0),
+                           "3x3, stride 1, pad 1 on 32x32": (32, 3, 1, 1),
+                           "VGG-style 3x3 on 224x224": (224, 3, 1, 1)}.items():
+    print(f"{name}: X_col / input = {im2col_factor(n, f, s, p):.2f}, F^2/S^2 = {f * f / (s * s):.2f}")
+
+batch = 128
+x_bytes = batch * 3 * 227 * 227 * 4
+col_bytes = batch * n_patch * Ho * Ho * 4
+print(f"AlexNet conv1, batch {batch}, float32: input {x_bytes / 1e6:.0f} MB, X_col {col_bytes / 1e6:.0f} MB")
+
+# %% [markdown]
+# For AlexNet's stride-4 layer the factor is about 7 (7.10 measured against 7.56 from
+# $F^2/S^2$; the borders lose a little). For the 3x3 stride-1 layers that dominate modern networks
+# it is 9. The backward pass keeps $X_{\text{col}}$ for $dW$, so this memory stays allocated
+# until the gradient is computed. Libraries avoid it with tiled or "implicit" im2col (building
+# pieces of $X_{\text{col}}$ on the fly inside the matrix product), Winograd or FFT convolutions.
+#
+# ## 5. How much faster?
+#
+# The benchmark script `benchmarks/conv_bench.py` times the three implementations side by side,
+# forward and backward, with the same number of threads for numpy and torch. Here we run it on a
+# reduced problem (float32, small batches; the naive loops on one image and 8 filters, scaled up
+# linearly) so that it takes a few seconds. Run `python benchmarks/conv_bench.py` for the full
+# table.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# (wall-clock timings differ on every run and every machine)
+sys.path.insert(0, str(Path.cwd().parent))
+from benchmarks.conv_bench import bench_layer, set_threads  # noqa: E402
+
+print("threads:", set_threads(1))
+
+layers = {"AlexNet conv1, batch 2": ((2, 3, 227, 227), (96, 3, 11, 11), 4, 0),
+          "3x3x64, 32x32, batch 8": ((8, 64, 32, 32), (64, 64, 3, 3), 1, 1)}
+rows = {name: bench_layer(*spec, dtype=np.float32, repeats=5, naive_filters=8) for name, spec in layers.items()}
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+for ax, (name, r) in zip(axes, rows.items()):
+    impls = ["naive", "im2col", "torch"]
+    pos = np.arange(3)
+    ax.bar(pos - 0.2, [r[i][0] * 1e3 for i in impls], 0.4, label="forward")
+    ax.bar(pos + 0.2, [r[i][1] * 1e3 for i in impls], 0.4, label="backward")
+    ax.set_xticks(pos, ["naive loops", "im2col (numpy)", "torch conv2d"])
+    ax.set_yscale("log")
+    ax.set_ylabel("ms (log scale)")
+    ax.set_title(name)
+    ax.legend()
+    print(f"{name}: naive/im2col forward {r['naive/im2col fwd']:.0f}x, backward {r['naive/im2col bwd']:.0f}x; "
+          f"im2col/torch forward {r['im2col/torch fwd']:.2f}, backward {r['im2col/torch bwd']:.2f}")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The matrix product turns a few million Python-level dot products into one call that runs
+# at the speed of the machine's BLAS, hundreds of times faster. The remaining gap to PyTorch
+# comes from the copies im2col and col2im make and from PyTorch's specialised convolution kernels
+# (oneDNN on the CPU). In double precision, where PyTorch has no such kernels, the full table of
+# `benchmarks/conv_bench.py` usually shows the numpy version as fast as PyTorch or faster.
+#
+# ## Check yourself
+#
+# 1. For a $32 \times 32 \times 3$ input and ten $5 \times 5$ filters with stride 1 and pad 2,
+#    what are the shapes of $X_{\text{col}}$, $W_{\text{row}}$ and $O$ for one image?
+# 2. Why does col2im *add* overlapping contributions instead of keeping one of them?
+# 3. In $dW_{\text{row}} = dS X_{\text{col}}^\top$, over which index does the product sum, and what
+#    does that sum mean for a filter that is slid over the whole image?
+# 4. How large is $X_{\text{col}}$ relative to the input for a 5x5 filter at stride 1 with pad 2?
+#    And at stride 5 without padding?
+# 5. Why does the benchmark give numpy and torch the same number of threads?

@@ -1,0 +1,728 @@
+# %% [markdown]
+# # Assignment 2: Convolution
+#
+# In this assignment you write a convolution layer three times over: first with plain loops,
+# then as a matrix product (im2col), and you add max pooling and the receptive field of a stack
+# of layers. Everything is numpy; PyTorch only serves as a reference in the tests.
+#
+# **Conventions** (the same as the lectures and CS231n):
+#
+# - inputs `x` have shape `(N, C, H, W)`: batch, channels, height, width;
+# - filters `w` have shape `(F, C, HH, WW)` and biases `b` shape `(F,)`;
+# - `conv_param = {"stride": S, "pad": P}`; padding adds `P` zeros on every side of the image;
+# - a forward function returns `(out, cache)`; its backward takes `(dout, cache)`.
+#
+# The layer computes a cross-correlation, as every deep-learning library does:
+#
+# $$\text{out}[n, f, h, w] = b_f + \sum_{c, i, j} w[f, c, i, j]\; x_{\text{pad}}[n, c, hS + i, wS + j].$$
+#
+# Each part has visible tests that tell you what went wrong, and hidden tests that run the same
+# checks on other shapes (non-square images, other strides and paddings). The tests make sure
+# your functions do not call the course library's versions (`cnnkit.conv`); write them yourself.
+#
+# | part | points |
+# | --- | --- |
+# | 1 `conv_output_size` | 6 |
+# | 2 `conv_param_count` | 4 |
+# | 3 `conv_forward_naive` | 12 |
+# | 4 `conv_backward_naive` | 12 |
+# | 5 `im2col` | 8 |
+# | 6 `col2im` | 8 |
+# | 7 `conv_forward_im2col` | 8 |
+# | 8 `conv_backward_im2col` | 10 |
+# | 9 `max_pool_forward` | 6 |
+# | 10 `max_pool_backward` | 8 |
+# | 11 `receptive_field` | 6 |
+# | 12 two written answers | 12 |
+# | total | 100 |
+
+# %% nb="locked setup"
+import sys
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import cnnkit.conv
+import cnnkit.layers
+from cnnkit.device import seed_everything
+from cnnkit.gradcheck import numerical_gradient_array, rel_error
+from cnnkit.grading import check_close, check_hash, check_raises, check_shape, no_calls_to
+
+rng = seed_everything(0)
+torch.set_num_threads(1)
+
+
+def torch_conv(x, w, b, stride, pad, dout=None):
+    """Reference: out of torch's conv2d, and with dout also (dx, dw, db) by autograd. float64."""
+    xt, wt, bt = (torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True) for a in (x, w, b))
+    out = F.conv2d(xt, wt, bt, stride=stride, padding=pad)
+    if dout is None:
+        return out.detach().numpy()
+    out.backward(torch.tensor(dout))
+    return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+@contextmanager
+def no_calls_of(*funcs, what="this function", hint=""):
+    """Fail if any of funcs (your own earlier functions) runs inside the block."""
+    codes = {f.__code__: f.__name__ for f in funcs}
+    seen = []
+
+    def profiler(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            seen.append(codes[frame.f_code])
+
+    previous = sys.getprofile()
+    sys.setprofile(profiler)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
+    assert not seen, f"{what} calls {', '.join(sorted(set(seen)))}; {hint}"
+
+
+# %% [markdown]
+# ## Part 1: output size (6 points)
+#
+# A filter of side $F$ slid with stride $S$ over an input of side $N$ padded by $P$ zeros on each
+# side fits in
+#
+# $$N_{\text{out}} = \frac{N + 2P - F}{S} + 1$$
+#
+# positions, **if** $N + 2P - F$ is a non-negative multiple of $S$. Write
+# `conv_output_size(n, f, stride, pad)` that returns this number as a Python `int` (use integer
+# arithmetic: `//` and `%`, never `/`), and raises a `ValueError` whose message contains the
+# words `does not fit` when the filter does not fit: when it is larger than the padded input, or
+# when the stride does not divide $N + 2P - F$ (a 3x3 filter on a 7x7 input at stride 3 would
+# need 2.33 positions). Say in the message what would fit.
+
+# %% nb="solution conv_output_size"
+def conv_output_size(n, f, stride=1, pad=0):
+    ### BEGIN SOLUTION
+    span = n + 2 * pad - f
+    if span < 0:
+        raise ValueError(f"a filter of size {f} does not fit an input of size {n} padded by {pad}: "
+                         f"pad the input by at least {-(-(f - n) // 2)}")
+    if span % stride != 0:
+        fits = [s for s in range(1, span + 1) if span % s == 0]
+        raise ValueError(f"a filter of size {f} with stride {stride} does not fit an input of size {n} "
+                         f"padded by {pad}: ({n} + 2*{pad} - {f}) / {stride} + 1 = {span / stride + 1:.2f}; "
+                         f"strides {fits} would fit")
+    return span // stride + 1
+    ### END SOLUTION
+
+
+# %% nb="tests conv_output_size__tests 3"
+for args, want in [((7, 3, 1, 0), 5), ((7, 3, 2, 0), 3), ((32, 5, 1, 0), 28), ((32, 5, 1, 2), 32)]:
+    got = conv_output_size(*args)
+    check_close(f"conv_output_size{args}", got, want, hint="(n + 2*pad - f) // stride + 1")
+    assert isinstance(got, (int, np.integer)), f"conv_output_size{args} returned {type(got).__name__}, expected an int"
+exc = check_raises("conv_output_size(7, 3, 3, 0)", conv_output_size, (7, 3, 3, 0),
+                   hint="(7 - 3) is not a multiple of 3: raise ValueError")
+assert "does not fit" in str(exc), f"the message should say 'does not fit', it says: {exc}"
+
+# %% nb="tests conv_output_size__hidden 3"
+# hidden tests: other sizes, strides and paddings, and filters larger than the input
+### BEGIN HIDDEN TESTS
+for args, want in [((227, 11, 4, 0), 55), ((5, 5, 1, 0), 1), ((10, 4, 3, 0), 3), ((9, 4, 3, 2), 4),
+                   ((13, 3, 2, 3), 9), ((1, 3, 1, 1), 1)]:
+    got = conv_output_size(*args)
+    check_close(f"conv_output_size{args}", got, want, hint="(n + 2*pad - f) // stride + 1")
+    assert isinstance(got, (int, np.integer)), f"conv_output_size{args} returned {type(got).__name__}"
+for args in [(3, 7, 1, 0), (4, 3, 2, 0), (10, 5, 3, 1), (2, 5, 1, 1)]:
+    exc = check_raises(f"conv_output_size{args}", conv_output_size, args)
+    assert "does not fit" in str(exc), f"the message should say 'does not fit', it says: {exc}"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 2: parameter count (4 points)
+#
+# A convolution layer with `in_channels` input channels and `out_channels` filters of size
+# `kernel_size` (an int $K$ for a $K \times K$ filter, or a pair `(KH, KW)`) has
+# `out_channels * in_channels * KH * KW` weights and, if `bias` is true, `out_channels` biases.
+# Write `conv_param_count(in_channels, out_channels, kernel_size, bias=True)`. The visible test
+# checks the lecture's example (a 32x32x3 input, ten 5x5 filters) by hash.
+
+# %% nb="solution conv_param_count"
+def conv_param_count(in_channels, out_channels, kernel_size, bias=True):
+    ### BEGIN SOLUTION
+    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+    return out_channels * in_channels * kh * kw + (out_channels if bias else 0)
+    ### END SOLUTION
+
+
+# %% nb="tests conv_param_count__tests 2"
+check_hash("conv_param_count(3, 10, 5)", conv_param_count(3, 10, 5), "54ba749717c7020c",
+           hint="10 filters of 5x5x3 weights, plus one bias each")
+
+# %% nb="tests conv_param_count__hidden 2"
+# hidden tests: compared with torch.nn.Conv2d, rectangular kernels, no bias
+### BEGIN HIDDEN TESTS
+for cin, cout, k, bias in [(3, 96, 11, True), (64, 128, (3, 1), True), (256, 64, 1, False), (7, 5, (2, 4), False)]:
+    layer = torch.nn.Conv2d(cin, cout, k, bias=bias)
+    want = sum(p.numel() for p in layer.parameters())
+    check_close(f"conv_param_count({cin}, {cout}, {k}, bias={bias})", conv_param_count(cin, cout, k, bias=bias), want)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 3: naive forward pass (12 points)
+#
+# Write `conv_forward_naive(x, w, b, conv_param)` with explicit loops over images, filters and
+# output positions: pad `x` with zeros (`np.pad`), then for each output position take the
+# window of the padded input, multiply it element-wise by the filter, sum, and add the bias.
+# Use `conv_output_size` for the output shape, and raise a `ValueError` when `x` and `w` have a
+# different number of channels. Return `(out, cache)`; put in the cache whatever your backward
+# pass needs.
+
+# %% nb="solution conv_forward_naive"
+def conv_forward_naive(x, w, b, conv_param):
+    ### BEGIN SOLUTION
+    S, P = conv_param["stride"], conv_param["pad"]
+    N, C, H, W = x.shape
+    Fn, Cw, HH, WW = w.shape
+    if C != Cw:
+        raise ValueError(f"x has {C} channels but w expects {Cw}")
+    Ho, Wo = conv_output_size(H, HH, S, P), conv_output_size(W, WW, S, P)
+    xp = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
+    out = np.zeros((N, Fn, Ho, Wo), dtype=np.result_type(x, w))
+    for n in range(N):
+        for f in range(Fn):
+            for i in range(Ho):
+                for j in range(Wo):
+                    out[n, f, i, j] = np.sum(xp[n, :, i * S:i * S + HH, j * S:j * S + WW] * w[f]) + b[f]
+    return out, (x, w, b, conv_param)
+    ### END SOLUTION
+
+
+# %% nb="tests conv_forward_naive__tests 6"
+x = rng.standard_normal((2, 3, 5, 5))
+w = rng.standard_normal((4, 3, 3, 3))
+b = rng.standard_normal(4)
+for S, P in [(1, 0), (2, 1)]:
+    with no_calls_to(cnnkit.conv, cnnkit.layers):
+        out, _ = conv_forward_naive(x, w, b, {"stride": S, "pad": P})
+    check_close(f"conv_forward_naive out (stride {S}, pad {P})", out, torch_conv(x, w, b, S, P), tol=1e-8,
+                hint="did you pad on every side, step by the stride, and add the bias of each filter?")
+_ = check_raises("conv_forward_naive with 3 channels in x and 2 in w", conv_forward_naive,
+                 (x, w[:, :2], b, {"stride": 1, "pad": 0}), hint="compare x.shape[1] with w.shape[1]")
+
+# %% nb="tests conv_forward_naive__hidden 6"
+# hidden tests: non-square inputs and filters, stride 2 and 3, padding 0-3
+### BEGIN HIDDEN TESTS
+for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((1, 3, 10, 7), (2, 4, 1), 3, 0),
+                                         ((2, 1, 5, 6), (2, 3, 2), 1, 3), ((1, 2, 9, 9), (3, 3, 3), 3, 3)]:
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((Fn, C, HH, WW))
+    b = rng.standard_normal(Fn)
+    with no_calls_to(cnnkit.conv, cnnkit.layers):
+        out, _ = conv_forward_naive(x, w, b, {"stride": S, "pad": P})
+    check_close(f"conv_forward_naive out for x {x.shape}, w {w.shape}, stride {S}, pad {P}", out,
+                torch_conv(x, w, b, S, P), tol=1e-8)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 4: naive backward pass (12 points)
+#
+# Each output value $\text{out}[n, f, h, w]$ was the sum of a window of $x_{\text{pad}}$ times
+# $w_f$, plus $b_f$. So its upstream gradient $g = \text{dout}[n, f, h, w]$ adds $g\, w_f$ to
+# that window of $dx_{\text{pad}}$, adds $g$ times the window to $dw_f$, and adds $g$ to $db_f$.
+# Write `conv_backward_naive(dout, cache)` returning `dx, dw, db` with the loops of part 3, and
+# cut the padding off `dx` at the end. The tests compare with numerical gradients in float64.
+
+# %% nb="solution conv_backward_naive"
+def conv_backward_naive(dout, cache):
+    ### BEGIN SOLUTION
+    x, w, b, conv_param = cache
+    S, P = conv_param["stride"], conv_param["pad"]
+    N, Fn, Ho, Wo = dout.shape
+    _, _, HH, WW = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    db = dout.sum(axis=(0, 2, 3))
+    for n in range(N):
+        for f in range(Fn):
+            for i in range(Ho):
+                for j in range(Wo):
+                    g = dout[n, f, i, j]
+                    dw[f] += g * xp[n, :, i * S:i * S + HH, j * S:j * S + WW]
+                    dxp[n, :, i * S:i * S + HH, j * S:j * S + WW] += g * w[f]
+    H, W = x.shape[2:]
+    return dxp[:, :, P:P + H, P:P + W], dw, db
+    ### END SOLUTION
+
+
+# %% nb="tests conv_backward_naive__tests 6"
+x = rng.standard_normal((2, 3, 5, 5))
+w = rng.standard_normal((2, 3, 3, 3))
+b = rng.standard_normal(2)
+param = {"stride": 2, "pad": 1}
+out, cache = conv_forward_naive(x, w, b, param)
+dout = rng.standard_normal(out.shape)
+with no_calls_to(cnnkit.conv, cnnkit.layers):
+    dx, dw, db = conv_backward_naive(dout, cache)
+check_close("conv_backward_naive dx", dx, numerical_gradient_array(lambda z: conv_forward_naive(z, w, b, param)[0], x, dout),
+            tol=1e-7, hint="each output position adds dout * w[f] to its window of the padded dx; cut the padding at the end")
+check_close("conv_backward_naive dw", dw, numerical_gradient_array(lambda z: conv_forward_naive(x, z, b, param)[0], w, dout),
+            tol=1e-7, hint="each output position adds dout * window to dw[f]")
+check_close("conv_backward_naive db", db, numerical_gradient_array(lambda z: conv_forward_naive(x, w, z, param)[0], b, dout),
+            tol=1e-7, hint="db[f] is the sum of dout[:, f]")
+
+# %% nb="tests conv_backward_naive__hidden 6"
+# hidden tests: gradients on other shapes, compared with autograd and numerical gradients
+### BEGIN HIDDEN TESTS
+for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((1, 3, 10, 7), (2, 4, 1), 3, 0),
+                                         ((1, 2, 5, 6), (2, 3, 2), 1, 3)]:
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((Fn, C, HH, WW))
+    b = rng.standard_normal(Fn)
+    param = {"stride": S, "pad": P}
+    out, cache = conv_forward_naive(x, w, b, param)
+    dout = rng.standard_normal(out.shape)
+    _, dx_ref, dw_ref, db_ref = torch_conv(x, w, b, S, P, dout)
+    with no_calls_to(cnnkit.conv, cnnkit.layers):
+        dx, dw, db = conv_backward_naive(dout, cache)
+    what = f"x {x.shape}, w {w.shape}, stride {S}, pad {P}"
+    check_close(f"conv_backward_naive dx for {what}", dx, dx_ref, tol=1e-8)
+    check_close(f"conv_backward_naive dw for {what}", dw, dw_ref, tol=1e-8)
+    check_close(f"conv_backward_naive db for {what}", db, db_ref, tol=1e-8)
+x = rng.standard_normal((1, 2, 4, 7))
+w = rng.standard_normal((2, 2, 2, 3))
+b = rng.standard_normal(2)
+param = {"stride": 2, "pad": 2}
+out, cache = conv_forward_naive(x, w, b, param)
+dout = rng.standard_normal(out.shape)
+dx, dw, db = conv_backward_naive(dout, cache)
+check_close("conv_backward_naive dx (numerical)", dx,
+            numerical_gradient_array(lambda z: conv_forward_naive(z, w, b, param)[0], x, dout), tol=1e-7)
+check_close("conv_backward_naive dw (numerical)", dw,
+            numerical_gradient_array(lambda z: conv_forward_naive(x, z, b, param)[0], w, dout), tol=1e-7)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 5: im2col (8 points)
+#
+# The loops are slow because Python touches every output value. im2col gathers every receptive
+# field into a column of one matrix, so that the whole convolution becomes a single matrix product.
+#
+# `im2col(x, HH, WW, stride, pad)` takes `x` of shape `(N, C, H, W)` and returns `X_col` of shape
+# `(C*HH*WW, N*H_out*W_out)`:
+#
+# - column number `n*H_out*W_out + h*W_out + w` holds the window
+#   `x_pad[n, :, h*S : h*S + HH, w*S : w*S + WW]` flattened in C order (`.ravel()`), so its rows
+#   are ordered (channel, row, column) like `w.reshape(F, -1)`;
+# - do not loop over output positions: use fancy indexing or
+#   `numpy.lib.stride_tricks.as_strided` / `sliding_window_view` (a loop over the `HH*WW` filter
+#   offsets is fine).
+#
+# For one 227x227x3 image and 11x11 windows at stride 4 (AlexNet's first layer) `X_col` is
+# 363 x 3025.
+
+# %% nb="solution im2col"
+def im2col(x, HH, WW, stride=1, pad=0):
+    ### BEGIN SOLUTION
+    N, C, H, W = x.shape
+    Ho, Wo = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    # row r = (c, i, j) and column p = (h, w) of one image read xp[c, i + h*S, j + w*S]
+    c = np.repeat(np.arange(C), HH * WW)
+    i = np.tile(np.repeat(np.arange(HH), WW), C)
+    j = np.tile(np.arange(WW), C * HH)
+    h = np.repeat(np.arange(Ho), Wo) * stride
+    v = np.tile(np.arange(Wo), Ho) * stride
+    cols = xp[:, c[:, None], i[:, None] + h[None, :], j[:, None] + v[None, :]]  # (N, K, P)
+    cols = cols.transpose(1, 0, 2)
+    return cols.reshape(C * HH * WW, N * Ho * Wo)
+    ### END SOLUTION
+
+
+# %% nb="tests im2col__tests 4"
+x = rng.standard_normal((1, 3, 227, 227))
+with no_calls_to(cnnkit.conv, cnnkit.layers):
+    cols = im2col(x, 11, 11, 4, 0)
+check_shape("im2col for AlexNet conv1", cols, (363, 3025), hint="(C*HH*WW, N*H_out*W_out)")
+x = rng.standard_normal((2, 2, 5, 5))
+with no_calls_to(cnnkit.conv, cnnkit.layers):
+    cols = im2col(x, 3, 3, 2, 1)
+check_shape("im2col of x (2, 2, 5, 5), 3x3, stride 2, pad 1", cols, (18, 18))
+xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+for n, h, v in [(0, 0, 0), (0, 1, 2), (1, 2, 1)]:
+    check_close(f"im2col column of image {n}, output position ({h}, {v})", cols[:, n * 9 + h * 3 + v],
+                xp[n, :, 2 * h:2 * h + 3, 2 * v:2 * v + 3].ravel(), tol=1e-12,
+                hint="column n*H_out*W_out + h*W_out + w holds the padded window, flattened in C order")
+
+# %% nb="tests im2col__hidden 4"
+# hidden tests: non-square windows, stride 3, padding up to 3, several images
+### BEGIN HIDDEN TESTS
+for shape, HH, WW, S, P in [((2, 3, 7, 9), 3, 5, 2, 1), ((3, 1, 10, 7), 4, 1, 3, 0), ((1, 2, 5, 6), 3, 2, 1, 3)]:
+    x = rng.standard_normal(shape)
+    ref = cnnkit.conv.im2col(x, HH, WW, S, P)
+    with no_calls_to(cnnkit.conv, cnnkit.layers):
+        cols = im2col(x, HH, WW, S, P)
+    check_close(f"im2col of x {shape}, window {HH}x{WW}, stride {S}, pad {P}", cols, ref, tol=1e-12)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 6: col2im (8 points)
+#
+# `col2im(cols, x_shape, HH, WW, stride, pad)` goes the other way: it adds every column back
+# into the window it came from, and returns an array of shape `x_shape` (the padding cut off).
+# Where windows overlap the values **add up**: col2im is not the inverse of im2col but its
+# adjoint, $\langle \text{im2col}(x), y\rangle = \langle x, \text{col2im}(y)\rangle$ for all $x, y$,
+# which is exactly what the backward pass needs. A loop over the `HH*WW` filter offsets (or
+# `np.add.at`) is fine; a loop over output positions is not.
+
+# %% nb="solution col2im"
+def col2im(cols, x_shape, HH, WW, stride=1, pad=0):
+    ### BEGIN SOLUTION
+    N, C, H, W = x_shape
+    Ho, Wo = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
+    c6 = cols.reshape(C, HH, WW, N, Ho, Wo)
+    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
+    for i in range(HH):
+        for j in range(WW):
+            xp[:, :, i:i + stride * Ho:stride, j:j + stride * Wo:stride] += c6[:, i, j].transpose(1, 0, 2, 3)
+    return xp[:, :, pad:pad + H, pad:pad + W]
+    ### END SOLUTION
+
+
+# %% nb="tests col2im__tests 4"
+shape = (2, 2, 5, 5)
+x = rng.standard_normal(shape)
+y = rng.standard_normal((18, 18))
+with no_calls_to(cnnkit.conv, cnnkit.layers):
+    back = col2im(y, shape, 3, 3, 2, 1)
+check_shape("col2im output", back, shape, hint="return an array shaped like x, without the padding")
+check_close("<im2col(x), y> vs <x, col2im(y)>", np.sum(x * back), np.sum(im2col(x, 3, 3, 2, 1) * y), tol=1e-10,
+            hint="col2im must add each column back into the window im2col took it from")
+with no_calls_to(cnnkit.conv, cnnkit.layers):
+    counts = col2im(np.ones((9, 9)), (1, 1, 5, 5), 3, 3, 1, 0)
+check_close("col2im of ones (how many 3x3 windows cover each pixel of a 5x5 image)", counts[0, 0],
+            [[1, 2, 3, 2, 1], [2, 4, 6, 4, 2], [3, 6, 9, 6, 3], [2, 4, 6, 4, 2], [1, 2, 3, 2, 1]],
+            hint="overlapping windows must add up (+=), not overwrite")
+
+# %% nb="tests col2im__hidden 4"
+# hidden tests: the adjoint identity and the library's col2im on other shapes
+### BEGIN HIDDEN TESTS
+for shape, HH, WW, S, P in [((2, 3, 7, 9), 3, 5, 2, 1), ((3, 1, 10, 7), 4, 1, 3, 0), ((1, 2, 5, 6), 3, 2, 1, 3)]:
+    Ho = cnnkit.conv.conv_output_size(shape[2], HH, S, P)
+    Wo = cnnkit.conv.conv_output_size(shape[3], WW, S, P)
+    y = rng.standard_normal((shape[1] * HH * WW, shape[0] * Ho * Wo))
+    ref = cnnkit.conv.col2im(y, shape, HH, WW, S, P)
+    with no_calls_to(cnnkit.conv, cnnkit.layers):
+        back = col2im(y, shape, HH, WW, S, P)
+    check_close(f"col2im for x_shape {shape}, window {HH}x{WW}, stride {S}, pad {P}", back, ref, tol=1e-12)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 7: fast forward pass (8 points)
+#
+# With `X_col = im2col(x, ...)` and `W_row = w.reshape(F, -1)` of shape `(F, C*HH*WW)`, the
+# product `W_row @ X_col + b[:, None]` has shape `(F, N*H_out*W_out)`; reshape it to
+# `(F, N, H_out, W_out)` and move the batch axis first. Write
+# `conv_forward_im2col(x, w, b, conv_param)` returning `(out, cache)`, with no Python loops, and
+# the same `ValueError` as part 3 for a channel mismatch. (The tests check that it does not call
+# `conv_forward_naive`.)
+
+# %% nb="solution conv_forward_im2col"
+def conv_forward_im2col(x, w, b, conv_param):
+    ### BEGIN SOLUTION
+    S, P = conv_param["stride"], conv_param["pad"]
+    N, C, H, W = x.shape
+    Fn, Cw, HH, WW = w.shape
+    if C != Cw:
+        raise ValueError(f"x has {C} channels but w expects {Cw}")
+    Ho, Wo = conv_output_size(H, HH, S, P), conv_output_size(W, WW, S, P)
+    cols = im2col(x, HH, WW, S, P)
+    out = w.reshape(Fn, -1) @ cols + b[:, None]
+    out = out.reshape(Fn, N, Ho, Wo).transpose(1, 0, 2, 3)
+    return out, (x.shape, w, conv_param, cols)
+    ### END SOLUTION
+
+
+# %% nb="tests conv_forward_im2col__tests 4"
+x = rng.standard_normal((2, 3, 6, 6))
+w = rng.standard_normal((4, 3, 3, 3))
+b = rng.standard_normal(4)
+for S, P in [(1, 1), (3, 0)]:
+    with no_calls_to(cnnkit.conv, cnnkit.layers):
+        out, _ = conv_forward_im2col(x, w, b, {"stride": S, "pad": P})
+    check_close(f"conv_forward_im2col out (stride {S}, pad {P})", out, torch_conv(x, w, b, S, P), tol=1e-8,
+                hint="W_row @ X_col + b[:, None] has shape (F, N*H_out*W_out): reshape to (F, N, H_out, W_out), "
+                     "then put N first")
+_ = check_raises("conv_forward_im2col with 3 channels in x and 2 in w", conv_forward_im2col,
+                 (x, w[:, :2], b, {"stride": 1, "pad": 0}))
+with no_calls_of(conv_forward_naive, what="conv_forward_im2col", hint="use im2col and one matrix product instead"):
+    conv_forward_im2col(x, w, b, {"stride": 1, "pad": 1})
+
+# %% nb="tests conv_forward_im2col__hidden 4"
+# hidden tests: non-square shapes, stride 2 and 3, padding 0-3, a larger batch
+### BEGIN HIDDEN TESTS
+for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((3, 3, 10, 7), (2, 4, 1), 3, 0),
+                                         ((2, 1, 5, 6), (2, 3, 2), 1, 3), ((8, 3, 15, 15), (5, 3, 3), 3, 3)]:
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((Fn, C, HH, WW))
+    b = rng.standard_normal(Fn)
+    with no_calls_to(cnnkit.conv, cnnkit.layers):
+        out, _ = conv_forward_im2col(x, w, b, {"stride": S, "pad": P})
+    check_close(f"conv_forward_im2col out for x {x.shape}, w {w.shape}, stride {S}, pad {P}", out,
+                torch_conv(x, w, b, S, P), tol=1e-8)
+with no_calls_of(conv_forward_naive, what="conv_forward_im2col", hint="use im2col and one matrix product instead"):
+    conv_forward_im2col(x, w, b, {"stride": 3, "pad": 3})
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 8: fast backward pass (10 points)
+#
+# Write the upstream gradient as a matrix $dS$ of shape `(F, N*H_out*W_out)` (the inverse of the
+# reshape in part 7). Then
+#
+# $$dW_{\text{row}} = dS\, X_{\text{col}}^\top, \qquad db = dS\,\mathbf{1}, \qquad
+#   dX_{\text{col}} = W_{\text{row}}^\top dS,$$
+#
+# and `dx = col2im(dX_col, ...)`. Write `conv_backward_im2col(dout, cache)` returning
+# `dx, dw, db`, with no Python loops outside col2im.
+
+# %% nb="solution conv_backward_im2col"
+def conv_backward_im2col(dout, cache):
+    ### BEGIN SOLUTION
+    x_shape, w, conv_param, cols = cache
+    Fn, C, HH, WW = w.shape
+    dS = dout.transpose(1, 0, 2, 3).reshape(Fn, -1)
+    dw = (dS @ cols.T).reshape(w.shape)
+    db = dS.sum(axis=1)
+    dcols = w.reshape(Fn, -1).T @ dS
+    dx = col2im(dcols, x_shape, HH, WW, conv_param["stride"], conv_param["pad"])
+    return dx, dw, db
+    ### END SOLUTION
+
+
+# %% nb="tests conv_backward_im2col__tests 5"
+x = rng.standard_normal((2, 3, 7, 7))
+w = rng.standard_normal((3, 3, 3, 3))
+b = rng.standard_normal(3)
+param = {"stride": 2, "pad": 1}
+out, cache = conv_forward_im2col(x, w, b, param)
+dout = rng.standard_normal(out.shape)
+with no_calls_to(cnnkit.conv, cnnkit.layers):
+    dx, dw, db = conv_backward_im2col(dout, cache)
+check_close("conv_backward_im2col dx", dx, numerical_gradient_array(lambda z: conv_forward_im2col(z, w, b, param)[0], x, dout),
+            tol=1e-7, hint="dX_col = W_row.T @ dS, then col2im")
+check_close("conv_backward_im2col dw", dw, numerical_gradient_array(lambda z: conv_forward_im2col(x, z, b, param)[0], w, dout),
+            tol=1e-7, hint="dW_row = dS @ X_col.T, reshaped like w; dS is dout with F first, as (F, N*H_out*W_out)")
+check_close("conv_backward_im2col db", db, numerical_gradient_array(lambda z: conv_forward_im2col(x, w, z, param)[0], b, dout),
+            tol=1e-7)
+with no_calls_of(conv_forward_naive, conv_backward_naive, what="conv_backward_im2col",
+                 hint="use the three matrix products and col2im instead"):
+    conv_backward_im2col(dout, cache)
+
+# %% nb="tests conv_backward_im2col__hidden 5"
+# hidden tests: other shapes against autograd, and numerical gradients with stride 3
+### BEGIN HIDDEN TESTS
+for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((3, 3, 10, 7), (2, 4, 1), 3, 0),
+                                         ((2, 1, 5, 6), (2, 3, 2), 1, 3), ((4, 3, 15, 15), (5, 3, 3), 3, 3)]:
+    x = rng.standard_normal((N, C, H, W))
+    w = rng.standard_normal((Fn, C, HH, WW))
+    b = rng.standard_normal(Fn)
+    param = {"stride": S, "pad": P}
+    out, cache = conv_forward_im2col(x, w, b, param)
+    dout = rng.standard_normal(out.shape)
+    _, dx_ref, dw_ref, db_ref = torch_conv(x, w, b, S, P, dout)
+    with no_calls_to(cnnkit.conv, cnnkit.layers):
+        dx, dw, db = conv_backward_im2col(dout, cache)
+    what = f"x {x.shape}, w {w.shape}, stride {S}, pad {P}"
+    check_close(f"conv_backward_im2col dx for {what}", dx, dx_ref, tol=1e-8)
+    check_close(f"conv_backward_im2col dw for {what}", dw, dw_ref, tol=1e-8)
+    check_close(f"conv_backward_im2col db for {what}", db, db_ref, tol=1e-8)
+x = rng.standard_normal((2, 2, 7, 4))
+w = rng.standard_normal((2, 2, 4, 1))
+b = rng.standard_normal(2)
+param = {"stride": 3, "pad": 0}
+out, cache = conv_forward_im2col(x, w, b, param)
+dout = rng.standard_normal(out.shape)
+dx, dw, db = conv_backward_im2col(dout, cache)
+check_close("conv_backward_im2col dx (numerical, stride 3)", dx,
+            numerical_gradient_array(lambda z: conv_forward_im2col(z, w, b, param)[0], x, dout), tol=1e-7)
+check_close("conv_backward_im2col dw (numerical, stride 3)", dw,
+            numerical_gradient_array(lambda z: conv_forward_im2col(x, z, b, param)[0], w, dout), tol=1e-7)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 9: max pooling, forward (6 points)
+#
+# `max_pool_forward(x, pool_param)` with `pool_param = {"pool_height": PH, "pool_width": PW,
+# "stride": S}` returns `(out, cache)`, `out[n, c, h, w]` being the largest value of the window
+# `x[n, c, h*S : h*S + PH, w*S : w*S + PW]` (no padding). It keeps the depth and has no
+# parameters. Raise a `ValueError` if the windows do not fit (part 1 does it for you).
+# Loops over the output positions are allowed here; vectorised is better.
+
+# %% nb="solution max_pool_forward"
+def max_pool_forward(x, pool_param):
+    ### BEGIN SOLUTION
+    PH, PW, S = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = x.shape
+    Ho, Wo = conv_output_size(H, PH, S, 0), conv_output_size(W, PW, S, 0)
+    win = np.lib.stride_tricks.sliding_window_view(x, (PH, PW), axis=(2, 3))[:, :, ::S, ::S]
+    flat = win.reshape(N, C, Ho, Wo, PH * PW)
+    arg = flat.argmax(axis=-1)
+    out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+    return out, (x.shape, pool_param, arg)
+    ### END SOLUTION
+
+
+# %% nb="tests max_pool_forward__tests 3"
+x = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)[None, None]
+with no_calls_to(cnnkit.conv, cnnkit.layers):
+    out, _ = max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+check_close("max_pool_forward of the lecture's 4x4 example", out, [[[[6, 8], [3, 4]]]])
+x = rng.standard_normal((2, 3, 6, 6))
+with no_calls_to(cnnkit.conv, cnnkit.layers):
+    out, _ = max_pool_forward(x, {"pool_height": 3, "pool_width": 3, "stride": 3})
+check_close("max_pool_forward 3x3 stride 3", out, F.max_pool2d(torch.tensor(x), 3, 3).numpy(), tol=1e-12)
+_ = check_raises("max_pool_forward of a 6x6 input with 4x4 windows at stride 4", max_pool_forward,
+                 (x, {"pool_height": 4, "pool_width": 4, "stride": 4}))
+
+# %% nb="tests max_pool_forward__hidden 3"
+# hidden tests: overlapping and non-square windows, odd sizes
+### BEGIN HIDDEN TESTS
+for shape, (PH, PW), S in [((2, 3, 9, 7), (3, 3), 2), ((1, 2, 7, 10), (1, 4), 3), ((2, 2, 5, 5), (2, 3), 1)]:
+    x = rng.standard_normal(shape)
+    with no_calls_to(cnnkit.conv, cnnkit.layers):
+        out, _ = max_pool_forward(x, {"pool_height": PH, "pool_width": PW, "stride": S})
+    check_close(f"max_pool_forward of x {shape}, {PH}x{PW} windows, stride {S}", out,
+                F.max_pool2d(torch.tensor(x), (PH, PW), S).numpy(), tol=1e-12)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 10: max pooling, backward (8 points)
+#
+# The maximum is the only input of a window that changes the output, so the gradient of each
+# output goes entirely to the position of its window's maximum, and the other inputs get 0.
+# When windows overlap (stride smaller than the window) an input can be the maximum of several
+# windows: its gradients add up. Write `max_pool_backward(dout, cache)` returning `dx`.
+
+# %% nb="solution max_pool_backward"
+def max_pool_backward(dout, cache):
+    ### BEGIN SOLUTION
+    x_shape, pool_param, arg = cache
+    PH, PW, S = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, Ho, Wo = dout.shape
+    dx = np.zeros(x_shape, dtype=dout.dtype)
+    n, c, h, v = np.indices((N, C, Ho, Wo))
+    i, j = np.divmod(arg, PW)
+    np.add.at(dx, (n, c, h * S + i, v * S + j), dout)
+    return dx
+    ### END SOLUTION
+
+
+# %% nb="tests max_pool_backward__tests 4"
+x = rng.standard_normal((2, 2, 6, 6))
+param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+out, cache = max_pool_forward(x, param)
+dout = rng.standard_normal(out.shape)
+with no_calls_to(cnnkit.conv, cnnkit.layers):
+    dx = max_pool_backward(dout, cache)
+check_close("max_pool_backward dx", dx, numerical_gradient_array(lambda z: max_pool_forward(z, param)[0], x, dout),
+            tol=1e-8, hint="send each dout to the argmax of its window; every other input gets 0")
+
+# %% nb="tests max_pool_backward__hidden 4"
+# hidden tests: overlapping windows (gradients add up), non-square windows, against autograd
+### BEGIN HIDDEN TESTS
+for shape, (PH, PW), S in [((2, 3, 9, 7), (3, 3), 2), ((1, 2, 7, 10), (1, 4), 3), ((2, 2, 5, 5), (2, 3), 1)]:
+    x = rng.standard_normal(shape)
+    param = {"pool_height": PH, "pool_width": PW, "stride": S}
+    out, cache = max_pool_forward(x, param)
+    dout = rng.standard_normal(out.shape)
+    xt = torch.tensor(x, requires_grad=True)
+    F.max_pool2d(xt, (PH, PW), S).backward(torch.tensor(dout))
+    with no_calls_to(cnnkit.conv, cnnkit.layers):
+        dx = max_pool_backward(dout, cache)
+    check_close(f"max_pool_backward for x {shape}, {PH}x{PW} windows, stride {S}", dx, xt.grad.numpy(), tol=1e-12)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 11: receptive field (6 points)
+#
+# The **receptive field** of a stack of layers is the side of the square region of the input that
+# one value of the last layer depends on. A layer with kernel $k_l$ and stride $s_l$ widens it by
+# $(k_l - 1)$ steps of the layer's input grid, and one step of that grid is
+# $s_1 s_2 \cdots s_{l-1}$ input pixels:
+#
+# $$r = 1 + \sum_{l=1}^{L} (k_l - 1) \prod_{m=1}^{l-1} s_m .$$
+#
+# Two 5x5 convolutions at stride 1 see 9x9; three 3x3 see 7x7. Pooling layers count like
+# convolutions. Write `receptive_field(layers)` where `layers` is a list of `(kernel, stride)`
+# pairs, first layer first; the empty stack sees 1 pixel.
+
+# %% nb="solution receptive_field"
+def receptive_field(layers):
+    ### BEGIN SOLUTION
+    r, jump = 1, 1
+    for k, s in layers:
+        r += (k - 1) * jump
+        jump *= s
+    return r
+    ### END SOLUTION
+
+
+# %% nb="tests receptive_field__tests 3"
+check_close("receptive_field of two 5x5 layers", receptive_field([(5, 1), (5, 1)]), 9)
+check_close("receptive_field of three 3x3 layers", receptive_field([(3, 1)] * 3), 7)
+check_hash("receptive_field of AlexNet's conv1 (11, 4) followed by pool1 (3, 2)", receptive_field([(11, 4), (3, 2)]),
+           "d23325586ebcee09", hint="the pool's 3x3 window steps over conv1's output grid, whose step is 4 input pixels")
+
+# %% nb="tests receptive_field__hidden 3"
+# hidden tests: longer stacks with strides, checked against the formula and an experiment
+### BEGIN HIDDEN TESTS
+check_close("receptive_field of no layers", receptive_field([]), 1)
+for stack in [[(11, 4), (3, 2), (5, 1), (3, 2), (3, 1), (3, 1), (3, 1)], [(7, 2), (3, 2), (3, 1), (3, 2)],
+              [(1, 1), (2, 2), (2, 2)]]:
+    want, jump = 1, 1
+    for k, s in stack:
+        want, jump = want + (k - 1) * jump, jump * s
+    check_close(f"receptive_field({stack})", receptive_field(stack), want)
+# experiment: which input pixels change the first output of a stack of random 1-D convolutions
+stack = [(3, 2), (4, 1), (2, 3)]
+z = torch.zeros(1, 1, 64, requires_grad=True)
+h = z
+for k, s in stack:
+    h = F.conv1d(h, torch.rand(1, 1, k, dtype=h.dtype) + 0.1, stride=s)
+h[0, 0, 0].backward()
+check_close(f"receptive_field({stack}) measured by autograd", receptive_field(stack), int((z.grad != 0).sum()))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 12: written answers (12 points, graded by hand)
+#
+# **Question 1 (6 points).** A stack of three 3x3 convolutions (stride 1, $C$ channels in and out,
+# no biases) has the same receptive field as one 7x7 convolution. Give the number of weights of
+# each in terms of $C$, and two reasons to prefer the stack.
+
+# %% [markdown] nb="written written_stack 6"
+# *Answer.* Three 3x3 layers have $3 \cdot (3 \cdot 3 \cdot C \cdot C) = 27C^2$ weights; one
+# 7x7 layer has $7 \cdot 7 \cdot C \cdot C = 49C^2$, almost twice as many. The stack also puts a
+# nonlinearity after each layer (three ReLUs instead of one), so with fewer parameters it can
+# represent more complicated functions of the same 7x7 patch; and it costs proportionally fewer
+# multiply-adds per output position ($27C^2$ vs $49C^2$).
+
+# %% [markdown]
+# **Question 2 (6 points).** For AlexNet's first layer (227x227x3 input, 96 filters 11x11x3,
+# stride 4, no padding) and a batch of 128 float32 images, how many bytes does `X_col` take, and
+# how many does the input take? Explain where the factor between them comes from, and how it
+# depends on the filter size $F$ and the stride $S$.
+
+# %% [markdown] nb="written written_memory 6"
+# *Answer.* `X_col` is $363 \times (3025 \cdot 128)$ floats, $363 \cdot 3025 \cdot 128 \cdot 4
+# \approx 562$ MB; the input is $227 \cdot 227 \cdot 3 \cdot 128 \cdot 4 \approx 79$ MB, about
+# 7.1 times less. Each input pixel is copied into every window that covers it: about
+# $(F/S)^2 = (11/4)^2 \approx 7.6$ windows away from the borders, since windows start every $S$
+# pixels in each direction and are $F$ wide. Small strides and large filters make im2col
+# expensive in memory: a 3x3 filter at stride 1 copies each pixel 9 times.
+
+# %% [markdown]
+# ## Done
+#
+# Run every cell from the top (Kernel > Restart and run all) before you submit, and check that
+# no test cell prints an error.

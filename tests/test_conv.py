@@ -1,0 +1,216 @@
+"""Tests of cnnkit.conv against torch.nn.functional and against numerical gradients (float64)."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cnnkit import conv
+from cnnkit.gradcheck import numerical_gradient_array, rel_error
+
+# (N, C, H, W), (F, HH, WW), stride, pad: non-square inputs and filters, strides 1-3, pads 0-3
+CONV_CASES = [
+    ((2, 3, 7, 7), (4, 3, 3), 1, 0),
+    ((2, 3, 7, 7), (2, 3, 3), 2, 0),
+    ((1, 2, 9, 11), (3, 3, 5), 2, 1),
+    ((3, 1, 10, 7), (2, 4, 1), 3, 0),
+    ((2, 4, 8, 6), (5, 3, 3), 1, 1),
+    ((1, 3, 10, 14), (2, 5, 3), 3, 2),
+    ((2, 2, 5, 9), (3, 1, 1), 1, 3),
+    ((1, 3, 6, 6), (4, 6, 6), 1, 0),
+    ((2, 3, 15, 12), (3, 3, 3), 3, 3),
+    ((1, 2, 5, 7), (2, 5, 5), 2, 3),
+]
+
+
+def _case(shape, fshape, seed, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    N, C, H, W = shape
+    Fn, HH, WW = fshape
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((Fn, C, HH, WW)).astype(dtype)
+    b = rng.standard_normal(Fn).astype(dtype)
+    return x, w, b
+
+
+def _torch_conv(x, w, b, stride, pad, dout=None):
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    out = F.conv2d(xt, wt, bt, stride=stride, padding=pad)
+    if dout is None:
+        return out.detach().numpy()
+    out.backward(torch.tensor(dout))
+    return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+@pytest.mark.parametrize("shape,fshape,stride,pad", CONV_CASES)
+def test_conv_matches_torch(shape, fshape, stride, pad):
+    x, w, b = _case(shape, fshape, seed=sum(shape) + stride)
+    param = {"stride": stride, "pad": pad}
+    out, cache = conv.conv_forward(x, w, b, param)
+    dout = np.random.default_rng(1).standard_normal(out.shape)
+    ref, dx_ref, dw_ref, db_ref = _torch_conv(x, w, b, stride, pad, dout)
+    assert out.shape == ref.shape
+    assert rel_error(out, ref) < 1e-9
+    dx, dw, db = conv.conv_backward(dout, cache)
+    assert rel_error(dx, dx_ref) < 1e-9
+    assert rel_error(dw, dw_ref) < 1e-9
+    assert rel_error(db, db_ref) < 1e-9
+    # the naive loops give the same numbers
+    out_n, cache_n = conv.conv_forward_naive(x, w, b, param)
+    assert rel_error(out_n, ref) < 1e-9
+    for got, want in zip(conv.conv_backward_naive(dout, cache_n), (dx_ref, dw_ref, db_ref)):
+        assert rel_error(got, want) < 1e-9
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("shape,fshape,stride,pad", [CONV_CASES[2], CONV_CASES[3], CONV_CASES[9]])
+def test_conv_numerical_gradients(shape, fshape, stride, pad, fast):
+    fwd, bwd = (conv.conv_forward, conv.conv_backward) if fast else (conv.conv_forward_naive, conv.conv_backward_naive)
+    x, w, b = _case(shape, fshape, seed=7)
+    param = {"stride": stride, "pad": pad}
+    out, cache = fwd(x, w, b, param)
+    dout = np.random.default_rng(2).standard_normal(out.shape)
+    dx, dw, db = bwd(dout, cache)
+    assert rel_error(dx, numerical_gradient_array(lambda z: fwd(z, w, b, param)[0], x, dout)) < 1e-7
+    assert rel_error(dw, numerical_gradient_array(lambda z: fwd(x, z, b, param)[0], w, dout)) < 1e-7
+    assert rel_error(db, numerical_gradient_array(lambda z: fwd(x, w, z, param)[0], b, dout)) < 1e-7
+
+
+def test_float32_stays_float32():
+    x, w, b = _case((2, 3, 8, 8), (4, 3, 3), seed=0, dtype=np.float32)
+    out, cache = conv.conv_forward(x, w, b, {"stride": 1, "pad": 1})
+    assert out.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in conv.conv_backward(np.ones_like(out), cache))
+    ref = _torch_conv(x, w, b, 1, 1)
+    assert np.allclose(out, ref, rtol=1e-4, atol=1e-4)
+    assert conv.max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})[0].dtype == np.float32
+
+
+def test_alexnet_conv1_im2col_shape():
+    x = np.zeros((1, 3, 227, 227), dtype=np.float32)
+    cols = conv.im2col(x, 11, 11, stride=4, pad=0)
+    assert cols.shape == (363, 3025)
+    assert conv.conv_output_size(227, 11, 4, 0) == 55
+
+
+def test_im2col_columns_are_windows():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 7, 8))
+    cols = conv.im2col(x, 3, 2, stride=2, pad=1)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    Ho, Wo = 4, 5
+    assert cols.shape == (3 * 3 * 2, 2 * Ho * Wo)
+    for n, h, w in [(0, 0, 0), (1, 3, 4), (0, 2, 1)]:
+        col = cols[:, n * Ho * Wo + h * Wo + w]
+        assert np.array_equal(col, xp[n, :, 2 * h:2 * h + 3, 2 * w:2 * w + 2].ravel())
+
+
+@pytest.mark.parametrize("shape,fshape,stride,pad", CONV_CASES[:6])
+def test_col2im_is_adjoint_of_im2col(shape, fshape, stride, pad):
+    rng = np.random.default_rng(4)
+    _, HH, WW = fshape
+    x = rng.standard_normal(shape)
+    cols = conv.im2col(x, HH, WW, stride, pad)
+    y = rng.standard_normal(cols.shape)
+    lhs = np.sum(cols * y)
+    rhs = np.sum(x * conv.col2im(y, shape, HH, WW, stride, pad))
+    assert abs(lhs - rhs) < 1e-10 * max(1.0, abs(lhs))
+
+
+def test_col2im_counts_overlaps():
+    # col2im of all-ones counts how many windows cover each pixel
+    shape = (1, 1, 5, 5)
+    cols = conv.im2col(np.ones(shape), 3, 3, 1, 0)
+    counts = conv.col2im(np.ones_like(cols), shape, 3, 3, 1, 0)[0, 0]
+    assert counts[2, 2] == 9 and counts[0, 0] == 1 and counts[0, 2] == 3
+
+
+@pytest.mark.parametrize("n,f,s,p,expected", [
+    (7, 3, 1, 0, 5), (7, 3, 2, 0, 3), (32, 5, 1, 2, 32), (32, 5, 1, 0, 28), (227, 11, 4, 0, 55),
+    (5, 5, 1, 0, 1), (4, 2, 2, 0, 2), (6, 3, 3, 0, 2)])
+def test_conv_output_size(n, f, s, p, expected):
+    got = conv.conv_output_size(n, f, s, p)
+    assert got == expected and isinstance(got, int)
+
+
+def test_conv_output_size_errors():
+    with pytest.raises(ValueError) as exc:
+        conv.conv_output_size(7, 3, 3, 0)
+    msg = str(exc.value)
+    assert "does not fit" in msg and "2.33" in msg and "pad 1 would fit" in msg and "stride 1, 2, 4" in msg
+    with pytest.raises(ValueError, match="pad >= 2"):
+        conv.conv_output_size(3, 7, 1, 0)
+    with pytest.raises(ValueError, match="stride must be >= 1"):
+        conv.conv_output_size(7, 3, 0, 0)
+    with pytest.raises(TypeError, match="integer"):
+        conv.conv_output_size(7.0, 3, 1, 0)
+
+
+def test_shape_errors():
+    x, w, b = _case((1, 3, 7, 7), (2, 3, 3), seed=0)
+    with pytest.raises(ValueError, match="x has 3 channels.*w expects 4"):
+        conv.conv_forward(x, np.zeros((2, 4, 3, 3)), b, {"stride": 1, "pad": 0})
+    with pytest.raises(ValueError, match="x has 3 channels.*w expects 4"):
+        conv.conv_forward_naive(x, np.zeros((2, 4, 3, 3)), b, {"stride": 1, "pad": 0})
+    with pytest.raises(ValueError, match="stride 3 does not fit"):
+        conv.conv_forward(x, w, b, {"stride": 3, "pad": 0})
+    with pytest.raises(ValueError, match="does not fit"):
+        conv.conv_forward(x, np.zeros((2, 3, 9, 9)), b, {"stride": 1, "pad": 0})
+    with pytest.raises(ValueError, match="b has shape"):
+        conv.conv_forward(x, w, np.zeros(3), {"stride": 1, "pad": 0})
+    with pytest.raises(ValueError, match="4 dimensions"):
+        conv.conv_forward(x[0], w, b, {"stride": 1, "pad": 0})
+    with pytest.raises(ValueError, match="'stride' and 'pad'"):
+        conv.conv_forward(x, w, b, {"stride": 1})
+    with pytest.raises(ValueError, match="does not fit"):
+        conv.max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    with pytest.raises(ValueError, match="cols has shape"):
+        conv.col2im(np.zeros((5, 5)), (1, 3, 7, 7), 3, 3, 1, 0)
+
+
+# (N, C, H, W), pool (PH, PW), stride: overlapping and non-square windows included
+POOL_CASES = [
+    ((2, 3, 8, 8), (2, 2), 2),
+    ((1, 2, 9, 7), (3, 3), 2),
+    ((2, 1, 7, 10), (1, 4), 3),
+    ((1, 3, 6, 9), (3, 3), 3),
+    ((2, 2, 5, 5), (2, 3), 1),
+]
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("shape,pool,stride", POOL_CASES)
+def test_pool_matches_torch(shape, pool, stride, kind):
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal(shape)
+    param = {"pool_height": pool[0], "pool_width": pool[1], "stride": stride}
+    fwd, bwd, tfn = {"max": (conv.max_pool_forward, conv.max_pool_backward, F.max_pool2d),
+                     "avg": (conv.avg_pool_forward, conv.avg_pool_backward, F.avg_pool2d)}[kind]
+    out, cache = fwd(x, param)
+    xt = torch.tensor(x, requires_grad=True)
+    ref = tfn(xt, pool, stride=stride)
+    dout = rng.standard_normal(ref.shape)
+    ref.backward(torch.tensor(dout))
+    assert rel_error(out, ref.detach().numpy()) < 1e-12
+    assert rel_error(bwd(dout, cache), xt.grad.numpy()) < 1e-12
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+@pytest.mark.parametrize("shape,pool,stride", POOL_CASES[1:3])
+def test_pool_numerical_gradients(shape, pool, stride, kind):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape)
+    param = {"pool_height": pool[0], "pool_width": pool[1], "stride": stride}
+    fwd, bwd = {"max": (conv.max_pool_forward, conv.max_pool_backward),
+                "avg": (conv.avg_pool_forward, conv.avg_pool_backward)}[kind]
+    out, cache = fwd(x, param)
+    dout = rng.standard_normal(out.shape)
+    num = numerical_gradient_array(lambda z: fwd(z, param)[0], x, dout)
+    assert rel_error(bwd(dout, cache), num) < 1e-8
+
+
+def test_max_pool_example():
+    x = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)[None, None]
+    out, cache = conv.max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    assert np.array_equal(out[0, 0], [[6, 8], [3, 4]])
+    dx = conv.max_pool_backward(np.ones_like(out), cache)[0, 0]
+    assert dx.sum() == 4 and dx[1, 1] == 1 and dx[1, 3] == 1 and dx[2, 0] == 1 and dx[3, 3] == 1
