@@ -123,17 +123,25 @@ def check_raises(name: str, func, args=(), kwargs=None, exc_type=ValueError, hin
 
 
 @contextmanager
-def no_calls_to(*modules: types.ModuleType, name: str = "your code"):
-    """Fail if any function defined in `modules` runs inside the block.
+def no_calls_to(*targets, name: str = "your code", hint: str = ""):
+    """Fail if a function of `targets` runs inside the block.
 
-    Assignments use it to make sure a student's function is their own, not a call into the course
-    library's reference version, whichever name it was imported under.
+    targets: modules (every function defined in them) or functions. Assignments use it to make
+    sure a student's function is their own: not a call into the course library's reference
+    version, whichever name it was imported under, nor into an earlier function of theirs that
+    a part must not reuse (a "fast" convolution that calls the naive loops).
     """
-    codes = {}
-    for mod in modules:
-        for attr, obj in vars(mod).items():
-            if isinstance(obj, types.FunctionType) and obj.__module__ == mod.__name__:
-                codes[obj.__code__] = f"{mod.__name__}.{attr}"
+    codes, library = {}, False
+    for target in targets:
+        if isinstance(target, types.ModuleType):
+            library = True
+            for attr, obj in vars(target).items():
+                if isinstance(obj, types.FunctionType) and obj.__module__ == target.__name__:
+                    codes[obj.__code__] = f"{target.__name__}.{attr}"
+        elif hasattr(target, "__code__"):
+            codes[target.__code__] = target.__name__
+        else:
+            raise TypeError(f"no_calls_to takes modules or functions, got {target!r}")
     seen: list[str] = []
 
     def profiler(frame, event, arg):
@@ -147,8 +155,11 @@ def no_calls_to(*modules: types.ModuleType, name: str = "your code"):
     finally:
         sys.setprofile(previous)
     if seen:
-        _fail(name, f"calls the course library's reference implementation ({', '.join(sorted(set(seen)))}). "
-                    "Write it yourself with numpy.")
+        called = ", ".join(sorted(set(seen)))
+        if library and any("." in s for s in seen):
+            _fail(name, f"calls the course library's reference implementation ({called}). "
+                        "Write it yourself with numpy.", hint)
+        _fail(name, f"calls {called}", hint)
 
 
 @contextmanager

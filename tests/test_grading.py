@@ -91,3 +91,18 @@ def test_quiet_swallows_warnings():
         with grading.quiet():
             warnings.warn("noise")
     assert seen == []
+
+
+def test_no_calls_to_accepts_functions_with_a_hint():
+    def naive(x):
+        return x
+
+    def fast(x):
+        return naive(x)
+
+    with pytest.raises(AssertionError, match=r"fast conv: calls naive\nHint: vectorise"):
+        with grading.no_calls_to(naive, name="fast conv", hint="vectorise"):
+            fast(1)
+    with pytest.raises(TypeError, match="modules or functions"):
+        with grading.no_calls_to(3):
+            pass

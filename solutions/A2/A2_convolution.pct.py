@@ -37,9 +37,6 @@
 # | total | 100 |
 
 # %% nb="locked setup"
-import sys
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -62,25 +59,6 @@ def torch_conv(x, w, b, stride, pad, dout=None):
         return out.detach().numpy()
     out.backward(torch.tensor(dout))
     return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
-
-
-@contextmanager
-def no_calls_of(*funcs, what="this function", hint=""):
-    """Fail if any of funcs (your own earlier functions) runs inside the block."""
-    codes = {f.__code__: f.__name__ for f in funcs}
-    seen = []
-
-    def profiler(frame, event, arg):
-        if event == "call" and frame.f_code in codes:
-            seen.append(codes[frame.f_code])
-
-    previous = sys.getprofile()
-    sys.setprofile(profiler)
-    try:
-        yield
-    finally:
-        sys.setprofile(previous)
-    assert not seen, f"{what} calls {', '.join(sorted(set(seen)))}; {hint}"
 
 
 # %% [markdown]
@@ -454,7 +432,7 @@ for S, P in [(1, 1), (3, 0)]:
                      "then put N first")
 _ = check_raises("conv_forward_im2col with 3 channels in x and 2 in w", conv_forward_im2col,
                  (x, w[:, :2], b, {"stride": 1, "pad": 0}))
-with no_calls_of(conv_forward_naive, what="conv_forward_im2col", hint="use im2col and one matrix product instead"):
+with no_calls_to(conv_forward_naive, name="conv_forward_im2col", hint="use im2col and one matrix product instead"):
     conv_forward_im2col(x, w, b, {"stride": 1, "pad": 1})
 
 # %% nb="tests conv_forward_im2col__hidden 4"
@@ -469,7 +447,7 @@ for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((3, 3
         out, _ = conv_forward_im2col(x, w, b, {"stride": S, "pad": P})
     check_close(f"conv_forward_im2col out for x {x.shape}, w {w.shape}, stride {S}, pad {P}", out,
                 torch_conv(x, w, b, S, P), tol=1e-8)
-with no_calls_of(conv_forward_naive, what="conv_forward_im2col", hint="use im2col and one matrix product instead"):
+with no_calls_to(conv_forward_naive, name="conv_forward_im2col", hint="use im2col and one matrix product instead"):
     conv_forward_im2col(x, w, b, {"stride": 3, "pad": 3})
 ### END HIDDEN TESTS
 
@@ -514,7 +492,7 @@ check_close("conv_backward_im2col dw", dw, numerical_gradient_array(lambda z: co
             tol=1e-7, hint="dW_row = dS @ X_col.T, reshaped like w; dS is dout with F first, as (F, N*H_out*W_out)")
 check_close("conv_backward_im2col db", db, numerical_gradient_array(lambda z: conv_forward_im2col(x, w, z, param)[0], b, dout),
             tol=1e-7)
-with no_calls_of(conv_forward_naive, conv_backward_naive, what="conv_backward_im2col",
+with no_calls_to(conv_forward_naive, conv_backward_naive, name="conv_backward_im2col",
                  hint="use the three matrix products and col2im instead"):
     conv_backward_im2col(dout, cache)
 
