@@ -106,3 +106,20 @@ def test_no_calls_to_accepts_functions_with_a_hint():
     with pytest.raises(TypeError, match="modules or functions"):
         with grading.no_calls_to(3):
             pass
+
+
+def test_check_close_atol_for_zero_expected():
+    with pytest.raises(AssertionError, match="relative error"):
+        grading.check_close("z", np.array([1e-12, 0.0]), np.zeros(2))
+    grading.check_close("z", np.array([1e-12, 0.0]), np.zeros(2), atol=1e-9)
+
+
+def test_no_calls_to_watches_library_class_methods():
+    import types as _t
+
+    lib = _t.ModuleType("fakelib")
+    exec("class Block:\n    def __init__(self):\n        self.x = 1\n", lib.__dict__)
+    lib.Block.__module__ = "fakelib"
+    with pytest.raises(AssertionError, match=r"fakelib\.Block\.__init__"):
+        with grading.no_calls_to(lib):
+            lib.Block()

@@ -1,0 +1,511 @@
+# %% [markdown]
+# # Lecture 09 — Beyond ResNet
+#
+# After ResNet, most new architectures changed *one* thing about it: the width of its blocks, the
+# structure inside them, which layers talk to which, or how channels are weighted. Others aimed at
+# small, cheap networks, and some let a search algorithm design the network. This lecture goes
+# through them with one habit: every claim about a parameter count or a cost is computed from a
+# model built in code.
+#
+# **You will learn**
+#
+# 1. Network in Network: 1x1 convolutions as small per-pixel MLPs;
+# 2. Wide ResNet and ResNeXt: width and cardinality instead of depth;
+# 3. stochastic depth and FractalNet: training with shorter networks;
+# 4. DenseNet: concatenating instead of adding, and its channel arithmetic;
+# 5. SENet: reweighting channels for a few percent more parameters;
+# 6. SqueezeNet: AlexNet's accuracy with fifty times fewer parameters;
+# 7. neural architecture search with an evolutionary algorithm, run for real;
+# 8. accuracy against operations and parameters for the whole zoo.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from cnnkit.data import load_digits
+from cnnkit.device import pick_device, seed_everything
+from cnnkit.inspect import count_macs, count_params
+from cnnkit.models import (BUILDERS, Bottleneck, DenseBlock, FireModule, SEBlock, Transition, mlpconv,
+                           densenet121, nin, resnet50, resnext50_32x4d, se_resnet50, squeezenet1_0,
+                           alexnet, wide_resnet50_2)
+
+rng = seed_everything(0)
+device = pick_device()
+print("device:", device)
+if device.type == "cpu":
+    # Small models run fastest on one thread, and the results then do not depend on the number of
+    # cores, so the stored outputs repeat.
+    torch.set_num_threads(1)
+    # Bit-for-bit repeatable runs for the stored (CPU) outputs; on a GPU some layers (e.g. the
+    # backward pass of average pooling) have no deterministic kernel, and speed matters more there.
+    torch.use_deterministic_algorithms(True)
+
+
+def on_meta(builder, **kwargs):
+    """Build a model without allocating its weights (shapes and counts only)."""
+    with torch.device("meta"):
+        return builder(**kwargs)
+
+
+# %% [markdown]
+# ## 1. Network in Network
+#
+# Lin, Chen and Yan (2013) replaced each conv layer by an *MLPconv* layer: a conv followed by two
+# 1x1 convs, each with a ReLU. A 1x1 conv applies the same fully connected layer to the channel
+# vector of every pixel, so an MLPconv layer is a small MLP that slides over the image. Check the
+# equivalence: a 1x1 conv and a `Linear` layer with the same weights give the same numbers.
+
+# %%
+conv1x1 = nn.Conv2d(8, 5, 1)
+fc = nn.Linear(8, 5)
+with torch.no_grad():
+    fc.weight.copy_(conv1x1.weight[:, :, 0, 0])
+    fc.bias.copy_(conv1x1.bias)
+    x = torch.randn(2, 8, 6, 6)
+    per_pixel = fc(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+    print("1x1 conv == per-pixel FC (to float32 rounding):", torch.allclose(conv1x1(x), per_pixel, atol=1e-6))
+
+block = mlpconv(3, 96, 11, stride=4)
+print("an MLPconv layer:", [type(m).__name__ for m in block])
+net = on_meta(nin)
+print(f"NiN: {count_params(net):,} parameters, {count_macs(net, (1, 3, 224, 224)) / 1e9:.2f} GMACs, "
+      f"fully connected layers: {sum(isinstance(m, nn.Linear) for m in net.modules())}")
+
+# %% [markdown]
+# NiN also ended with global average pooling instead of large fully connected layers: its last
+# MLPconv produces one map per class. Both ideas, 1x1 convs and global average pooling, reappear in
+# GoogLeNet and ResNet.
+#
+# ## 2. Wide ResNet: width factor $k$
+#
+# Zagoruyko and Komodakis (2016) argued that the residual connection, not extreme depth, is what
+# matters, and widened the blocks: $k$ times more filters in each conv. The 3x3 conv weights grow
+# as $k^2$, and so do the multiply-adds, but wide layers run well in parallel on a GPU, and their
+# 50-layer wide network beat the 152-layer ResNet. torchvision's `wide_resnet50_2` doubles the
+# width of the bottleneck's inner convs ($k = 2$):
+
+# %%
+base, wide = on_meta(resnet50), on_meta(wide_resnet50_2)
+for name, m in [("ResNet-50", base), ("Wide ResNet-50-2", wide)]:
+    print(f"{name:17s} {count_params(m):>12,} parameters {count_macs(m, (1, 3, 224, 224)) / 1e9:6.2f} GMACs")
+for k in (1, 2, 4):
+    blk = nn.Conv2d(64 * k, 64 * k, 3, bias=False)
+    print(f"k = {k}: a 3x3 conv with {64 * k} filters has {count_params(blk):,} weights "
+          f"({count_params(blk) / 36864:.0f}x)")
+
+# %% [markdown]
+# ## 3. ResNeXt: cardinality
+#
+# ResNeXt (Xie et al., 2017), from the ResNet authors, widens the block with *structure*: the
+# bottleneck is split into $C$ parallel paths (the **cardinality**), each a thin bottleneck of width
+# $d$, and their outputs are summed. The 32x4d block on 256 channels has 32 paths of
+# 256 -> 4 (1x1) -> 4 (3x3) -> 256 (1x1). Compare its weights with ResNet's 256 -> 64 -> 64 -> 256
+# bottleneck:
+
+# %%
+def convs(*specs):
+    """Weights of bias-free convs given as (c_in, c_out, k, groups)."""
+    return sum(count_params(nn.Conv2d(a, b, k, groups=g, bias=False)) for a, b, k, g in specs)
+
+
+resnet_block = convs((256, 64, 1, 1), (64, 64, 3, 1), (64, 256, 1, 1))
+one_path = convs((256, 4, 1, 1), (4, 4, 3, 1), (4, 256, 1, 1))
+print(f"ResNet bottleneck:     {resnet_block:,} weights")
+print(f"ResNeXt 32 paths of 4: 32 x {one_path:,} = {32 * one_path:,} weights "
+      f"({32 * one_path / resnet_block - 1:+.1%})")
+
+# %% [markdown]
+# Almost the same cost. The 32 separate paths are never built one by one: summing 32 paths whose
+# last layers are 1x1 convs is the same as concatenating their 4-channel middles and applying one
+# 1x1 conv, and 32 independent 3x3 convs on 4 channels each is a **grouped convolution** with
+# `groups=32` on 128 channels. A check that a grouped conv equals separate convs on the groups:
+
+# %%
+grouped = nn.Conv2d(128, 128, 3, padding=1, groups=32, bias=False)
+x = torch.randn(1, 128, 7, 7)
+with torch.no_grad():
+    separate = torch.cat([F.conv2d(x[:, 4 * g:4 * g + 4], grouped.weight[4 * g:4 * g + 4], padding=1)
+                          for g in range(32)], dim=1)
+    print("grouped conv == 32 separate convs (to float32 rounding):", torch.allclose(grouped(x), separate, atol=1e-5))
+blk = Bottleneck(256, 64, groups=32, base_width=4)
+print(f"ResNeXt block in cnnkit.models: {count_params(blk.conv1) + count_params(blk.conv2) + count_params(blk.conv3):,} "
+      "conv weights")
+for name, m in [("ResNet-50", base), ("ResNeXt-50 32x4d", on_meta(resnext50_32x4d))]:
+    print(f"{name:17s} {count_params(m):>12,} parameters {count_macs(m, (1, 3, 224, 224)) / 1e9:6.2f} GMACs")
+
+# %% [markdown]
+# At the same cost, more paths work better. The ResNeXt paper's comparison on ImageNet (single
+# 224x224 crop, error in %) at twice the cost of ResNet-101, reached in different ways:
+
+# %%
+resnext_table = [  # (model, setting, top-1 error, top-5 error, what was increased)
+    ("ResNet-101", "1 x 64d", 22.0, 6.0, "reference (1x cost)"),
+    ("ResNeXt-101", "32 x 4d", 21.2, 5.6, "reference (1x cost)"),
+    ("ResNet-200", "1 x 64d", 21.7, 5.8, "depth"),
+    ("ResNet-101, wider", "1 x 100d", 21.3, 5.7, "width"),
+    ("ResNeXt-101", "2 x 64d", 20.7, 5.5, "cardinality and width"),
+    ("ResNeXt-101", "64 x 4d", 20.4, 5.3, "cardinality"),
+]
+for model, setting, top1, top5, how in resnext_table:
+    print(f"{model:18s} {setting:9s} top-1 {top1:4.1f}  top-5 {top5:3.1f}   {how}")
+best = min(resnext_table[2:], key=lambda r: r[2])
+print(f"best 2x-cost model: {best[0]} {best[1]} (by {best[4]})")
+
+# %% [markdown]
+# > **Check yourself.** A grouped 3x3 conv with $G$ groups on $C$ channels in and out has how many
+# > weights compared with an ordinary one?
+#
+# <details><summary>Answer</summary>
+#
+# $9 C^2 / G$: each output channel sees only the $C/G$ channels of its group. With $G = 32$ the
+# 3x3 layer becomes 32 times cheaper, which is why ResNeXt can afford 128 channels in the middle
+# of its first-stage blocks where ResNet has 64.
+# </details>
+#
+# ## 4. Stochastic depth and FractalNet
+#
+# **Stochastic depth** (Huang et al., 2016) trains a deep ResNet as an ensemble of shorter ones: in
+# each mini-batch, block $l$ of $L$ is kept with probability $p_l$ and otherwise replaced by the
+# identity; at test time all blocks run, each residual scaled by $p_l$. With the linear rule
+# $p_l = 1 - \frac{l}{L}(1 - p_L)$ and $p_L = 0.5$, a ResNet-110 (54 blocks) trains on average
+# with about three quarters of its blocks:
+
+# %%
+class StochasticDepth(nn.Module):
+    """Wrap a residual function F: x + F(x) with probability p in training, x + p F(x) at test."""
+
+    def __init__(self, residual, p_keep):
+        super().__init__()
+        self.residual, self.p_keep = residual, p_keep
+
+    def forward(self, x):
+        if not self.training:
+            return x + self.p_keep * self.residual(x)
+        if torch.rand(()) < self.p_keep:
+            return x + self.residual(x)
+        return x
+
+
+L, p_last = 54, 0.5
+p = [1 - l / L * (1 - p_last) for l in range(1, L + 1)]
+blocks = [StochasticDepth(nn.Identity(), pl) for pl in p]
+torch.manual_seed(0)
+kept = [sum(bool(torch.rand(()) < b.p_keep) for b in blocks) for _ in range(2000)]  # 2000 mini-batches
+print(f"expected blocks per mini-batch: formula {sum(p):.2f}, simulated {np.mean(kept):.2f} of {L}")
+print(f"expected weighted layers: {2 * sum(p) + 2:.1f} of 110")
+blk = StochasticDepth(nn.Conv2d(4, 4, 3, padding=1), 0.5).eval()
+x = torch.randn(1, 4, 5, 5)
+with torch.no_grad():
+    print("test mode = x + 0.5 F(x):", torch.allclose(blk(x), x + 0.5 * blk.residual(x)))
+
+# %% [markdown]
+# **FractalNet** (Larsson et al., 2016) argued that residuals are not needed, only paths of many
+# lengths. Its expansion rule: $f_1(x) = \mathrm{conv}(x)$ and
+# $f_{C+1}(x) = \mathrm{join}\big(f_C(f_C(x)),\ \mathrm{conv}(x)\big)$, where join averages its
+# inputs. Trained with whole paths dropped at random, it can be used at test time shallow or deep.
+# Build one and count:
+
+# %%
+class Fractal(nn.Module):
+    def __init__(self, columns, ch):
+        super().__init__()
+        self.shallow = nn.Sequential(nn.Conv2d(ch, ch, 3, padding=1), nn.ReLU())
+        self.deep = (nn.Sequential(Fractal(columns - 1, ch), Fractal(columns - 1, ch))
+                     if columns > 1 else None)
+
+    def forward(self, x):
+        if self.deep is None:
+            return self.shallow(x)
+        return (self.shallow(x) + self.deep(x)) / 2  # join = mean
+
+
+def longest_path(m):
+    return 1 if m.deep is None else 2 * longest_path(m.deep[0])
+
+
+for C in (1, 2, 3, 4):
+    f = Fractal(C, 4)
+    n_conv = sum(isinstance(m, nn.Conv2d) for m in f.modules())
+    assert f(torch.randn(1, 4, 6, 6)).shape == (1, 4, 6, 6)
+    print(f"C = {C}: {n_conv:2d} convs (2^C - 1 = {2 ** C - 1:2d}), paths of length 1 to {longest_path(f)} "
+          f"(2^(C-1) = {2 ** (C - 1)})")
+
+# %% [markdown]
+# ## 5. DenseNet
+#
+# DenseNet (Huang et al., 2017) connects each layer of a **dense block** to every later layer by
+# *concatenation*: layer $\ell$ receives $[x_0, x_1, \dots, x_{\ell-1}]$ and adds $k$ new feature
+# maps, the **growth rate**. A block of $n$ layers on $c_0$ channels outputs $c_0 + n k$ channels.
+# Between blocks a **transition** (BN, 1x1 conv that halves the channels, 2x2 average pool) keeps
+# the width in check. Features computed early are reused directly by every later layer, and each
+# layer has a short path to the loss. DenseNet-121: $k = 32$, blocks of 6, 12, 24 and 16 layers,
+# 64 channels after the stem. The channel arithmetic, by formula and from the model:
+
+# %%
+k, c, formula = 32, 64, []
+for i, n in enumerate((6, 12, 24, 16)):
+    c = c + n * k
+    formula.append(("block", c))
+    if i < 3:
+        c //= 2
+        formula.append(("transition", c))
+model = on_meta(densenet121)
+measured = [("block", m.out_channels) if isinstance(m, DenseBlock) else ("transition", m[2].out_channels)
+            for m in model.features if isinstance(m, (DenseBlock, Transition))]
+print("formula: ", " -> ".join(f"{c}" for _, c in formula))
+print("measured:", " -> ".join(f"{c}" for _, c in measured), "| equal:", formula == measured)
+x = torch.randn(1, 16, 8, 8)
+print("a dense block of 4 layers, k = 12, on 16 channels gives", DenseBlock(4, 16, 12)(x).shape[1], "channels")
+print(f"DenseNet-121: {count_params(model):,} parameters (ResNet-50: {count_params(base):,})")
+
+# %% [markdown]
+# ## 6. SENet: squeeze and excitation
+#
+# Hu et al. (2017) added a small module that learns how much each channel should count:
+#
+# * **squeeze**: global average pooling, $z_c = \frac{1}{HW}\sum_{i,j} u_c(i, j)$;
+# * **excitation**: $s = \sigma(W_2\, \mathrm{ReLU}(W_1 z))$, two fully connected layers with a
+#   reduction $r = 16$ in between;
+# * **reweighting**: $\tilde u_c = s_c\, u_c$.
+#
+# An SE module on $C$ channels adds $2C^2/r$ weights (plus biases). Inserted into every
+# bottleneck of ResNet-50:
+
+# %%
+se = SEBlock(256)
+x = torch.rand(2, 256, 7, 7)
+with torch.no_grad():
+    s = torch.sigmoid(se.fc2(F.relu(se.fc1(x.mean(dim=(2, 3))))))
+    print("SE(x) == x * s per channel:", torch.allclose(se(x), x * s[:, :, None, None]))
+print(f"SE module on 256 channels: {count_params(se):,} parameters (2C^2/r = {2 * 256 ** 2 // 16:,} weights + biases)")
+se50 = on_meta(se_resnet50)
+added = count_params(se50) - count_params(base)
+print(f"SE-ResNet-50: {count_params(se50):,} parameters, +{added:,} ({added / count_params(base):.1%}); "
+      f"multiply-adds +{count_macs(se50, (1, 3, 224, 224)) / count_macs(base, (1, 3, 224, 224)) - 1:.2%}")
+
+# %% [markdown]
+# About a tenth more parameters and almost no extra computation. An SE network built on
+# ResNeXt-152 won the ILSVRC 2017 classification task, the last edition of the challenge, with a
+# 2.25% top-5 error.
+#
+# ## 7. SqueezeNet
+#
+# SqueezeNet (Iandola et al., 2016) aimed at a small model. Its **fire module** *squeezes* the
+# channels with 1x1 convs and *expands* them again with 1x1 and 3x3 convs side by side; 3x3 filters,
+# the expensive ones, only see the few squeezed channels. It has no fully connected layer. The
+# paper's claim is AlexNet-level ImageNet accuracy with 50 times fewer parameters:
+
+# %%
+fire = FireModule(128, 16, 64, 64)
+plain = nn.Conv2d(128, 128, 3, padding=1)
+print(f"fire module 128 -> squeeze 16 -> expand 64 + 64: {count_params(fire):,} parameters; "
+      f"a 3x3 conv 128 -> 128: {count_params(plain):,}")
+a, s = on_meta(alexnet), on_meta(squeezenet1_0)
+ratio = count_params(a) / count_params(s)
+print(f"AlexNet {count_params(a):,} / SqueezeNet 1.0 {count_params(s):,} = {ratio:.1f}x fewer parameters")
+print(f"float32 size: AlexNet {4 * count_params(a) / 2 ** 20:.1f} MiB, SqueezeNet {4 * count_params(s) / 2 ** 20:.2f} MiB")
+
+# %% [markdown]
+# With pruning and quantisation on top, the paper shrank the model to about half a megabyte,
+# roughly 500 times smaller than AlexNet. Fewer parameters is not the same as less computation,
+# though: SqueezeNet 1.0 does more multiply-adds than AlexNet (section 9 shows both).
+#
+# > **Check yourself.** Why does the squeeze layer make the expand layer's 3x3 convs cheap?
+#
+# <details><summary>Answer</summary>
+#
+# A 3x3 conv costs $9 C_\text{in} C_\text{out}$ weights; the squeeze layer makes $C_\text{in}$
+# small (16 instead of 128 above). Replacing half of the expand filters by 1x1 filters saves another
+# factor of 9 on them.
+# </details>
+#
+# ## 8. Neural architecture search
+#
+# All the networks so far were designed by hand. Architectures are discrete structures, so they
+# cannot be tuned by backpropagation; searching over them with an outer loop works, at a price
+# that only large labs could first pay (thousands of GPU days). Real et al. (2019) used an
+# **evolutionary algorithm**:
+#
+# 1. initialise a population $P$ at random and evaluate every individual (train it, measure its
+#    validation accuracy);
+# 2. for each round: draw a random sample $S$ from $P$ (**tournament selection**), take the
+#    fittest of $S$ as the parent, **mutate** a copy of it into a child, evaluate the child and add
+#    it to $P$;
+# 3. remove one individual: the least fit, or in *regularised evolution* the **oldest** (aging),
+#    so that an architecture survives only by having fit descendants, not by one lucky evaluation.
+#
+# We run it on a tiny search space: a network is a list of one to four conv layers, each with 4,
+# 8 or 16 filters of size 1, 3 or 5, followed by a ReLU, then pooling to 4x4 and a linear
+# classifier. Fitness is the validation accuracy on the 8x8 digits after 60 steps of Adam (seeded,
+# so an architecture always gets the same fitness). Mutations change one layer's filters or size,
+# add a layer or remove one.
+
+# %%
+data = load_digits(size=8)
+X_tr, y_tr = torch.from_numpy(data.X_train).to(device), torch.from_numpy(data.y_train).to(device)
+X_va, y_va = torch.from_numpy(data.X_val).to(device), torch.from_numpy(data.y_val).to(device)
+CHANNELS, KERNELS, MAX_LAYERS = (4, 8, 16), (1, 3, 5), 4
+
+
+def build(genome):
+    layers, c = [], 1
+    for ch, k in genome:
+        layers += [nn.Conv2d(c, ch, k, padding=k // 2), nn.ReLU()]
+        c = ch
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(16 * c, 10))
+
+
+CACHE = {}  # genome -> fitness: an architecture met twice is not trained twice
+
+
+def fitness(genome, steps=60):
+    key = tuple(genome)
+    if key not in CACHE:
+        torch.manual_seed(0)
+        model = build(genome).to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=0.01)
+        order = torch.Generator().manual_seed(0)
+        for _ in range(steps):
+            idx = torch.randint(0, len(X_tr), (64,), generator=order).to(device)
+            loss = F.cross_entropy(model(X_tr[idx]), y_tr[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            CACHE[key] = (model(X_va).argmax(1) == y_va).float().mean().item()
+    return CACHE[key]
+
+
+def random_layer(r):
+    return (int(r.choice(CHANNELS)), int(r.choice(KERNELS)))
+
+
+def mutate(genome, r):
+    g = list(genome)
+    moves = ["filters", "size"] + (["add"] if len(g) < MAX_LAYERS else []) + (["remove"] if len(g) > 1 else [])
+    move = r.choice(moves)
+    i = int(r.integers(len(g)))
+    if move == "filters":
+        g[i] = (int(r.choice([c for c in CHANNELS if c != g[i][0]])), g[i][1])
+    elif move == "size":
+        g[i] = (g[i][0], int(r.choice([k for k in KERNELS if k != g[i][1]])))
+    elif move == "add":
+        g.insert(int(r.integers(len(g) + 1)), random_layer(r))
+    else:
+        g.pop(i)
+    return g
+
+
+def evolve(pop_size=10, rounds=30, sample=3, aging=True, seed=0):
+    r = np.random.default_rng(seed)
+    population = []  # (genome, fitness), oldest first
+    for _ in range(pop_size):
+        g = [random_layer(r) for _ in range(int(r.integers(1, MAX_LAYERS + 1)))]
+        population.append((g, fitness(g)))
+    history = [f for _, f in population]
+    for _ in range(rounds):
+        contenders = [population[i] for i in r.choice(len(population), size=sample, replace=False)]
+        parent = max(contenders, key=lambda t: t[1])[0]
+        child = mutate(parent, r)
+        population.append((child, fitness(child)))
+        history.append(population[-1][1])
+        if aging:
+            population.pop(0)  # the oldest dies
+        else:
+            population.pop(int(np.argmin([f for _, f in population])))  # the least fit dies
+    return population, history
+
+
+population, history = evolve()
+best_g, best_f = max(population, key=lambda t: t[1])
+print(f"evaluated {len(history)} architectures ({len(CACHE)} distinct)")
+print(f"mean fitness of the population: at the start {np.mean(history[:10]):.2f}, "
+      f"at the end {np.mean([f for _, f in population]):.2f}")
+print(f"share above 0.9: random individuals {np.mean(np.array(history[:10]) > 0.9):.2f}, "
+      f"children {np.mean(np.array(history[10:]) > 0.9):.2f}")
+print(f"best in the final population: {best_g} (filters, size) -> validation accuracy {best_f:.2f}, "
+      f"{count_params(build(best_g)):,} parameters")
+ever_g, ever_f = max(CACHE.items(), key=lambda t: t[1])
+print(f"best ever evaluated: {list(ever_g)} -> {ever_f:.2f} (with aging it may have died out)")
+
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(history, "o", ms=4, label="each evaluated architecture")
+ax.plot(np.maximum.accumulate(history), label="best so far")
+ax.axvline(9.5, color="gray", lw=0.8, ls="--")
+ax.set(xlabel="evaluation (first 10: random population)", ylabel="validation accuracy", title="Regularised evolution")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# Even this small run shows the mechanics: children of the fittest individuals of a sample are
+# more often good than random architectures are, and the population's mean fitness rises. (A
+# child can still fail: the occasional accuracy of 0.1 is a network whose training diverged.) Real NAS runs do the same with thousands of
+# individuals, larger search spaces (the structure of a whole cell) and fitness measured on a real
+# data set; later methods (ENAS, DARTS) cut the cost by sharing weights between candidates or by
+# relaxing the discrete choice so that it can be learned by gradient descent.
+#
+# > **Check yourself.** Why remove the oldest individual rather than the least fit?
+#
+# <details><summary>Answer</summary>
+#
+# With noisy fitness (different seeds, short training) an architecture can get a lucky score and
+# then stay in the population forever, dominating the tournaments. Aging removes every individual
+# after a fixed time; a good architecture survives only through its children, which are evaluated
+# again, so the search favours architectures that are good robustly.
+# </details>
+#
+# ## 9. Accuracy, operations and parameters
+#
+# The comparison everyone remembers plots ImageNet accuracy against the cost of a forward pass,
+# with the size of each bubble showing the parameters. The accuracies below are the published
+# top-1 figures of torchvision's pretrained models; operations and parameters are measured from
+# our own models on the meta device.
+
+# %%
+top1 = {"alexnet": 56.522, "vgg16": 71.592, "googlenet": 69.778, "resnet18": 69.758, "resnet34": 73.314,
+        "resnet50": 76.130, "densenet121": 74.434, "resnext50_32x4d": 77.618, "squeezenet1_0": 58.092,
+        "squeezenet1_1": 58.178}
+rows = []
+for name, acc in top1.items():
+    m = on_meta(BUILDERS[name])
+    rows.append((name, acc, count_macs(m, (1, 3, 224, 224)) / 1e9, count_params(m) / 1e6))
+print(f"{'model':16s} {'top-1 %':>8s} {'GMACs':>7s} {'M params':>9s} {'top-1 per GMAC':>15s}")
+for name, acc, g, mp in sorted(rows, key=lambda r: r[2]):
+    print(f"{name:16s} {acc:8.2f} {g:7.2f} {mp:9.2f} {acc / g:15.1f}")
+
+fig, ax = plt.subplots(figsize=(7.5, 4.5))
+for name, acc, g, mp in rows:
+    ax.scatter(g, acc, s=mp * 8, alpha=0.5)
+    dx, dy = {"googlenet": (-22, 0), "resnet18": (18, 0), "alexnet": (0, -30), "squeezenet1_0": (22, 0)}.get(name, (0, 0))
+    ax.annotate(name, (g, acc), xytext=(dx, dy + 6 + np.sqrt(mp * 8) / 2), textcoords="offset points",
+                fontsize=8, ha="center")
+ax.set_xscale("log")
+ax.set(xlabel="multiply-adds per 224x224 image (G, log scale)", ylabel="ImageNet top-1 accuracy (%)",
+       title="Accuracy vs operations; bubble area ~ parameters", ylim=(52, 81))
+plt.show()
+
+# %% [markdown]
+# Reading the chart:
+#
+# * VGG-16 is the largest bubble and the most expensive forward pass, for less accuracy than
+#   ResNet-34 at a quarter of the cost;
+# * GoogLeNet and the ResNets form the efficient frontier of their time; ResNeXt-50 gains about a
+#   point and a half over ResNet-50 at almost the same cost;
+# * AlexNet is cheap to run but has many parameters (its fully connected layers) and low accuracy;
+#   SqueezeNet matches its accuracy with a tiny bubble;
+# * DenseNet-121 is small in parameters but not in operations.
+#
+# ## Summary
+#
+# * 1x1 convs (NiN) mix channels cheaply; global average pooling replaces big FC layers.
+# * Width (Wide ResNet) and cardinality (ResNeXt, grouped convs) are alternatives to depth;
+#   ResNeXt's 32x4d block costs what a ResNet bottleneck costs and works better.
+# * Stochastic depth and FractalNet train with shorter effective networks; DenseNet concatenates
+#   all earlier features inside a block (channels grow by $k$ per layer).
+# * SE modules reweight channels for about a tenth more parameters; SqueezeNet reaches AlexNet's
+#   accuracy with 49x fewer parameters.
+# * Architecture search automates design; the evolutionary version is tournament selection,
+#   mutation and aging.

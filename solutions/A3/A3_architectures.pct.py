@@ -1,0 +1,798 @@
+# %% [markdown]
+# # Assignment 3: CNN architectures
+#
+# In this assignment you take the classic architectures apart and build them again.
+#
+# 1. **Sizes** (6 points): two small functions for output sizes and parameter counts.
+# 2. **AlexNet** (8) and **VGG16** (10): shapes, parameters and memory of their layers.
+# 3. **Inception cost** (10): multiply-adds and output depth of a naive and a bottleneck module.
+# 4. **PyTorch modules** (61): LeNet-5, a VGG stage, an inception module, basic and bottleneck
+#    residual blocks, ResNet-18, a squeeze-and-excitation block and a ResNeXt block.
+# 5. **A written answer** (5) about residual connections.
+#
+# Write your code between the lines marked `# YOUR CODE HERE` (delete the `raise
+# NotImplementedError()`). Each part has visible tests; hidden tests with other sizes run when
+# the assignment is graded. A test cell that runs silently has passed; a failing one says what it
+# checked, what it expected, what it got, and gives a hint. Numeric answers you must derive
+# yourself are checked by a hash, so the tests do not give them away.
+#
+# Rules: use `torch` and `torch.nn` only. Do not import models from the course library
+# (`cnnkit.models`) or from anywhere else: the tests check that every module is your own.
+# Everything here runs on the CPU in well under a minute.
+
+# %% nb="locked setup"
+import importlib
+import pkgutil
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import cnnkit.grading
+from cnnkit.device import seed_everything
+from cnnkit.grading import check_close, check_hash, check_shape, no_calls_to, quiet
+
+rng = seed_everything(0)
+torch.set_num_threads(1)  # small models: one thread is fastest on a shared CPU
+
+
+def _library_modules():
+    """The course library's model code, if this copy of the course has it (for the tests)."""
+    names = ["cnnkit.models", "cnnkit.inspect", "cnnkit.conv", "cnnkit.layers"]
+    try:
+        import cnnkit.models as _models
+        names += [m.name for m in pkgutil.walk_packages(_models.__path__, "cnnkit.models.")]
+    except Exception:  # noqa: BLE001 - an older copy of the course has no cnnkit.models
+        pass
+    mods = []
+    for name in names:
+        try:
+            mods.append(importlib.import_module(name))
+        except Exception:  # noqa: BLE001
+            pass
+    return mods
+
+
+def count_params(model):
+    """Number of trainable numbers in a module."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def _own_work(name, build, main_class=True):
+    """Build a module through `build()` and check it is the student's own code (used by the tests)."""
+    with no_calls_to(*_library_modules(), name=name):
+        model = build()
+    for sub in model.modules():
+        for klass in type(sub).__mro__:
+            if klass.__module__.startswith("cnnkit"):
+                raise AssertionError(f"{name}: uses {klass.__module__}.{klass.__name__} from the course "
+                                     "library.\nHint: write the module yourself with torch.nn layers.")
+    if main_class and type(model).__module__ != "__main__":
+        raise AssertionError(f"{name}: the class comes from {type(model).__module__}, not from this "
+                             "notebook.\nHint: define the class in the cell above.")
+    return model
+
+
+def _grads_reach_all(name, model, x):
+    """A backward pass from the output must give every parameter a gradient (used by the tests)."""
+    model.zero_grad(set_to_none=True)
+    out = model(x)
+    weights = torch.linspace(-1.0, 1.0, out.numel()).reshape(out.shape)
+    (out * weights).sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    if missing:
+        raise AssertionError(f"{name}: no gradient reached {len(missing)} parameter(s), e.g. {missing[:3]}.\n"
+                             "Hint: every layer you create in __init__ must be used in forward.")
+    if not any(bool((p.grad != 0).any()) for p in model.parameters()):
+        raise AssertionError(f"{name}: every gradient is zero.\nHint: does the output depend on the input?")
+
+# %% [markdown]
+# ## Part 1: sizes (6 points)
+#
+# A convolution or pooling window of side $K$ that moves with stride $S$ over an input of side $W$
+# padded by $P$ on each side gives an output of side
+# $$W_\text{out} = \left\lfloor \frac{W - K + 2P}{S} \right\rfloor + 1 .$$
+# A convolution from $C_\text{in}$ to $C_\text{out}$ channels with $K \times K$ filters has
+# $K^2 C_\text{in} C_\text{out}$ weights and, with a bias, $C_\text{out}$ more numbers.
+#
+# Write `conv_output_size(size, kernel, stride=1, pad=0)`, which returns an `int` (use integer
+# division: a float such as `55.0` is a bug waiting to happen), and
+# `conv_param_count(in_ch, out_ch, kernel, bias=True)`.
+
+# %% nb="solution sizes"
+def conv_output_size(size, kernel, stride=1, pad=0):
+    """Side of the output of a conv or pooling layer (floor rounding, as in PyTorch)."""
+    ### BEGIN SOLUTION
+    return (size - kernel + 2 * pad) // stride + 1
+    ### END SOLUTION
+
+
+def conv_param_count(in_ch, out_ch, kernel, bias=True):
+    """Trainable numbers in a conv layer with square kernel x kernel filters."""
+    ### BEGIN SOLUTION
+    return kernel * kernel * in_ch * out_ch + (out_ch if bias else 0)
+    ### END SOLUTION
+
+# %% nb="tests sizes__tests 3"
+with quiet():
+    check_close("conv_output_size(32, 5, 1, 2)", conv_output_size(32, 5, 1, 2), 32,
+                hint="'same' padding of 2 keeps a 5x5 conv's output at 32")
+    check_close("conv_output_size(32, 2, 2)", conv_output_size(32, 2, 2), 16,
+                hint="a 2x2 pool with stride 2 halves the side")
+    check_close("conv_output_size(7, 3, 2)", conv_output_size(7, 3, 2), 3, hint="(7 - 3) / 2 + 1")
+    check_close("conv_param_count(3, 8, 3)", conv_param_count(3, 8, 3), 3 * 3 * 3 * 8 + 8,
+                hint="K*K*C_in weights per filter, one bias per filter")
+    check_close("conv_param_count(3, 8, 3, bias=False)", conv_param_count(3, 8, 3, bias=False), 216)
+
+# %% nb="tests sizes__hidden 3"
+# Hidden tests: other sizes, floor rounding, integer results.
+### BEGIN HIDDEN TESTS
+with quiet():
+    import numbers
+    with no_calls_to(*_library_modules(), name="conv_output_size"):
+        conv_output_size(10, 3, 1, 1)
+        conv_param_count(3, 4, 3)
+    for args, want in [((227, 11, 4, 0), 55), ((55, 3, 2, 0), 27), ((8, 3, 2, 1), 4), ((10, 3, 3, 0), 3),
+                       ((224, 7, 2, 3), 112), ((1, 1, 1, 0), 1)]:
+        got = conv_output_size(*args)
+        check_close(f"conv_output_size{args}", got, want, hint="floor((W - K + 2P) / S) + 1")
+        if not isinstance(got, numbers.Integral):
+            raise AssertionError(f"conv_output_size{args}: returned {type(got).__name__}, expected an int.\n"
+                                 "Hint: use // for integer division.")
+    check_close("conv_param_count(96, 256, 5)", conv_param_count(96, 256, 5), 25 * 96 * 256 + 256)
+    check_close("conv_param_count(256, 64, 1, bias=False)", conv_param_count(256, 64, 1, bias=False), 16384)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 2: AlexNet (8 points)
+#
+# AlexNet takes a $227 \times 227 \times 3$ image (the paper says 224; only 227 makes the
+# arithmetic work). Its first layers are
+#
+# | layer | filters | size | stride | pad |
+# | --- | --- | --- | --- | --- |
+# | CONV1 | 96 | 11x11 | 4 | 0 |
+# | POOL1 (max) | | 3x3 | 2 | 0 |
+#
+# and, much later, POOL3 produces a $6 \times 6 \times 256$ volume that is flattened into FC6
+# with 4096 outputs. Every conv and FC layer has biases.
+#
+# Set the four variables below. Shapes are tuples in PyTorch's order `(channels, height, width)`
+# for one image. You may use your Part 1 functions.
+
+# %% nb="solution alexnet"
+### BEGIN SOLUTION
+alexnet_conv1_shape = (96, conv_output_size(227, 11, 4), conv_output_size(227, 11, 4))
+alexnet_conv1_params = conv_param_count(3, 96, 11)
+alexnet_pool1_shape = (96, conv_output_size(55, 3, 2), conv_output_size(55, 3, 2))
+alexnet_pool1_params = 0
+alexnet_fc6_params = 6 * 6 * 256 * 4096 + 4096
+### END SOLUTION
+
+# %% nb="tests alexnet__tests 8"
+with quiet():
+    check_hash("alexnet_conv1_shape", alexnet_conv1_shape, "288a98016b8cc7c3",
+               hint="(number of filters, output side, output side)")
+    check_hash("alexnet_conv1_params", alexnet_conv1_params, "3b01cd32abd7f822",
+               hint="each filter sees all 3 input channels; do not forget the biases")
+    check_hash("alexnet_pool1_shape", alexnet_pool1_shape, "88c4b713aadbaec9",
+               hint="pooling keeps the depth and works on CONV1's output")
+    check_hash("alexnet_pool1_params", alexnet_pool1_params, "272b954865e891d0",
+               hint="what does a max pool learn?")
+    check_hash("alexnet_fc6_params", alexnet_fc6_params, "9fc7d01755aff386",
+               hint="every one of the 6*6*256 inputs connects to every output, plus one bias per output")
+
+# %% [markdown]
+# ## Part 3: VGG16 (10 points)
+#
+# VGG16 uses only $3 \times 3$ convolutions with stride 1 and padding 1 and $2 \times 2$ max
+# pools with stride 2. On a $224 \times 224 \times 3$ image its layers are
+#
+# `conv64, conv64, pool, conv128, conv128, pool, conv256 x3, pool, conv512 x3, pool, conv512 x3, pool, FC4096, FC4096, FC1000`
+#
+# (FC6 sees the flattened $7 \times 7 \times 512$ output of the last pool). Every conv and FC
+# layer has biases.
+#
+# * `vgg16_activation_count`: how many numbers a forward pass of one image stores, counting the
+#   input image and the output of every conv, pool and FC layer once (the ReLUs work in place:
+#   do not count them).
+# * `vgg16_forward_bytes`: the same in bytes, in float32.
+# * `vgg16_param_count`: all trainable numbers of the network.
+# * `vgg16_fc6_params`: those of FC6 alone.
+#
+# Compute them with code (a loop over a configuration list works well), not by hand.
+
+# %% nb="solution vgg16"
+### BEGIN SOLUTION
+_cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+_side, _ch = 224, 3
+_acts, _params = [3 * 224 * 224], 0
+for _v in _cfg:
+    if _v == "M":
+        _side = conv_output_size(_side, 2, 2)
+    else:
+        _params += conv_param_count(_ch, _v, 3)
+        _ch = _v
+    _acts.append(_ch * _side * _side)
+for _a, _b in [(_ch * _side * _side, 4096), (4096, 4096), (4096, 1000)]:
+    _params += _a * _b + _b
+    _acts.append(_b)
+vgg16_activation_count = sum(_acts)
+vgg16_forward_bytes = 4 * vgg16_activation_count
+vgg16_param_count = _params
+vgg16_fc6_params = 7 * 7 * 512 * 4096 + 4096
+### END SOLUTION
+
+# %% nb="tests vgg16__tests 10"
+with quiet():
+    check_hash("vgg16_activation_count", vgg16_activation_count, "c8ba6e3681fb85ab",
+               hint="input + 13 conv outputs + 5 pool outputs + 3 FC outputs; a conv keeps the side")
+    check_hash("vgg16_forward_bytes", vgg16_forward_bytes, "0dd4690a82053f59", hint="4 bytes per float32")
+    check_hash("vgg16_param_count", vgg16_param_count, "961db32ecff7dc50",
+               hint="3*3*C_in*C_out + C_out per conv, n_in*n_out + n_out per FC")
+    check_hash("vgg16_fc6_params", vgg16_fc6_params, "1ddbed3417354c4d")
+
+# %% [markdown]
+# ## Part 4: the cost of an inception module (10 points)
+#
+# An inception module runs branches side by side on the same input and stacks their outputs
+# along the channel axis. Count the cost of a convolution as its multiply-adds,
+# $H_\text{out} W_\text{out} C_\text{out} K^2 C_\text{in}$; pooling costs nothing here. Every
+# branch keeps the spatial size (stride 1, "same" padding), and the max pool is $3 \times 3$
+# with stride 1.
+#
+# * **Naive** module: a $1\times1$ conv with `n1` filters, a $3\times3$ conv with `n3`, a
+#   $5\times5$ conv with `n5`, and the $3\times3$ max pool, all on the input.
+# * **Bottleneck** module: the $1\times1$ conv with `n1` filters; a $1\times1$ conv to `r3`
+#   channels then the $3\times3$ conv to `n3`; a $1\times1$ conv to `r5` then the $5\times5$ to
+#   `n5`; the max pool then a $1\times1$ conv to `pool_proj`.
+#
+# Both functions return `(multiply_adds, output_depth)` as two ints. The tests use a
+# $28 \times 28 \times 256$ input with `n1, n3, n5 = 128, 192, 96` and reductions of 64: work
+# out those numbers and see how much the bottlenecks save.
+
+# %% nb="solution inception_cost"
+def inception_naive_cost(H, W, c_in, n1, n3, n5):
+    """(multiply-adds, output depth) of the naive inception module."""
+    ### BEGIN SOLUTION
+    macs = H * W * (n1 * c_in + n3 * 9 * c_in + n5 * 25 * c_in)
+    return macs, n1 + n3 + n5 + c_in
+    ### END SOLUTION
+
+
+def inception_bottleneck_cost(H, W, c_in, n1, r3, n3, r5, n5, pool_proj):
+    """(multiply-adds, output depth) of the inception module with 1x1 bottlenecks."""
+    ### BEGIN SOLUTION
+    macs = H * W * (n1 * c_in + r3 * c_in + n3 * 9 * r3 + r5 * c_in + n5 * 25 * r5 + pool_proj * c_in)
+    return macs, n1 + n3 + n5 + pool_proj
+    ### END SOLUTION
+
+# %% nb="tests inception_cost__tests 6"
+with quiet():
+    macs, depth = inception_naive_cost(28, 28, 256, 128, 192, 96)
+    check_hash("naive module: output depth", depth, "2798efbb4c4ba0dc",
+               hint="the pool branch passes all input channels through")
+    check_hash("naive module: multiply-adds", macs, "7050cc89ce84c612",
+               hint="sum H*W*C_out*K*K*C_in over the three conv branches")
+    macs, depth = inception_bottleneck_cost(28, 28, 256, 128, 64, 192, 64, 96, 64)
+    check_hash("bottleneck module: output depth", depth, "cffcd8e5c3e25896",
+               hint="the pool branch now ends in a 1x1 conv")
+    check_hash("bottleneck module: multiply-adds", macs, "3fab291eb6bc5cc7",
+               hint="six convolutions: four 1x1 (three of them on the input), one 3x3 and one 5x5")
+
+# %% nb="tests inception_cost__hidden 4"
+# Hidden tests: GoogLeNet's module 3a (192 input channels) and other sizes.
+### BEGIN HIDDEN TESTS
+with quiet():
+    def _naive(H, W, c, a, b, d):
+        return H * W * c * (a + 9 * b + 25 * d), a + b + d + c
+
+    def _bott(H, W, c, a, r3, b, r5, d, p):
+        return H * W * (c * (a + r3 + r5 + p) + 9 * r3 * b + 25 * r5 * d), a + b + d + p
+
+    for args in [(28, 28, 192, 64, 128, 32), (14, 7, 480, 192, 208, 48), (1, 1, 3, 1, 2, 3)]:
+        check_close(f"inception_naive_cost{args}", np.array(inception_naive_cost(*args)), np.array(_naive(*args)))
+    for args in [(28, 28, 192, 64, 96, 128, 16, 32, 32), (14, 14, 480, 192, 96, 208, 16, 48, 64),
+                 (7, 5, 8, 1, 2, 3, 4, 5, 6)]:
+        check_close(f"inception_bottleneck_cost{args}", np.array(inception_bottleneck_cost(*args)),
+                    np.array(_bott(*args)))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 5: LeNet-5 (8 points)
+#
+# Write the modern LeNet-5 for $1 \times 28 \times 28$ digits:
+#
+# `conv 6 (5x5, pad 2) -> tanh -> avgpool 2 -> conv 16 (5x5) -> tanh -> avgpool 2 -> flatten -> FC 120 -> tanh -> FC 84 -> tanh -> FC num_classes`
+#
+# With 10 classes it has 61,706 parameters (the 1998 paper's version, with its sparse C3 table
+# and RBF outputs, has 60,840). `forward` returns the logits, shape `(N, num_classes)`.
+
+# %% nb="solution lenet5"
+class LeNet5(nn.Module):
+    def __init__(self, num_classes=10):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.Tanh(),
+            nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, num_classes),
+        )
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        return self.classifier(self.features(x))
+        ### END SOLUTION
+
+# %% nb="tests lenet5__tests 4"
+with quiet():
+    torch.manual_seed(0)
+    _net = LeNet5()
+    check_shape("LeNet5()(x) for x of shape (2, 1, 28, 28)", _net(torch.randn(2, 1, 28, 28)), (2, 10),
+                hint="pad 2 keeps 28x28; after two convs and pools the volume is 16x5x5")
+    check_close("LeNet5() parameter count", count_params(_net), 61706,
+                hint="156 + 2,416 + 48,120 + 10,164 + 850")
+
+# %% nb="tests lenet5__hidden 4"
+# Hidden tests: other batch sizes and class counts, gradients, own work.
+### BEGIN HIDDEN TESTS
+with quiet():
+    torch.manual_seed(1)
+    _net = _own_work("LeNet5", lambda: LeNet5(num_classes=5))
+    check_shape("LeNet5(num_classes=5)(x) for x of shape (7, 1, 28, 28)", _net(torch.randn(7, 1, 28, 28)), (7, 5))
+    check_close("LeNet5(num_classes=5) parameter count", count_params(_net), 61706 - 850 + 85 * 5)
+    _grads_reach_all("LeNet5", _net, torch.randn(3, 1, 28, 28))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 6: a VGG stage (6 points)
+#
+# A VGG stage is `num_convs` times (3x3 conv, stride 1, pad 1, with bias -> ReLU), the first conv
+# going from `in_ch` to `out_ch` channels and the others from `out_ch` to `out_ch`, followed by a
+# 2x2 max pool with stride 2. Return it as an `nn.Sequential`. Five such stages (with 2, 2, 3, 3
+# and 3 convs) are VGG16's feature extractor.
+
+# %% nb="solution vgg_stage"
+def vgg_stage(in_ch, out_ch, num_convs):
+    ### BEGIN SOLUTION
+    layers = []
+    for i in range(num_convs):
+        layers += [nn.Conv2d(in_ch if i == 0 else out_ch, out_ch, 3, padding=1), nn.ReLU(inplace=True)]
+    layers.append(nn.MaxPool2d(2, 2))
+    return nn.Sequential(*layers)
+    ### END SOLUTION
+
+# %% nb="tests vgg_stage__tests 3"
+with quiet():
+    torch.manual_seed(0)
+    _stage = vgg_stage(3, 64, 2)
+    check_shape("vgg_stage(3, 64, 2) on (1, 3, 32, 32)", _stage(torch.randn(1, 3, 32, 32)), (1, 64, 16, 16),
+                hint="the convs keep the side, the pool halves it")
+    _n_convs = sum(isinstance(m, nn.Conv2d) for m in _stage.modules())
+    check_close("number of Conv2d layers in vgg_stage(3, 64, 2)", _n_convs, 2)
+    check_hash("vgg_stage(64, 128, 2) parameter count", count_params(vgg_stage(64, 128, 2)), "d8f13616922bd3b4",
+               hint="the second conv goes from out_ch to out_ch")
+
+# %% nb="tests vgg_stage__hidden 3"
+# Hidden tests: VGG16's whole feature extractor, odd input sides, ReLU, gradients, own work.
+### BEGIN HIDDEN TESTS
+with quiet():
+    torch.manual_seed(2)
+    _feat = _own_work("vgg_stage", lambda: nn.Sequential(*[vgg_stage(a, b, n) for a, b, n in
+                      [(3, 64, 2), (64, 128, 2), (128, 256, 3), (256, 512, 3), (512, 512, 3)]]), main_class=False)
+    check_close("VGG16 features (five stages) parameter count", count_params(_feat), 14714688)
+    _y = _feat(torch.randn(1, 3, 64, 64))
+    check_shape("five stages on (1, 3, 64, 64)", _y, (1, 512, 2, 2))
+    if float(_y.min()) < 0:
+        raise AssertionError("vgg_stage: negative outputs.\nHint: a ReLU follows every conv.")
+    check_shape("vgg_stage(4, 8, 1) on (2, 4, 33, 33)", vgg_stage(4, 8, 1)(torch.randn(2, 4, 33, 33)), (2, 8, 16, 16))
+    _grads_reach_all("vgg_stage", vgg_stage(3, 8, 3), torch.randn(2, 3, 16, 16))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 7: an inception module (10 points)
+#
+# Write the bottleneck inception module of Part 4 as a module:
+# `InceptionModule(in_ch, c1, c3_reduce, c3, c5_reduce, c5, pool_proj)`. Every conv has a bias
+# and is followed by a ReLU (no batch norm); the $3\times3$ and $5\times5$ convs pad to keep the
+# side; the max pool is $3\times3$, stride 1, pad 1. Concatenate the branches along the channel
+# axis in the order 1x1, 3x3, 5x5, pool.
+#
+# GoogLeNet's module 3a is `InceptionModule(192, 64, 96, 128, 16, 32, 32)`: 192 channels in, 256
+# out, on a $28 \times 28$ map.
+
+# %% nb="solution inception"
+class InceptionModule(nn.Module):
+    def __init__(self, in_ch, c1, c3_reduce, c3, c5_reduce, c5, pool_proj):
+        super().__init__()
+        ### BEGIN SOLUTION
+        def conv_relu(a, b, k):
+            return [nn.Conv2d(a, b, k, padding=k // 2), nn.ReLU(inplace=True)]
+
+        self.branch1 = nn.Sequential(*conv_relu(in_ch, c1, 1))
+        self.branch3 = nn.Sequential(*conv_relu(in_ch, c3_reduce, 1), *conv_relu(c3_reduce, c3, 3))
+        self.branch5 = nn.Sequential(*conv_relu(in_ch, c5_reduce, 1), *conv_relu(c5_reduce, c5, 5))
+        self.branch_pool = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), *conv_relu(in_ch, pool_proj, 1))
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        return torch.cat([self.branch1(x), self.branch3(x), self.branch5(x), self.branch_pool(x)], dim=1)
+        ### END SOLUTION
+
+# %% nb="tests inception__tests 5"
+with quiet():
+    torch.manual_seed(0)
+    _inc = InceptionModule(192, 64, 96, 128, 16, 32, 32)
+    check_shape("module 3a on (1, 192, 28, 28)", _inc(torch.randn(1, 192, 28, 28)), (1, 256, 28, 28),
+                hint="64 + 128 + 32 + 32 channels; pad 1 for 3x3 and 2 for 5x5")
+    check_hash("module 3a parameter count", count_params(_inc), "592bf2c73b6f23af",
+               hint="six convs with biases: three 1x1 on the input, the 3x3, the 5x5 and the pool projection")
+
+# %% nb="tests inception__hidden 5"
+# Hidden tests: module 3b, other sides, branch order, gradients, own work.
+### BEGIN HIDDEN TESTS
+with quiet():
+    torch.manual_seed(3)
+
+    def _inc_params(c, a, r3, b, r5, d, p):
+        return c * (a + r3 + r5 + p) + 9 * r3 * b + 25 * r5 * d + a + r3 + b + r5 + d + p
+
+    _inc = _own_work("InceptionModule", lambda: InceptionModule(256, 128, 128, 192, 32, 96, 64))
+    check_close("module 3b parameter count", count_params(_inc), _inc_params(256, 128, 128, 192, 32, 96, 64))
+    _y = _inc(torch.randn(2, 256, 7, 9))
+    check_shape("module 3b on (2, 256, 7, 9)", _y, (2, 480, 7, 9))
+    if float(_y.min()) < 0:
+        raise AssertionError("InceptionModule: negative outputs.\nHint: a ReLU follows every conv.")
+    _small = InceptionModule(4, 1, 2, 3, 2, 5, 7)
+    check_close("InceptionModule(4, 1, 2, 3, 2, 5, 7) parameter count", count_params(_small),
+                _inc_params(4, 1, 2, 3, 2, 5, 7))
+    # branch order: zero the last conv of the pool branch (the only 1x1 conv with 7 outputs)
+    with torch.no_grad():
+        for m in _small.modules():
+            if isinstance(m, nn.Conv2d) and m.out_channels == 7:
+                m.weight.zero_()
+                m.bias.zero_()
+        _y = _small(torch.randn(1, 4, 5, 5))
+    if float(_y[:, -7:].abs().sum()) != 0.0:
+        raise AssertionError("InceptionModule: the pool branch is not in the last channels.\n"
+                             "Hint: concatenate in the order 1x1, 3x3, 5x5, pool.")
+    _grads_reach_all("InceptionModule", InceptionModule(8, 2, 3, 4, 2, 3, 2), torch.randn(2, 8, 6, 6))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 8: residual blocks (12 points)
+#
+# A residual block computes $H(x) = \mathrm{ReLU}(F(x) + \mathrm{shortcut}(x))$. Write both
+# kinds used by ResNet, as in the reference implementation everyone compares parameter counts
+# with: convolutions without bias, each followed by batch norm.
+#
+# * `BasicBlock(in_ch, out_ch, stride=1)`: $F$ is 3x3 conv (stride `stride`) -> BN -> ReLU ->
+#   3x3 conv -> BN.
+# * `Bottleneck(in_ch, width, stride=1)`, output `4 * width` channels: $F$ is 1x1 conv to
+#   `width` -> BN -> ReLU -> 3x3 conv (stride `stride`) -> BN -> ReLU -> 1x1 conv to
+#   `4 * width` -> BN.
+#
+# The shortcut is the identity when the shape does not change; when the stride is not 1 or the
+# number of channels changes it is a *projection*: a 1x1 conv with that stride (no bias) and a
+# BN. The final ReLU comes after the addition.
+
+# %% nb="solution resblocks"
+class BasicBlock(nn.Module):
+    def __init__(self, in_ch, out_ch, stride=1):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_ch != out_ch:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(out_ch))
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+        ### END SOLUTION
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, in_ch, width, stride=1):
+        super().__init__()
+        ### BEGIN SOLUTION
+        out_ch = 4 * width
+        self.conv1 = nn.Conv2d(in_ch, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, out_ch, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_ch)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_ch != out_ch:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(out_ch))
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return F.relu(out + self.shortcut(x))
+        ### END SOLUTION
+
+# %% nb="tests resblocks__tests 6"
+with quiet():
+    torch.manual_seed(0)
+    check_shape("BasicBlock(64, 64) on (2, 64, 8, 8)", BasicBlock(64, 64)(torch.randn(2, 64, 8, 8)), (2, 64, 8, 8))
+    check_shape("BasicBlock(64, 128, stride=2) on (2, 64, 8, 8)",
+                BasicBlock(64, 128, stride=2)(torch.randn(2, 64, 8, 8)), (2, 128, 4, 4),
+                hint="the shortcut must change shape too: 1x1 conv with stride 2")
+    check_hash("BasicBlock(64, 64) parameter count", count_params(BasicBlock(64, 64)), "3e11109f7731ac06",
+               hint="two 3x3 convs without bias, two BNs (2 numbers per channel), identity shortcut")
+    check_hash("BasicBlock(64, 128, stride=2) parameter count", count_params(BasicBlock(64, 128, 2)),
+               "d326765b98aa8145", hint="add the projection: a 1x1 conv and a BN")
+    check_shape("Bottleneck(256, 64) on (2, 256, 8, 8)", Bottleneck(256, 64)(torch.randn(2, 256, 8, 8)),
+                (2, 256, 8, 8))
+    check_hash("Bottleneck(256, 64) parameter count", count_params(Bottleneck(256, 64)), "733b5dd6753a5229",
+               hint="1x1 256->64, 3x3 64->64, 1x1 64->256, three BNs, identity shortcut")
+    check_hash("Bottleneck(64, 64) parameter count", count_params(Bottleneck(64, 64)), "b9ccda512f6135b6",
+               hint="64 channels in, 256 out: the shortcut needs a projection")
+
+# %% nb="tests resblocks__hidden 6"
+# Hidden tests: other sizes, the identity shortcut, gradients, own work.
+### BEGIN HIDDEN TESTS
+with quiet():
+    torch.manual_seed(4)
+
+    def _basic(cin, cout, s):
+        return 9 * cin * cout + 9 * cout * cout + 4 * cout + ((cin * cout + 2 * cout) if (s != 1 or cin != cout) else 0)
+
+    def _bottle(cin, w, s):
+        return cin * w + 9 * w * w + 4 * w * w + 12 * w + ((cin * 4 * w + 8 * w) if (s != 1 or cin != 4 * w) else 0)
+
+    for args in [(16, 16, 1), (16, 16, 2), (8, 24, 1), (32, 64, 2)]:
+        blk = _own_work("BasicBlock", lambda: BasicBlock(*args))
+        check_close(f"BasicBlock{args} parameter count", count_params(blk), _basic(*args))
+    for args in [(16, 4, 1), (16, 4, 2), (32, 8, 1), (64, 16, 2)]:
+        blk = _own_work("Bottleneck", lambda: Bottleneck(*args))
+        check_close(f"Bottleneck{args} parameter count", count_params(blk), _bottle(*args))
+    check_shape("BasicBlock(3, 5, 2) on (3, 3, 9, 9)", BasicBlock(3, 5, 2)(torch.randn(3, 3, 9, 9)), (3, 5, 5, 5))
+    check_shape("Bottleneck(8, 3, 2) on (3, 8, 9, 7)", Bottleneck(8, 3, 2)(torch.randn(3, 8, 9, 7)), (3, 12, 5, 4))
+    # with every conv weight zero, F(x) = 0 and an identity block returns relu(x)
+    for blk in [BasicBlock(6, 6), Bottleneck(12, 3)]:
+        blk.eval()
+        with torch.no_grad():
+            for m in blk.modules():
+                if isinstance(m, nn.Conv2d):
+                    m.weight.zero_()
+            _x = torch.randn(2, 6 if isinstance(blk, BasicBlock) else 12, 5, 5)
+            check_close(f"{type(blk).__name__} with zeroed convs", blk(_x), F.relu(_x), tol=1e-6,
+                        hint="identity shortcut, added before the final ReLU")
+    _grads_reach_all("BasicBlock", BasicBlock(4, 8, 2), torch.randn(2, 4, 8, 8))
+    _grads_reach_all("Bottleneck", Bottleneck(4, 2, 2), torch.randn(2, 4, 8, 8))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 9: ResNet-18 (12 points)
+#
+# Assemble ResNet-18 from your `BasicBlock`:
+#
+# * stem: 7x7 conv, 64 filters, stride 2, pad 3, no bias -> BN -> ReLU -> 3x3 max pool, stride 2,
+#   pad 1;
+# * four stages of two basic blocks each, with 64, 128, 256 and 512 channels; the first block of
+#   stages 2-4 has stride 2 (and so a projection shortcut);
+# * global average pooling (use `nn.AdaptiveAvgPool2d(1)` so any input side works) and one FC
+#   layer to `num_classes`.
+#
+# For 1000 classes it has the published 11,689,512 parameters.
+
+# %% nb="solution resnet18"
+class ResNet18(nn.Module):
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        )
+        blocks, in_ch = [], 64
+        for out_ch, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+            blocks += [BasicBlock(in_ch, out_ch, stride), BasicBlock(out_ch, out_ch)]
+            in_ch = out_ch
+        self.stages = nn.Sequential(*blocks)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(512, num_classes)
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        x = self.pool(self.stages(self.stem(x)))
+        return self.fc(torch.flatten(x, 1))
+        ### END SOLUTION
+
+# %% nb="tests resnet18__tests 6"
+with quiet():
+    torch.manual_seed(0)
+    _net = ResNet18()
+    check_close("ResNet18() parameter count", count_params(_net), 11689512,
+                hint="stem conv 7x7x3x64 and its BN, 8 basic blocks (3 with projections), FC 512x1000 + 1000")
+    check_shape("ResNet18() on (2, 3, 64, 64)", _net(torch.randn(2, 3, 64, 64)), (2, 1000),
+                hint="global average pooling makes the FC independent of the input side")
+
+# %% nb="tests resnet18__hidden 6"
+# Hidden tests: other class counts and input sides, layer counts, gradients, own work.
+### BEGIN HIDDEN TESTS
+with quiet():
+    torch.manual_seed(5)
+    _net = _own_work("ResNet18", lambda: ResNet18(num_classes=10))
+    check_close("ResNet18(num_classes=10) parameter count", count_params(_net), 11181642)
+    check_close("number of Conv2d layers in ResNet18", sum(isinstance(m, nn.Conv2d) for m in _net.modules()), 20,
+                hint="1 stem conv + 8 blocks x 2 convs + 3 projections")
+    check_close("number of Linear layers in ResNet18", sum(isinstance(m, nn.Linear) for m in _net.modules()), 1)
+    check_shape("ResNet18(10) on (3, 3, 97, 97)", _net(torch.randn(3, 3, 97, 97)), (3, 10))
+    _grads_reach_all("ResNet18", _net, torch.randn(2, 3, 64, 64))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 10: why residual connections? (5 points, written)
+#
+# A 56-layer plain network trains to a *higher training error* than a 20-layer one, while the
+# same networks with identity shortcuts do not. In four to six sentences: why is this not
+# overfitting, what does the identity shortcut make easy for a block to represent, and what does
+# the addition do to the gradient that flows back to the early layers?
+
+# %% [markdown] nb="written residual_why 5"
+# *Model answer.* Overfitting would show a low training error and a high test error; here the
+# deeper plain network is worse on the training set itself, so the problem is optimisation, not
+# generalisation. A deeper network could in principle copy the shallower one and set the extra
+# layers to the identity, but stacks of conv-BN-ReLU layers find the identity hard to learn. With
+# a shortcut a block computes $F(x) + x$, so the identity only needs $F = 0$ (weights near zero),
+# and a block learns a small correction to its input. In the backward pass
+# $\partial H / \partial x = \partial F / \partial x + I$: the identity term carries the gradient
+# unchanged to earlier layers, so it neither vanishes nor has to pass through every layer's
+# weights.
+
+# %% [markdown]
+# ## Part 11: a squeeze-and-excitation block (6 points)
+#
+# `SEBlock(channels, reduction=16)` reweights the channels of its input:
+#
+# 1. *squeeze*: global average pooling gives one number per channel, $z \in \mathbb{R}^C$;
+# 2. *excitation*: $s = \sigma(W_2\, \mathrm{ReLU}(W_1 z + b_1) + b_2)$ with
+#    $W_1 \in \mathbb{R}^{C/r \times C}$, $W_2 \in \mathbb{R}^{C \times C/r}$ (both layers with
+#    bias, $r$ the reduction);
+# 3. *scale*: the output is the input with channel $c$ multiplied by $s_c$.
+#
+# The output has the shape of the input.
+
+# %% nb="solution se"
+class SEBlock(nn.Module):
+    def __init__(self, channels, reduction=16):
+        super().__init__()
+        ### BEGIN SOLUTION
+        hidden = channels // reduction
+        self.fc1 = nn.Linear(channels, hidden)
+        self.fc2 = nn.Linear(hidden, channels)
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        z = x.mean(dim=(2, 3))
+        s = torch.sigmoid(self.fc2(F.relu(self.fc1(z))))
+        return x * s[:, :, None, None]
+        ### END SOLUTION
+
+# %% nb="tests se__tests 3"
+with quiet():
+    torch.manual_seed(0)
+    _se = SEBlock(256)
+    check_shape("SEBlock(256) on (2, 256, 7, 7)", _se(torch.randn(2, 256, 7, 7)), (2, 256, 7, 7))
+    check_hash("SEBlock(256) parameter count", count_params(_se), "a91bf1f90335b5df",
+               hint="two fully connected layers with biases, 256 -> 16 -> 256")
+
+# %% nb="tests se__hidden 3"
+# Hidden tests: other sizes, the output is a per-channel rescaling by factors in (0, 1), own work.
+### BEGIN HIDDEN TESTS
+with quiet():
+    torch.manual_seed(6)
+    _se = _own_work("SEBlock", lambda: SEBlock(64, reduction=8))
+    check_close("SEBlock(64, 8) parameter count", count_params(_se), 2 * 64 * 8 + 8 + 64)
+    _x = torch.rand(3, 64, 5, 6) + 0.5
+    with torch.no_grad():
+        _ratio = _se(_x) / _x
+    check_close("SEBlock: out / x is the same at every position of a channel",
+                _ratio, _ratio[:, :, :1, :1].expand_as(_ratio), tol=1e-5,
+                hint="multiply each channel by one number s_c")
+    if not (float(_ratio.min()) > 0 and float(_ratio.max()) < 1):
+        raise AssertionError("SEBlock: the channel weights are not in (0, 1).\nHint: end the excitation with a sigmoid.")
+    _grads_reach_all("SEBlock", SEBlock(32), torch.randn(2, 32, 4, 4))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 12: a ResNeXt block (7 points)
+#
+# ResNeXt replaces the bottleneck's single 3x3 conv by `cardinality` parallel paths of
+# `group_width` channels each; a grouped convolution (`groups=cardinality`) computes all paths at
+# once. Write `ResNeXtBlock(in_ch, out_ch, cardinality=32, group_width=4, stride=1)`:
+#
+# 1x1 conv to $D = $ `cardinality * group_width` channels -> BN -> ReLU -> grouped 3x3 conv
+# $D \to D$ (stride `stride`) -> BN -> ReLU -> 1x1 conv to `out_ch` -> BN, plus the shortcut
+# (identity or projection, as in Part 8), then ReLU. Convolutions have no bias.
+#
+# The 32x4d block on 256 channels has about as many parameters as ResNet's bottleneck
+# `Bottleneck(256, 64)`: compare the two once your block works.
+
+# %% nb="solution resnext"
+class ResNeXtBlock(nn.Module):
+    def __init__(self, in_ch, out_ch, cardinality=32, group_width=4, stride=1):
+        super().__init__()
+        ### BEGIN SOLUTION
+        d = cardinality * group_width
+        self.conv1 = nn.Conv2d(in_ch, d, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(d)
+        self.conv2 = nn.Conv2d(d, d, 3, stride=stride, padding=1, groups=cardinality, bias=False)
+        self.bn2 = nn.BatchNorm2d(d)
+        self.conv3 = nn.Conv2d(d, out_ch, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_ch)
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_ch != out_ch:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False),
+                                          nn.BatchNorm2d(out_ch))
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return F.relu(out + self.shortcut(x))
+        ### END SOLUTION
+
+# %% nb="tests resnext__tests 4"
+with quiet():
+    torch.manual_seed(0)
+    _blk = ResNeXtBlock(256, 256)
+    check_shape("ResNeXtBlock(256, 256) on (2, 256, 8, 8)", _blk(torch.randn(2, 256, 8, 8)), (2, 256, 8, 8))
+    check_hash("ResNeXtBlock(256, 256) parameter count", count_params(_blk), "605c0a571d125006",
+               hint="a grouped conv with 32 groups has 3*3*(128/32)*128 weights")
+
+# %% nb="tests resnext__hidden 3"
+# Hidden tests: other cardinalities and widths, stride 2, gradients, own work.
+### BEGIN HIDDEN TESTS
+with quiet():
+    torch.manual_seed(7)
+
+    def _resnext(cin, cout, c, w, s):
+        d = c * w
+        return cin * d + 9 * d * w + d * cout + 4 * d + 2 * cout + ((cin * cout + 2 * cout) if (s != 1 or cin != cout) else 0)
+
+    for args in [(256, 512, 32, 8, 2), (64, 64, 8, 4, 1), (16, 32, 4, 2, 1)]:
+        blk = _own_work("ResNeXtBlock", lambda: ResNeXtBlock(*args))
+        check_close(f"ResNeXtBlock{args} parameter count", count_params(blk), _resnext(*args))
+    check_shape("ResNeXtBlock(256, 512, 32, 8, 2) on (1, 256, 14, 14)",
+                ResNeXtBlock(256, 512, 32, 8, 2)(torch.randn(1, 256, 14, 14)), (1, 512, 7, 7))
+    _groups = [m.groups for m in ResNeXtBlock(64, 64, 8, 4).modules() if isinstance(m, nn.Conv2d)]
+    check_close("largest groups of a Conv2d in ResNeXtBlock(64, 64, cardinality=8)", max(_groups), 8,
+                hint="use groups=cardinality in the 3x3 conv")
+    _grads_reach_all("ResNeXtBlock", ResNeXtBlock(16, 32, 4, 2, 2), torch.randn(2, 16, 6, 6))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Done
+#
+# Compare your blocks: `count_params(ResNeXtBlock(256, 256))` against
+# `count_params(Bottleneck(256, 64))`, and `count_params(ResNet18())` against the 138 million of
+# VGG16 from Part 3.
