@@ -4,7 +4,11 @@ Small modules, each with one job:
 
 - ``gradcheck``: numerical gradients (centred differences) and ``rel_error``.
 - ``layers``: numpy layers in the ``forward -> (out, cache)`` / ``backward(dout, cache)`` style.
-- ``data``: the course data sets (real handwritten digits, ...).
+- ``conv``: convolution (naive and im2col) and pooling layers in the same style.
+- ``data``: the course data sets (real digits, procedural shapes, CIFAR-10), batches on the device.
+- ``models``: the architectures of the course in PyTorch (LeNet-5 ... ResNeXt, DenseNet, SqueezeNet).
+- ``inspect``: layer tables, parameters, activation memory, multiply-adds, receptive fields.
+- ``train``: a plain training loop (device, mixed precision, time budget, checkpoints).
 - ``device``: choosing CUDA, then Apple MPS, then the CPU; seeding.
 - ``plots``: activation curves, loss and accuracy curves.
 - ``grading``: checks used by assignment test cells, with helpful messages.
