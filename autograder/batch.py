@@ -88,7 +88,9 @@ def _stage(course_dir: Path, assignment: str, student: str, expected: list[str])
             problems.append(f"{name} is missing (scored 0){found}")
             continue
         try:
-            nbformat.validate(nbformat.read(path, as_version=4))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # duplicate cell ids: nbgrader's DeduplicateIds fixes them
+                nbformat.validate(nbformat.read(path, as_version=4))
         except Exception as exc:  # noqa: BLE001 - any unreadable notebook is the student's to fix
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             problems.append(f"{name} is not a valid notebook ({first[:120]}); scored 0")

@@ -22,8 +22,9 @@ class RoundTrip:
     assignment = None
 
     @pytest.fixture(scope="class")
-    def graded(self, tmp_path_factory):
-        return grade_samples(self.assignment, tmp_path_factory)
+    @classmethod
+    def graded(cls, tmp_path_factory):
+        return grade_samples(cls.assignment, tmp_path_factory)
 
     def test_every_submission_graded(self, graded):
         check_every_submission_graded(graded)
