@@ -62,3 +62,18 @@ def seed_everything(seed: int = 0) -> np.random.Generator:
     np.random.seed(int(seed) % 2**32)
     torch.manual_seed(int(seed))
     return np.random.default_rng(int(seed))
+
+
+def make_repeatable(device: torch.device) -> bool:
+    """On the CPU: one thread and PyTorch's deterministic algorithms; returns True if it did so.
+
+    Small models gain little from more threads, a shared machine punishes them, and with one thread
+    and the seed a rerun gives the same numbers, which is what lets stored notebook outputs be
+    compared. On a GPU nothing changes: some kernels (e.g. average pooling's backward) have no
+    deterministic version there, and speed matters more.
+    """
+    if torch.device(device).type != "cpu":
+        return False
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    return True

@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cnnkit.data import load_digits
-from cnnkit.device import pick_device, seed_everything
+from cnnkit.device import make_repeatable, pick_device, seed_everything
 from cnnkit.inspect import count_macs, count_params
 from cnnkit.models import (CifarBlock, cifar_resnet, resnet18, resnet34, resnet50, resnet101,
                            resnet152, vgg16)
@@ -32,13 +32,7 @@ from cnnkit.models import (CifarBlock, cifar_resnet, resnet18, resnet34, resnet5
 rng = seed_everything(0)
 device = pick_device()
 print("device:", device)
-if device.type == "cpu":
-    # Small models run fastest on one thread (no synchronisation between threads), and the results
-    # do not depend on how many cores the machine has, so the stored outputs repeat.
-    torch.set_num_threads(1)
-    # Bit-for-bit repeatable runs for the stored (CPU) outputs; on a GPU some layers (e.g. the
-    # backward pass of average pooling) have no deterministic kernel, and speed matters more there.
-    torch.use_deterministic_algorithms(True)
+make_repeatable(device)  # on the CPU: one thread, deterministic kernels (see cnnkit.device)
 
 
 def on_meta(builder, **kwargs):

@@ -27,7 +27,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cnnkit import train
 from cnnkit.data import SHAPE_CLASSES, DeviceLoader, load_shapes
-from cnnkit.device import pick_device, seed_everything
+from cnnkit.device import make_repeatable, pick_device, seed_everything
 from cnnkit.models import cifar_resnet
 from cnnkit.models.cifar import CifarResNet
 from cnnkit.plots import show_images
@@ -61,9 +61,7 @@ print("bool(torch.cuda.is_available()) =", torch.cuda.is_available())
 # `cudnn.benchmark` below trades exact repeatability for speed.)
 
 # %%
-if device.type == "cpu":
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+make_repeatable(device)
 
 # Sizes, picked once from the device: (train, val, test) images, depth, widths, epochs.
 if ON_GPU:

@@ -80,3 +80,14 @@ def test_seed_everything_repeats_all_generators():
     assert isinstance(rng, np.random.Generator)
     with pytest.raises(ValueError, match="non-negative integer"):
         seed_everything(-1)
+
+
+def test_make_repeatable_only_touches_the_cpu(monkeypatch):
+    from cnnkit.device import make_repeatable
+
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(("threads", n)))
+    monkeypatch.setattr(torch, "use_deterministic_algorithms", lambda on: calls.append(("deterministic", on)))
+    assert make_repeatable(torch.device("cuda")) is False and calls == []
+    assert make_repeatable(torch.device("cpu")) is True
+    assert calls == [("threads", 1), ("deterministic", True)]

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 import cnnkit.train
 from cnnkit.data import SHAPE_CLASSES, load_shapes
-from cnnkit.device import pick_device, seed_everything
+from cnnkit.device import make_repeatable, pick_device, seed_everything
 from cnnkit.grading import check_close, no_calls_to, quiet
 from cnnkit.models.cifar import CifarResNet
 from cnnkit.plots import plot_curves, show_images
@@ -44,11 +44,7 @@ from cnnkit.plots import plot_curves, show_images
 rng = seed_everything(0)
 device = pick_device()
 ON_CPU = device.type == "cpu"
-if ON_CPU:
-    # Small convolutions gain little from threads, and a shared machine punishes them: one
-    # thread keeps the CPU run short and repeatable.
-    torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+make_repeatable(device)  # on the CPU: one thread, deterministic kernels (see cnnkit.device)
 
 # Sizes, picked once from the device.
 N_TRAIN, N_VAL, N_TEST = (3000, 500, 1000) if ON_CPU else (40000, 5000, 5000)
