@@ -35,7 +35,7 @@ from typing import Iterable, NamedTuple, Sequence
 import torch
 import torch.nn as nn
 
-__all__ = ["LayerRow", "count_params", "layer_table", "summary", "count_macs", "flop_counter_macs",
+__all__ = ["LayerRow", "on_meta", "count_params", "layer_table", "summary", "count_macs", "flop_counter_macs",
            "receptive_field", "receptive_field_steps", "conv_output_size"]
 
 
@@ -50,6 +50,12 @@ class LayerRow(NamedTuple):
     activation_bytes: int
     macs: int            # multiply-adds (conv and linear only; see the module docstring)
     inplace: bool = False  # output overwrites the input (shares its memory)
+
+
+def on_meta(builder, *args, **kwargs) -> nn.Module:
+    """builder(*args, **kwargs) built on the meta device: shapes and counts, no weights allocated."""
+    with torch.device("meta"):
+        return builder(*args, **kwargs)
 
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:

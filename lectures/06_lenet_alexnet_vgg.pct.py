@@ -27,20 +27,13 @@ import torch.nn.functional as F
 
 from cnnkit.data import load_digits
 from cnnkit.device import pick_device, seed_everything
-from cnnkit.inspect import conv_output_size, count_macs, count_params, layer_table, receptive_field
+from cnnkit.inspect import conv_output_size, count_macs, count_params, layer_table, on_meta, receptive_field
 from cnnkit.models import C3_TABLE, VGG_CONFIGS, alexnet, lenet5, vgg, vgg16
 
 rng = seed_everything(0)
 device = pick_device()
 torch.set_num_threads(1)  # the models trained here are tiny: one CPU thread is fastest
 print("device:", device)
-
-
-def on_meta(builder, **kwargs):
-    """Build a model without allocating its weights."""
-    with torch.device("meta"):
-        return builder(**kwargs)
-
 
 # %% [markdown]
 # ## 1. LeNet-5 (1998)

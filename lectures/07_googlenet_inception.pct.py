@@ -28,19 +28,12 @@ import torch
 import torch.nn as nn
 
 from cnnkit.device import pick_device, seed_everything
-from cnnkit.inspect import conv_output_size, count_macs, count_params, flop_counter_macs, receptive_field
+from cnnkit.inspect import conv_output_size, count_macs, count_params, flop_counter_macs, on_meta, receptive_field
 from cnnkit.models import GOOGLENET_MODULES, InceptionModule, alexnet, googlenet, vgg16
 
 rng = seed_everything(0)
 device = pick_device()
 print("device:", device)
-
-
-def on_meta(builder, **kwargs):
-    """Build a model without allocating its weights."""
-    with torch.device("meta"):
-        return builder(**kwargs)
-
 
 # %% [markdown]
 # ## 1. The naive Inception module

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from cnnkit.data import load_digits
 from cnnkit.device import make_repeatable, pick_device, seed_everything
-from cnnkit.inspect import count_macs, count_params
+from cnnkit.inspect import count_macs, count_params, on_meta
 from cnnkit.models import (CifarBlock, cifar_resnet, resnet18, resnet34, resnet50, resnet101,
                            resnet152, vgg16)
 
@@ -33,13 +33,6 @@ rng = seed_everything(0)
 device = pick_device()
 print("device:", device)
 make_repeatable(device)  # on the CPU: one thread, deterministic kernels (see cnnkit.device)
-
-
-def on_meta(builder, **kwargs):
-    """Build a model without allocating its weights (shapes and counts only)."""
-    with torch.device("meta"):
-        return builder(**kwargs)
-
 
 # %% [markdown]
 # ## 1. Deeper is not automatically better

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from cnnkit.data import load_digits
 from cnnkit.device import make_repeatable, pick_device, seed_everything
-from cnnkit.inspect import count_macs, count_params
+from cnnkit.inspect import count_macs, count_params, on_meta
 from cnnkit.models import (BUILDERS, Bottleneck, DenseBlock, FireModule, SEBlock, Transition, mlpconv,
                            densenet121, nin, resnet50, resnext50_32x4d, se_resnet50, squeezenet1_0,
                            alexnet, wide_resnet50_2)
@@ -36,13 +36,6 @@ rng = seed_everything(0)
 device = pick_device()
 print("device:", device)
 make_repeatable(device)  # on the CPU: one thread, deterministic kernels (see cnnkit.device)
-
-
-def on_meta(builder, **kwargs):
-    """Build a model without allocating its weights (shapes and counts only)."""
-    with torch.device("meta"):
-        return builder(**kwargs)
-
 
 # %% [markdown]
 # ## 1. Network in Network

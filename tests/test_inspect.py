@@ -143,3 +143,12 @@ def test_receptive_field_matches_gradient():
     rows = (x.grad[0, 0].abs().sum(1) > 0).nonzero()
     seen = int(rows.max() - rows.min() + 1)
     assert seen == receptive_field([(3, 1), (2, 2), (3, 1, 2)]) == 12
+
+
+def test_on_meta_builds_without_allocating():
+    from cnnkit.inspect import count_params, on_meta
+    from cnnkit.models import vgg16
+
+    model = on_meta(vgg16, num_classes=10)
+    assert all(p.device.type == "meta" for p in model.parameters())
+    assert count_params(model) == 138_357_544 - 4096 * 990 - 990  # 1000 -> 10 classes in FC8
