@@ -100,9 +100,9 @@ def _stage(course_dir: Path, assignment: str, student: str, expected: list[str])
 
 def _zero_missing(course_dir: Path, assignment: str, student: str) -> None:
     """Every grade still without a score gets 0 automatically (nothing ran for it)."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    with Gradebook(course.db_url(course_dir)) as gb:
+    with course.gradebook(course_dir) as gb:
         try:
             sub = gb.find_submission(assignment, student)
         except MissingEntry:
@@ -171,11 +171,9 @@ def _save(config, course_dir: Path, assignment: str, student: str, result: dict)
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
                                         LimitOutput, SaveAutoGrades)
 
-    from nbgrader.api import Gradebook
-
     problems = []
     folder = Path(course_dir) / "autograded" / student / assignment
-    with Gradebook(course.db_url(course_dir)) as gb:
+    with course.gradebook(course_dir) as gb:
         tests = {n.name: {c.name for c in n.grade_cells if c.cell_type == "code"}
                  for n in gb.find_assignment(assignment).notebooks}
     for name, text in result["notebooks"].items():
@@ -252,11 +250,11 @@ def ensure_in_gradebook(assignment: str, course_dir: Path) -> None:
     """Autograde needs the assignment's cells in the gradebook: add them if this course dir lacks
     them. An assignment already there is left as it is, so students are graded against what was
     released."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     from .cli import release
 
-    with Gradebook(course.db_url(course_dir)) as gb:
+    with course.gradebook(course_dir) as gb:
         try:
             if gb.find_assignment(assignment).notebooks:
                 return

@@ -66,13 +66,11 @@ def grade(assignment: str, course_dir: Path, students: list[str] | None = None, 
 
 def import_roster(path: Path, course_dir: Path) -> list[str]:
     """Add or update every student of students.csv in the gradebook; returns their ids."""
-    from nbgrader.api import Gradebook
-
     from .collect import read_roster
 
     rows = read_roster(path)
     Path(course_dir).mkdir(parents=True, exist_ok=True)
-    with Gradebook(course.db_url(course_dir)) as gb:
+    with course.gradebook(course_dir) as gb:
         for row in rows:
             gb.update_or_create_student(row["id"], **{k: v for k, v in row.items() if k != "id" and v})
     return [r["id"] for r in rows]
@@ -80,11 +78,9 @@ def import_roster(path: Path, course_dir: Path) -> list[str]:
 
 def roster_ids(course_dir: Path) -> set[str] | None:
     """The students in the gradebook, or None when there is no roster yet."""
-    from nbgrader.api import Gradebook
-
     if not course.has_gradebook(course_dir):
         return None
-    with Gradebook(course.db_url(course_dir)) as gb:
+    with course.gradebook(course_dir) as gb:
         ids = {s.id for s in gb.students}
     return ids or None
 
@@ -121,10 +117,8 @@ def feedback(assignment: str, course_dir: Path) -> Path:
 
 def grade_rows(course_dir: Path, assignment: str | None = None) -> list[dict]:
     """One row per submission: student, assignment, autograded score and maximum, manual points."""
-    from nbgrader.api import Gradebook
-
     rows = []
-    with Gradebook(course.db_url(course_dir)) as gb:
+    with course.gradebook(course_dir) as gb:
         for a in gb.assignments:
             if assignment and a.name != assignment:
                 continue
@@ -159,7 +153,6 @@ def format_table(rows: list[dict]) -> str:
 
 def export(course_dir: Path, to: Path | None = None, force: bool = False) -> Path:
     """Write the gradebook's grades as CSV with nbgrader's own exporter."""
-    from nbgrader.api import Gradebook
     from nbgrader.plugins import CsvExportPlugin
 
     to = Path(to or Path(course_dir) / "grades.csv")
@@ -169,7 +162,7 @@ def export(course_dir: Path, to: Path | None = None, force: bool = False) -> Pat
         raise CourseError(f"no gradebook in {course_dir}: release and grade an assignment first")
     plugin = CsvExportPlugin()
     plugin.to = str(to)
-    with Gradebook(course.db_url(course_dir)) as gb:
+    with course.gradebook(course_dir) as gb:
         plugin.export(gb)
     return to
 
@@ -201,7 +194,7 @@ def main(argv=None) -> int:
         p.add_argument("--course-dir", type=Path, default=course.DEFAULT_COURSE_DIR,
                        help="working folder with submitted/ and the gradebook (default: %(default)s)")
         p.add_argument("--db", help="gradebook URL instead of COURSE_DIR/gradebook.db, e.g. "
-                                    "postgresql://user:password@host/course (needs psycopg2)")
+                                    "postgresql+psycopg://user:password@host/course (pip install 'psycopg[binary]')")
         return p
 
     add("release", "generate the student version in assignments/")

@@ -71,7 +71,7 @@ def make_api(course_dir: Path, release_dir: Path | None = None):
 
 
 def db_url(course_dir: Path) -> str:
-    """The gradebook: $AUTOGRADER_DB (e.g. postgresql://user@host/course, set by --db) or
+    """The gradebook: $AUTOGRADER_DB (e.g. postgresql+psycopg://user@host/course, set by --db) or
     COURSE_DIR/gradebook.db."""
     _put_interpreter_on_path()
     return os.environ.get("AUTOGRADER_DB") or f"sqlite:///{Path(course_dir).resolve() / 'gradebook.db'}"
@@ -79,3 +79,13 @@ def db_url(course_dir: Path) -> str:
 
 def has_gradebook(course_dir: Path) -> bool:
     return bool(os.environ.get("AUTOGRADER_DB")) or (Path(course_dir) / "gradebook.db").exists()
+
+
+def gradebook(course_dir: Path):
+    """The course's nbgrader Gradebook (use as a context manager), under the configured course id.
+
+    The id matters on PostgreSQL, which enforces the gradebook's foreign keys: nbgrader's own
+    default ('') names no course row there."""
+    from nbgrader.api import Gradebook
+
+    return Gradebook(db_url(course_dir), make_config(course_dir).CourseDirectory.course_id)

@@ -4,6 +4,9 @@ assignments/. nbgrader run by hand from the repository root reads it through ../
 """
 c = get_config()  # noqa: F821 - provided by traitlets when this file is loaded
 
+# The gradebook's course row; PostgreSQL enforces it (nbgrader's default '' works on sqlite only).
+c.CourseDirectory.course_id = "cnn-architectures"
+
 # Instructor notebooks live in solutions/, released student versions in assignments/.
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
