@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import course, sandbox
+from . import course, sandbox, testplan
 from .course import CourseError
 from .execute import DEFAULT_LIMITS, run_job
 
@@ -116,7 +116,8 @@ def _zero_missing(course_dir: Path, assignment: str, student: str) -> None:
         gb.db.commit()
 
 
-# Put in front of every test cell before it runs: fresh copies of the checking helpers, so a
+# Only for assignments in testplan.TESTS_IN_KERNEL, whose test cells still run in the student's
+# kernel. Put in front of every test cell before it runs: fresh copies of the checking helpers, so a
 # submission that replaced them (cnnkit.grading.check_close = lambda *a, **k: None) is checked by
 # the real ones. It stops plain monkeypatching, not a student who rewrites Python's import system.
 GUARD = ("import importlib as _ag_il, cnnkit as _ag_ck, cnnkit.gradcheck as _ag_gc, cnnkit.grading as _ag_gr; "
@@ -125,9 +126,7 @@ GUARD = ("import importlib as _ag_il, cnnkit as _ag_ck, cnnkit.gradcheck as _ag_
          "from cnnkit.gradcheck import rel_error  # autograder: restore the checking helpers\n")
 
 
-def _is_test_cell(cell) -> bool:
-    m = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(m.get("grade")) and not m.get("solution")
+_is_test_cell = testplan.is_test_cell
 
 
 def _guard(text: str, add: bool) -> str:
@@ -153,16 +152,23 @@ def _prepare(api, course_dir: Path, assignment: str, student: str, expected: lis
         detail = next((ln for ln in reversed(lines) if "Error" in ln or "error" in ln), lines[-1] if lines else "")
         return None, problems + [f"nbgrader could not prepare the submission: {detail.strip()[:200]}"]
     folder = Path(course_dir) / "autograded" / student / assignment
-    notebooks, files = {}, {}
+    notebooks, files, plans = {}, {}, {}
+    in_kernel = assignment in testplan.TESTS_IN_KERNEL
     for p in sorted(folder.rglob("*")):
         if not p.is_file() or p.name in (STATUS_FILE, "timestamp.txt"):
             continue
         rel = str(p.relative_to(folder))
         if p.suffix == ".ipynb" and p.parent == folder:
-            notebooks[p.stem] = _guard(p.read_text(), add=True)
+            source = course.SOLUTIONS / assignment / p.name
+            if in_kernel or not source.exists():
+                notebooks[p.stem] = _guard(p.read_text(), add=True)
+            else:
+                notebooks[p.stem] = p.read_text()
+                plans[p.stem] = testplan.plan(nbformat.read(source, as_version=4))
         else:
             files[rel] = p.read_bytes()
-    return {"student": student, "assignment": assignment, "notebooks": notebooks, "files": files}, problems
+    return {"student": student, "assignment": assignment, "notebooks": notebooks, "files": files,
+            "plans": plans}, problems
 
 
 def _save(config, course_dir: Path, assignment: str, student: str, result: dict) -> list[str]:
