@@ -181,11 +181,15 @@ class Checker:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-async def _next_prompt(kc, msg_id: str, timeout: float) -> str | None:
+async def _next_prompt(kc, msg_id: str, timeout: float, km=None) -> str | None:
     """The kernel's next input_request prompt for msg_id, or None if the request ended (the
-    student's code replaced or stopped the channel) or nothing came in time."""
+    student's code replaced or stopped the channel), the kernel died or nothing came in time."""
     end = time.monotonic() + timeout
+    polls = 0
     while time.monotonic() < end:
+        polls += 1
+        if km is not None and polls % 10 == 0 and not await km.is_alive():
+            return None
         try:
             msg = await kc.get_stdin_msg(timeout=0.2)
             if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "input_request":
@@ -225,13 +229,13 @@ async def _check_cell(client, km, checker: Checker, cell, grade_id: str, source:
             if gone is None and serve_id is None:
                 serve_id = kc.execute(_SERVE.format(src=_WIRE_SOURCE), silent=True, store_history=False,
                                       allow_stdin=True)
-                if await _next_prompt(kc, serve_id, end - time.monotonic()) is None:
+                if await _next_prompt(kc, serve_id, end - time.monotonic(), km) is None:
                     gone = "your kernel did not answer the grader (it stopped, or its code replaced the channel)"
                 waiting = gone is None
             if gone is None:
                 kc.input(str(msg.get("payload", "")))
                 waiting = False
-                answer = await _next_prompt(kc, serve_id, end - time.monotonic())
+                answer = await _next_prompt(kc, serve_id, end - time.monotonic(), km)
                 if answer is None:
                     gone = "your kernel did not answer the grader in time (or its code left the channel)"
                 else:
@@ -333,6 +337,9 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
                     pass  # the error is in the cell's outputs; grading goes on
                 except DeadKernelError:
                     status = "the kernel died (it exited, crashed or ran out of memory)"
+                    if time.monotonic() >= deadline - 1.0 and await km.is_alive():
+                        # nbclient turns the cancellation by wait_for into DeadKernelError
+                        status = f"notebook time limit of {limits['notebook_timeout']} s reached"
                     _not_run(cell, status)
                     done += 1
                     break

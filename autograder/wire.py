@@ -23,7 +23,7 @@ import json
 
 import numpy as np
 
-MAX_TEXT = 256 * 1024 * 1024      # characters of one message
+MAX_TEXT = 64 * 1024 * 1024       # characters of one message
 MAX_DEPTH = 24                    # nesting of lists, tuples and dicts
 MAX_ITEMS = 200_000               # values in one message
 ARRAY_KINDS = "biuf"              # bool, signed, unsigned, float
