@@ -113,7 +113,7 @@ def _autograder_disable(_kept):
             _g[_n] = _stub(f"{__name__}.{_n}")
 
 
-_autograder_disable({kept!r})
+_autograder_disable(KEPT)
 del _autograder_disable
 """
 
@@ -131,7 +131,7 @@ def graded_cnnkit(disable: dict, into: Path) -> Path:
         if not path.exists():
             path = dest.joinpath(*parts, "__init__.py")
         if path.exists():
-            path.write_text(path.read_text() + _DISABLE.format(kept=set(kept)))
+            path.write_text(path.read_text() + _DISABLE.replace("KEPT", repr(set(kept))))
     return dest
 
 
@@ -316,7 +316,7 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
                 gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
                 if plan is not None and gid in plan["tests"]:
                     try:
-                        await _check_cell(client, km, checker, cell, gid, plan["tests"][gid], plan["names"],
+                        await _check_cell(client, km, checker, cell, gid, plan["tests"][gid], plan["names"][gid],
                                           min(left, float(limits["cell_timeout"])))
                     except _CheckerTimeout as exc:
                         cell.outputs = [nbformat.from_dict(o) for o in exc.outputs]

@@ -4,10 +4,11 @@
 - the trusted cells, by grade id: test cells (run only in the checker) and locked cells such as
   the setup (run in the student's kernel, whose code needs their imports and data, and in the
   checker too);
-- the student's names: every top-level name that a solution cell or an ordinary cell of the
-  instructor's notebook defines (def, class, assignment, import, for/with targets), less every
-  name an instructor cell defines. A student who defines `np` or `check_close` therefore
-  cannot hand the checker their own; and a name the kernel does not have is simply absent;
+- the student's names at each test cell: every top-level name (def, class, assignment, import,
+  for/with targets) whose last definition before that cell, in the instructor's notebook, is in
+  a solution cell or an ordinary cell, not in an instructor cell. A student who defines `np` or
+  `check_close` therefore cannot hand the checker their own; and a name the kernel does not
+  have is simply absent;
 - the course library's reference code a test says the student must not call
   (`no_calls_to(cnnkit.layers, ...)`): at grading time the kernel's copy of those modules
   raises instead (autograder.execute), except for the names the instructor's cells import from
@@ -146,22 +147,29 @@ def imported_from(sources: list[str]) -> dict[str, set[str]]:
 
 
 def plan(source_nb) -> dict:
-    """The checker's plan for one notebook: {'tests': {grade_id: source}, 'setup': {grade_id:
-    source}, 'names': [...], 'disable': {module: [names kept]}}: plain data, for the worker."""
-    tests, setup = {}, {}
-    instructor, student = set(), set()
+    """The checker's plan for one notebook, plain data for the worker: {'tests': {grade_id:
+    source}, 'setup': {grade_id: source}, 'names': {test grade_id: [student names]}, 'disable':
+    {module: [names kept]}}.
+
+    A test cell's student names are those whose last definition before it, in the instructor's
+    notebook, is in a student cell (solution or ordinary): as in the kernel, where a later `def
+    numerical_gradient` replaces an earlier `from cnnkit.gradcheck import numerical_gradient`."""
+    tests, setup, names = {}, {}, {}
+    owner: dict[str, str] = {}
     for cell in source_nb.cells:
         if cell.get("cell_type") != "code":
             continue
         src = cell.source
         if is_test_cell(cell):
-            tests[_meta(cell)["grade_id"]] = src
-            instructor |= defined_names(src)
+            gid = _meta(cell)["grade_id"]
+            tests[gid] = src
+            names[gid] = sorted(n for n, o in owner.items() if o == "student")
+            owner.update(dict.fromkeys(defined_names(src), "instructor"))
         elif is_locked_code_cell(cell):
             setup[_meta(cell)["grade_id"]] = src
-            instructor |= defined_names(src)
+            owner.update(dict.fromkeys(defined_names(src), "instructor"))
         else:
-            student |= defined_names(src)
+            owner.update(dict.fromkeys(defined_names(src), "student"))
     kept = imported_from(list(setup.values()))
     disable = {m: sorted(kept.get(m, set())) for m in sorted(forbidden_modules(list(tests.values())))}
-    return {"tests": tests, "setup": setup, "names": sorted(student - instructor), "disable": disable}
+    return {"tests": tests, "setup": setup, "names": names, "disable": disable}
