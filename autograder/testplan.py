@@ -6,9 +6,9 @@
   checker too);
 - the student's names at each test cell: every top-level name (def, class, assignment, import,
   for/with targets) whose last definition before that cell, in the instructor's notebook, is in
-  a solution cell or an ordinary cell, not in an instructor cell. A student who defines `np` or
-  `check_close` therefore cannot hand the checker their own; and a name the kernel does not
-  have is simply absent;
+  a solution cell or an ordinary cell, not in a test cell, and that no locked cell defines. A
+  student who defines `np` or `check_close` therefore cannot hand the checker their own; and a
+  name the kernel does not have is simply absent;
 - the course library's reference code a test says the student must not call
   (`no_calls_to(cnnkit.layers, ...)`): at grading time the kernel's copy of those modules
   raises instead (autograder.execute), except for the names the instructor's cells import from
@@ -153,9 +153,11 @@ def plan(source_nb) -> dict:
 
     A test cell's student names are those whose last definition before it, in the instructor's
     notebook, is in a student cell (solution or ordinary): as in the kernel, where a later `def
-    numerical_gradient` replaces an earlier `from cnnkit.gradcheck import numerical_gradient`."""
+    numerical_gradient` replaces a test cell's `from cnnkit.gradcheck import numerical_gradient`.
+    A name a locked cell defines is never the student's."""
     tests, setup, names = {}, {}, {}
     owner: dict[str, str] = {}
+    locked: set[str] = set()  # names of the locked cells (imports of np, torch, check_close...): never the student's
     for cell in source_nb.cells:
         if cell.get("cell_type") != "code":
             continue
@@ -163,10 +165,11 @@ def plan(source_nb) -> dict:
         if is_test_cell(cell):
             gid = _meta(cell)["grade_id"]
             tests[gid] = src
-            names[gid] = sorted(n for n, o in owner.items() if o == "student")
+            names[gid] = sorted(n for n, o in owner.items() if o == "student" and n not in locked)
             owner.update(dict.fromkeys(defined_names(src), "instructor"))
         elif is_locked_code_cell(cell):
             setup[_meta(cell)["grade_id"]] = src
+            locked |= defined_names(src)
             owner.update(dict.fromkeys(defined_names(src), "instructor"))
         else:
             owner.update(dict.fromkeys(defined_names(src), "student"))
