@@ -753,8 +753,8 @@ plt.show()
 # weight gradient and one for the gradient passed down to the layer below. Only the first layer
 # can skip the second, since nobody needs $\partial L/\partial \mathbf{x}$; in this network the
 # first layer is almost all of the work, so here the backward pass costs about as much as the
-# forward pass. The cell counts the multiply-adds both ways. That is why we train with backpropagation and use finite differences only to
-# test it, on small sizes.
+# forward pass. The cell counts the multiply-adds both ways. That is why we train with
+# backpropagation and use finite differences only to test it, on small sizes.
 #
 # </details>
 
