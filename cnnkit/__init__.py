@@ -12,6 +12,7 @@ Small modules, each with one job:
 - ``device``: choosing CUDA, then Apple MPS, then the CPU; seeding.
 - ``plots``: activation curves, loss and accuracy curves.
 - ``grading``: checks used by assignment test cells, with helpful messages.
+- ``bench``: timing the naive, im2col and PyTorch convolutions (``benchmarks/conv_bench.py``).
 
 Import what you need, e.g. ``from cnnkit.gradcheck import rel_error``.
 """
