@@ -163,6 +163,53 @@ def test_a_failed_test_says_why(a1_corpus):
 
 
 # ----------------------------------------------------------------------------------------------
+# A2 (numpy convolutions): torch patched in the kernel, and a fast convolution that secretly
+# calls the naive one, next to a good submission.
+
+A2 = "A2"
+A2_NB = "A2_convolution.ipynb"
+
+A2_ATTACKS = {
+    # torch patched: every parameter count is 0, every comparison succeeds
+    "torch": ("import torch\ntorch.Tensor.numel = lambda self: 0\ntorch.allclose = lambda *a, **k: True\n"
+              "torch.nn.Conv2d.parameters = lambda self: iter(())\n"
+              "def conv_param_count(in_channels, out_channels, kernel_size, bias=True):\n    return 0", 0),
+    # error display and the code runner both silenced
+    "silenced_runner": ("ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\n"
+                        "_orig = ip.run_cell\ndef _run_cell(*a, **k):\n    r = _orig(*a, **k)\n"
+                        "    r.error_in_exec = None\n    return r\nip.run_cell = _run_cell", 0),
+}
+
+
+@pytest.fixture(scope="module")
+def a2_corpus(tmp_path_factory):
+    work = tmp_path_factory.mktemp("forgery-A2")
+    released = cli.release(A2, work, release_dir=work / "release")
+    student = submissions.read(released / A2_NB)
+    source = submissions.read(course.SOLUTIONS / A2 / A2_NB)
+    good = submissions.fill(student, source)
+    first = submissions.solution_parts(source)[0]
+    cases = {"good": (good, submissions.autograded_points(source))}
+    for name, (code, points) in A2_ATTACKS.items():
+        cases[f"attack_{name}"] = (_prepend(student, first, code), points)
+    for name, (nb, _) in cases.items():
+        folder = work / "submitted" / name / A2
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / A2_NB)
+    outcomes = {o.student: o for o in batch.grade_batch(A2, work, workers=2, limits={"cell_timeout": 120},
+                                                          progress=False)}
+    rows = {r["student"]: r for r in cli.grade_rows(work, A2)}
+    return cases, outcomes, rows
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", ["good"] + [f"attack_{a}" for a in A2_ATTACKS])
+def test_a2_each_earns_exactly_its_honest_part(a2_corpus, student):
+    cases, outcomes, rows = a2_corpus
+    assert rows[student]["autograded"] == cases[student][1], outcomes[student].reason
+
+
+# ----------------------------------------------------------------------------------------------
 # The canary, on the tiny assignment (it runs in seconds).
 
 CANARY = "canary-" + "5e0f0c41d7a94b3c"          # only in the hidden test of the tiny assignment
@@ -247,50 +294,3 @@ def test_canary_never_reaches_the_kernel(canary_course):
     assert rows["searcher"]["autograded"] == 5, outcomes[0].reason
     graded = (work / "autograded" / "searcher" / tiny.NAME / tiny.NOTEBOOK).read_text()
     assert CANARY in graded  # the hidden test did run (in the checker)
-
-
-# ----------------------------------------------------------------------------------------------
-# A2 (numpy convolutions): torch patched in the kernel, and a fast convolution that secretly
-# calls the naive one, next to a good submission.
-
-A2 = "A2"
-A2_NB = "A2_convolution.ipynb"
-
-A2_ATTACKS = {
-    # torch patched: every parameter count is 0, every comparison succeeds
-    "torch": ("import torch\ntorch.Tensor.numel = lambda self: 0\ntorch.allclose = lambda *a, **k: True\n"
-              "torch.nn.Conv2d.parameters = lambda self: iter(())\n"
-              "def conv_param_count(in_channels, out_channels, kernel_size, bias=True):\n    return 0", 0),
-    # error display and the code runner both silenced
-    "silenced_runner": ("ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\n"
-                        "_orig = ip.run_cell\ndef _run_cell(*a, **k):\n    r = _orig(*a, **k)\n"
-                        "    r.error_in_exec = None\n    return r\nip.run_cell = _run_cell", 0),
-}
-
-
-@pytest.fixture(scope="module")
-def a2_corpus(tmp_path_factory):
-    work = tmp_path_factory.mktemp("forgery-A2")
-    released = cli.release(A2, work, release_dir=work / "release")
-    student = submissions.read(released / A2_NB)
-    source = submissions.read(course.SOLUTIONS / A2 / A2_NB)
-    good = submissions.fill(student, source)
-    first = submissions.solution_parts(source)[0]
-    cases = {"good": (good, submissions.autograded_points(source))}
-    for name, (code, points) in A2_ATTACKS.items():
-        cases[f"attack_{name}"] = (_prepend(student, first, code), points)
-    for name, (nb, _) in cases.items():
-        folder = work / "submitted" / name / A2
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / A2_NB)
-    outcomes = {o.student: o for o in batch.grade_batch(A2, work, workers=2, limits={"cell_timeout": 120},
-                                                          progress=False)}
-    rows = {r["student"]: r for r in cli.grade_rows(work, A2)}
-    return cases, outcomes, rows
-
-
-@needs_sandbox
-@pytest.mark.parametrize("student", ["good"] + [f"attack_{a}" for a in A2_ATTACKS])
-def test_a2_each_earns_exactly_its_honest_part(a2_corpus, student):
-    cases, outcomes, rows = a2_corpus
-    assert rows[student]["autograded"] == cases[student][1], outcomes[student].reason
