@@ -14,10 +14,9 @@ import re
 import nbformat
 import pytest
 
-from autograder import batch, cli, course, sandbox, submissions
+from autograder import batch, cli, course, submissions
 from tests import tiny_assignment as tiny
-
-needs_sandbox = pytest.mark.skipif(sandbox.check() is not None, reason=f"no sandbox here: {sandbox.check()}")
+from tests.isolation import needs_sandbox
 
 A1 = "A1"
 A1_NB = "A1_mlp_backprop.ipynb"
