@@ -258,15 +258,13 @@ def ensure_in_gradebook(assignment: str, course_dir: Path) -> None:
     released."""
     from nbgrader.api import MissingEntry
 
-    from .cli import release
-
     with course.gradebook(course_dir) as gb:
         try:
             if gb.find_assignment(assignment).notebooks:
                 return
         except MissingEntry:
             pass
-    release(assignment, course_dir, release_dir=Path(course_dir) / ".release")
+    course.release(assignment, course_dir, release_dir=Path(course_dir) / ".release")
 
 
 def grade_batch(assignment: str, course_dir: Path, students: list[str] | None = None, workers: int = 1,
@@ -275,14 +273,12 @@ def grade_batch(assignment: str, course_dir: Path, students: list[str] | None = 
     """Grade every submission of an assignment (or the given students); see the module docstring."""
     from tqdm.auto import tqdm
 
-    from .cli import submitted_students
-
     from sqlalchemy.exc import SAWarning
 
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session autoflush notices
     course.check_assignment(assignment)
     course_dir = Path(course_dir)
-    students = students or submitted_students(assignment, course_dir)
+    students = students or course.submitted_students(assignment, course_dir)
     if not students:
         raise CourseError(f"nothing to grade: no folders {course_dir / 'submitted' / '<student>' / assignment}")
     why = sandbox.check()

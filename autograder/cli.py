@@ -31,26 +31,8 @@ def _run(result: dict, what: str) -> None:
         raise CourseError(f"{what} failed:\n{detail.strip()}")
 
 
-def release(assignment: str, course_dir: Path, release_dir: Path | None = None) -> Path:
-    """Generate the student version of an assignment and record it in the gradebook."""
-    course.check_assignment(assignment)
-    api = course.make_api(course_dir, release_dir)
-    _run(api.generate_assignment(assignment, force=True, create=True), f"release {assignment}")
-    return Path(release_dir or course.ASSIGNMENTS) / assignment
-
-
-def submitted_students(assignment: str, course_dir: Path) -> list[str]:
-    root = Path(course_dir) / "submitted"
-    if not root.is_dir():
-        return []
-    students = []
-    for d in sorted(root.iterdir()):
-        if (d / assignment).is_dir():
-            if not course.ID_PATTERN.match(d.name):
-                print(f"skipping {d}: '{d.name}' is not a valid student id (letters, digits, _ . -)", file=sys.stderr)
-                continue
-            students.append(d.name)
-    return students
+release = course.release
+submitted_students = course.submitted_students
 
 
 def grade(assignment: str, course_dir: Path, students: list[str] | None = None, workers: int = 1,
