@@ -161,7 +161,9 @@ def _prepare(api, course_dir: Path, assignment: str, student: str, expected: lis
         if p.suffix == ".ipynb" and p.parent == folder:
             text = p.read_text()
             notebooks[p.stem] = _guard(text, add=True)
-            p.write_text(sanitize.notebook_text(text))  # what Formgrader may show until it is graded
+            clean = p.with_name(p.name + ".clean")  # nbgrader leaves the file read-only: replace it
+            clean.write_text(sanitize.notebook_text(text))
+            clean.replace(p)  # what Formgrader may show until it is graded
         else:
             files[rel] = p.read_bytes()
     return {"student": student, "assignment": assignment, "notebooks": notebooks, "files": files}, problems

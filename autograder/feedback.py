@@ -6,22 +6,27 @@ does, `FeedbackContent` (an nbconvert preprocessor added to nbgrader's list):
   older autograder are cleaned too);
 - removes the hidden tests from every test cell: the lines between nbgrader's BEGIN/END HIDDEN
   TESTS markers and the markers themselves, and the tracebacks of such cells, since an IPython
-  traceback quotes the lines around the failing one (the error's type and message stay).
+  traceback quotes the lines around the failing one. The error's type stays, and its message
+  when the failing line is a visible test; a failing hidden test reads HIDDEN_FAILED instead.
 After it, every page gets a Content-Security-Policy meta tag as the first element of its head:
 no script runs but MathJax from its CDN path, nothing is fetched but inline images and styles.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
-from traitlets import Unicode
+from traitlets import Bool, Unicode
 
 from . import sanitize
 
 MATHJAX = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/"
 CSP = (f"default-src 'none'; script-src {MATHJAX}; style-src 'unsafe-inline' {MATHJAX}; "
        f"font-src data: {MATHJAX}; img-src data:; base-uri 'none'; form-action 'none'")
+HIDDEN_FAILED = "a hidden test of this cell failed (hidden tests are not shown in feedback)"
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+ARROW = re.compile(r"^-*>\s*\d+\s?(.*)$")  # IPython's "----> 4 check_close(...)"
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
 
 
@@ -33,30 +38,50 @@ def _is_test_cell(cell) -> bool:
 class FeedbackContent(Preprocessor):
     """Sanitise a graded notebook and take the hidden tests out of it (see the module docstring)."""
 
+    enabled = Bool(True).tag(config=True)  # nbconvert's preprocessors are off unless enabled
     begin = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
     end = Unicode("END HIDDEN TESTS").tag(config=True)
 
-    def strip_hidden(self, source: str) -> tuple[str, bool]:
-        kept, inside, found = [], False, False
+    def strip_hidden(self, source: str) -> tuple[str, list[str]]:
+        """The source without the hidden tests, and the hidden lines (stripped)."""
+        kept, hidden, inside = [], [], False
         for line in source.split("\n"):
             if self.begin in line:
-                inside = found = True
+                inside = True
+                hidden.append(line.strip())
             elif self.end in line:
                 inside = False
-            elif not inside:
+            elif inside:
+                hidden.append(line.strip())
+            else:
                 kept.append(line)
-        return "\n".join(kept), found
+        return "\n".join(kept), [h for h in hidden if h]
+
+    @staticmethod
+    def failing_line(traceback: list[str]) -> str | None:
+        """The text of the first line IPython marks with its arrow (the cell's own failing line)."""
+        for chunk in traceback:
+            for line in ANSI.sub("", chunk).splitlines():
+                m = ARROW.match(line)
+                if m:
+                    return m.group(1).strip()
+        return None
 
     def preprocess(self, nb, resources):
         sanitize.notebook(nb)
         for cell in nb.cells:
             if not _is_test_cell(cell):
                 continue
-            cell.source, found = self.strip_hidden(cell.source)
-            if found:
-                for out in cell.get("outputs", []):
-                    if out.get("output_type") == "error":
-                        out["traceback"] = [f"{out.get('ename', '')}: {out.get('evalue', '')}"]
+            cell.source, hidden = self.strip_hidden(cell.source)
+            if not hidden:
+                continue
+            for out in cell.get("outputs", []):
+                if out.get("output_type") != "error":
+                    continue
+                line = self.failing_line(out.get("traceback", []))
+                if line is None or line in hidden:  # a hidden test failed: say so, not what it checks
+                    out["evalue"] = HIDDEN_FAILED
+                out["traceback"] = [f"{out.get('ename', '')}: {out.get('evalue', '')}"]
         return nb, resources
 
 

@@ -82,14 +82,15 @@ class _EscapingRenderer(IPythonRenderer):
         return super().block_mermaidjs(html.escape(code, quote=False))
 
 
-def render_markdown(source: str) -> str:
+def render_markdown(source: str, attachments: dict | None = None) -> str:
     """The HTML that Formgrader and nbgrader's feedback make of a markdown cell."""
-    return MarkdownWithMath(renderer=IPythonRenderer(escape=False)).render(source)
+    return MarkdownWithMath(renderer=IPythonRenderer(escape=False, attachments=attachments or {})).render(source)
 
 
-def _is_plain(source: str, rendered: str) -> bool:
+def _is_plain(source: str, rendered: str, attachments: dict | None) -> bool:
     """No raw HTML, and no link or image the sanitiser would drop (javascript:, vbscript:, ...)."""
-    if MarkdownWithMath(renderer=_EscapingRenderer(escape=True)).render(source) != rendered:
+    escaping = _EscapingRenderer(escape=True, attachments=attachments or {})
+    if MarkdownWithMath(renderer=escaping).render(source) != rendered:
         return False
     return clean_html(rendered) == _clean_any_url(rendered)
 
@@ -100,12 +101,16 @@ def _as_html_block(body: str) -> str:
     return WRAPPER_OPEN + body.replace("\r", "&#13;").replace("\n", "&#10;") + WRAPPER_CLOSE
 
 
-def markdown(source: str) -> str:
-    """A markdown cell's source, made safe to render; unchanged when it was safe already."""
+def markdown(source: str, attachments: dict | None = None) -> str:
+    """A markdown cell's source, made safe to render; unchanged when it was safe already.
+    attachments: the cell's, already cleaned (images referred to as attachment:NAME)."""
     if not isinstance(source, str):
         source = "".join(source)
-    rendered = render_markdown(source)
-    if _is_plain(source, rendered):
+    try:
+        rendered = render_markdown(source, attachments)
+    except Exception:  # noqa: BLE001 - e.g. a missing attachment: nbconvert could not show it either
+        return _as_html_block(NOTE + "<pre>" + html.escape(source, quote=False) + "</pre>")
+    if _is_plain(source, rendered, attachments):
         return source
     cleaned = clean_html(rendered).strip()
     # a cell cleaned before: its one HTML block, unwrapped, so cleaning again gives the same text
@@ -235,13 +240,13 @@ def notebook(nb):
             cell["id"] = uuid.uuid4().hex[:12]
         cell.metadata = from_dict(_cell_metadata(cell.get("metadata")))
         if cell.get("cell_type") == "markdown":
-            cell.source = markdown(cell.get("source", ""))
+            att = _attachments(cell.get("attachments"))
             if "attachments" in cell:
-                att = _attachments(cell.get("attachments"))
                 if att:
                     cell.attachments = from_dict(att)
                 else:
                     del cell["attachments"]
+            cell.source = markdown(cell.get("source", ""), att)
         elif cell.get("cell_type") == "code":
             cell.outputs = [from_dict(output(o)) for o in cell.get("outputs", []) if isinstance(o, (dict, NotebookNode))]
         elif cell.get("cell_type") == "raw":
