@@ -132,14 +132,15 @@ def _dangerous_kept(rendered: str) -> str:
 
 
 def _image(value) -> str | None:
-    """Canonical base64 of a raster image, or None when it is not base64."""
+    """The image's base64 text as it was, or None when it is not base64 (nbconvert puts the text
+    into an attribute unescaped: only the base64 alphabet and white space may pass)."""
     if not isinstance(value, str):
         return None
     try:
         raw = base64.b64decode("".join(value.split()), validate=True)
     except (binascii.Error, ValueError):
         return None
-    return base64.b64encode(raw).decode("ascii") + "\n" if raw else None
+    return value if raw else None
 
 
 def _text(value) -> str:
