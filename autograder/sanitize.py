@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import html
 import re
 import uuid
@@ -82,16 +83,31 @@ class _EscapingRenderer(IPythonRenderer):
         return super().block_mermaidjs(html.escape(code, quote=False))
 
 
+@functools.lru_cache(maxsize=2)
+def _parser(escaping: bool):
+    """One parser per kind for cells without attachments (building one costs more than a cell)."""
+    return MarkdownWithMath(renderer=_EscapingRenderer(escape=True) if escaping else IPythonRenderer(escape=False))
+
+
+def _render(source: str, attachments: dict | None, escaping: bool) -> str:
+    if not attachments:
+        return _parser(escaping).render(source)
+    renderer = (_EscapingRenderer(escape=True, attachments=attachments) if escaping
+                else IPythonRenderer(escape=False, attachments=attachments))
+    return MarkdownWithMath(renderer=renderer).render(source)
+
+
 def render_markdown(source: str, attachments: dict | None = None) -> str:
     """The HTML that Formgrader and nbgrader's feedback make of a markdown cell."""
-    return MarkdownWithMath(renderer=IPythonRenderer(escape=False, attachments=attachments or {})).render(source)
+    return _render(source, attachments, escaping=False)
 
 
 def _is_plain(source: str, rendered: str, attachments: dict | None) -> bool:
     """No raw HTML, and no link or image the sanitiser would drop (javascript:, vbscript:, ...)."""
-    escaping = _EscapingRenderer(escape=True, attachments=attachments or {})
-    if MarkdownWithMath(renderer=escaping).render(source) != rendered:
+    if _render(source, attachments, escaping=True) != rendered:
         return False
+    if "<a " not in rendered and "<img " not in rendered:
+        return True  # the renderer's own markup, with no URL in it
     return clean_html(rendered) == _clean_any_url(rendered)
 
 
