@@ -157,3 +157,37 @@ def test_script_in_a_written_answer_does_not_run_in_formgrader(formgrader):
         assert _grades(work, student) == before[student], student
     print(f"Formgrader: control script ran ({_grades(work, 'control')[1]}), attacker's did not; "
           f"grades unchanged: {before['attacker'][1]}")
+
+
+def test_feedback_pages_run_no_student_script(formgrader, tmp_path):
+    """The feedback of all three, the control included (feedback cleans its notebook again), runs no
+    student script; and the pages' policy alone stops an inline script and an onerror handler that
+    a broken sanitiser might let through, which the same page without the policy runs."""
+    from autograder import feedback as fb
+
+    server, driver, root, work = formgrader
+    cli.feedback(tiny.NAME, work)
+    pages = {p.parent.parent.name: p for p in (work / "feedback").glob(f"*/{tiny.NAME}/*.html")}
+    assert set(pages) == {"honest", "attacker", "control"}
+    for student, page in pages.items():
+        driver.get(page.as_uri())
+        time.sleep(1)
+        assert _marker(driver) is None, (student, _marker(driver))
+        assert "Addition is commutative" in driver.find_element("tag name", "body").text or student == "honest"
+    _show(driver, "Addition is commutative")
+    bl.shot(driver, SHOTS, "feedback_control")
+
+    injected = ("<script>window.__autograder_pwned = 'inline script'</script>"
+                "<img src=x onerror=\"window.__autograder_pwned = 'onerror'\">")
+    text = pages["attacker"].read_text()
+    assert fb.CSP_META in text
+    body = text.index("<body")
+    with_policy = tmp_path / "with_policy.html"
+    with_policy.write_text(text[:body] + text[body:].replace(">", ">" + injected, 1))
+    without = tmp_path / "without_policy.html"
+    without.write_text(with_policy.read_text().replace(fb.CSP_META, ""))
+    driver.get(without.as_uri())
+    bl.wait_for("the injected script, without the policy", lambda: _marker(driver), timeout=10)
+    driver.get(with_policy.as_uri())
+    time.sleep(1.5)
+    assert _marker(driver) is None, _marker(driver)
