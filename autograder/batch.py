@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import course, sandbox, testplan
+from . import course, sandbox, sanitize, testplan
 from .course import CourseError
 from .execute import DEFAULT_LIMITS, run_job
 
@@ -159,12 +159,16 @@ def _prepare(api, course_dir: Path, assignment: str, student: str, expected: lis
             continue
         rel = str(p.relative_to(folder))
         if p.suffix == ".ipynb" and p.parent == folder:
+            text = p.read_text()
             source = course.SOLUTIONS / assignment / p.name
             if in_kernel or not source.exists():
-                notebooks[p.stem] = _guard(p.read_text(), add=True)
+                notebooks[p.stem] = _guard(text, add=True)
             else:
-                notebooks[p.stem] = p.read_text()
+                notebooks[p.stem] = text
                 plans[p.stem] = testplan.plan(nbformat.read(source, as_version=4))
+            clean = p.with_name(p.name + ".clean")  # nbgrader leaves the file read-only: replace it
+            clean.write_text(sanitize.notebook_text(text))
+            clean.replace(p)  # what Formgrader may show until it is graded
         else:
             files[rel] = p.read_bytes()
     return {"student": student, "assignment": assignment, "notebooks": notebooks, "files": files,
@@ -196,7 +200,7 @@ def _save(config, course_dir: Path, assignment: str, student: str, result: dict)
                 nb, resources = cls(config=config)(nb, resources)
         except Exception as exc:  # noqa: BLE001
             problems.append(f"{name}.ipynb: {str(exc).strip().splitlines()[-1][:200]}")
-        nbformat.write(nb, folder / f"{name}.ipynb")
+        nbformat.write(sanitize.notebook(nb), folder / f"{name}.ipynb")  # inert where the instructor looks
         status = result["status"].get(name, "ok")
         if status != "ok":
             problems.append(f"{name}.ipynb: {status}")

@@ -18,7 +18,8 @@ SOLUTIONS = REPO / "solutions"
 ASSIGNMENTS = REPO / "assignments"
 DEFAULT_COURSE_DIR = REPO / "course"
 CONFIG_FILE = Path(__file__).resolve().with_name("nbgrader_config.py")
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# \Z, not $: $ also matches before a trailing newline. Use it with fullmatch.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 
 
 class CourseError(Exception):
@@ -110,7 +111,7 @@ def submitted_students(assignment: str, course_dir: Path) -> list[str]:
     students = []
     for d in sorted(root.iterdir()):
         if (d / assignment).is_dir():
-            if not ID_PATTERN.match(d.name):
+            if not ID_PATTERN.fullmatch(d.name):
                 print(f"skipping {d}: '{d.name}' is not a valid student id (letters, digits, _ . -)", file=sys.stderr)
                 continue
             students.append(d.name)
