@@ -10,7 +10,9 @@ the cells one at a time.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import uuid
 import shutil
 import subprocess
 import tempfile
@@ -25,26 +27,50 @@ from nbformat.v4 import new_output
 from traitlets import Bool, Integer, Unicode
 
 from . import sandbox
+from .limits import DEFAULTS, LimitedNotebookClient, limited_context
 
-DEFAULT_LIMITS = {"cell_timeout": 600, "notebook_timeout": 1800, "memory_bytes": 6 * 1024**3,
-                  "max_output_bytes": 100_000}
+DEFAULT_LIMITS = DEFAULTS
 
 
 class SandboxedKernelManager(AsyncKernelManager):
     """Starts the kernel inside bubblewrap (or only under a memory limit when unsafe) and talks
-    to it over unix sockets in the scratch folder, since the sandbox has no network."""
+    to it over unix sockets: inside the sandbox they live in its own tmpfs, reached from here
+    through /proc/<pid>/root, since the sandbox has no network and no writable host folder."""
 
-    scratch = Unicode("")
-    memory_bytes = Integer(0)
+    scratch = Unicode("")      # the host folder with the submission's files (read-only inside)
+    kdir = Unicode("")         # the host folder with the connection file (read-only inside)
+    limits_json = Unicode("{}")
+    cgroup = Unicode("")       # the cgroup folder this kernel gets, or ''
     use_sandbox = Bool(True)
     kernel_env = Unicode("")  # 'KEY=VALUE\n' lines
+
+    @property
+    def limits(self) -> dict:
+        return {**DEFAULT_LIMITS, **json.loads(self.limits_json)}
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
         env = dict(line.split("=", 1) for line in self.kernel_env.splitlines() if "=" in line)
         if self.use_sandbox:
-            return sandbox.wrap(cmd, Path(self.scratch), self.memory_bytes or None, env=env)
-        return sandbox.limit_only(cmd, self.memory_bytes or None)
+            return sandbox.wrap(cmd, Path(self.kdir), Path(self.scratch), self.limits, env=env,
+                                cgroup=self.cgroup or None)
+        return sandbox.limit_only(cmd, self.limits["memory_bytes"] or None)
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        self.context = limited_context(self.limits)
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        if self.use_sandbox:
+            self.ip = await sandbox.wait_for_sockets(self.provisioner.process, self.ip,
+                                                     [self.shell_port, self.iopub_port, self.stdin_port,
+                                                      self.control_port, self.hb_port])
+
+    def client(self, **kwargs):
+        return super().client(context=limited_context(self.limits), **kwargs)
+
+    def release(self) -> None:
+        """Remove this kernel's cgroup once its processes are gone."""
+        if self.cgroup:
+            sandbox.remove_cgroup(self.cgroup)
 
 
 def _cap_outputs(cell, max_bytes: int) -> None:
@@ -76,15 +102,20 @@ def _kernel_env(workers: int) -> dict[str, str]:
 
 async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, workers: int) -> str:
     """Execute nb in place; returns 'ok' or why it stopped early (later cells then hold NotRun)."""
-    kdir = Path(tempfile.mkdtemp(prefix=".kernel-", dir=scratch))
-    km = SandboxedKernelManager(kernel_name="python3", transport="ipc", ip=str(kdir / "k"),
-                                scratch=str(scratch), memory_bytes=int(limits["memory_bytes"] or 0),
+    kdir = Path(tempfile.mkdtemp(prefix=".ag-kernel-"))
+    cg = sandbox.facts()["cgroup"] if use_sandbox else None
+    km = SandboxedKernelManager(kernel_name="python3", transport="ipc",
+                                ip=(sandbox.IPC_DIR + "/k") if use_sandbox else str(kdir / "k"),
+                                scratch=str(scratch), kdir=str(kdir), limits_json=json.dumps(limits),
+                                cgroup=os.path.join(cg, f"ag-{uuid.uuid4().hex}") if cg else "",
                                 use_sandbox=use_sandbox,
                                 kernel_env="\n".join(f"{k}={v}" for k, v in _kernel_env(workers).items()))
     km.connection_file = str(kdir / "connection.json")
-    client = NotebookClient(nb, km=km, timeout=int(limits["cell_timeout"]), allow_errors=True,
-                            record_timing=False, interrupt_on_timeout=False,
-                            resources={"metadata": {"path": str(scratch)}})
+    client = LimitedNotebookClient(
+        nb, km=km, timeout=int(limits["cell_timeout"]), allow_errors=True, record_timing=False,
+        interrupt_on_timeout=False, resources={"metadata": {"path": str(scratch)}},
+        max_output_bytes=int(limits["max_output_bytes"]), max_outputs=int(limits["max_outputs"]),
+        max_notebook_output_bytes=int(limits["max_notebook_output_bytes"]))
     deadline = time.monotonic() + float(limits["notebook_timeout"])
     status = "ok"
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
@@ -107,7 +138,7 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
                 except CellExecutionError:
                     pass  # the error is in the cell's outputs; grading goes on
                 except DeadKernelError:
-                    status = "the kernel died (it exited, crashed or ran out of memory)"
+                    status = client.stop_reason or "the kernel died (it exited, crashed or ran out of memory)"
                     _not_run(cell, status)
                     done += 1
                     break
@@ -116,17 +147,22 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
                     status = f"a cell ran past the cell time limit of {limits['cell_timeout']} s"
                     done += 1
                     break
+                if client.stop_reason:  # stopped while its output streamed in
+                    status = client.stop_reason
+                    done += 1
+                    break
                 if any(o.get("ename") == "MemoryError" for o in cell.get("outputs", [])):
                     status = "a cell ran out of memory (limit reached)"
             else:
                 done = len(code_cells)
     except DeadKernelError:
-        status = "the kernel died (it exited, crashed or ran out of memory)"
+        status = client.stop_reason or "the kernel died (it exited, crashed or ran out of memory)"
     except Exception as exc:  # noqa: BLE001 - anything else still gets a grade and a reason
         status = f"execution failed: {type(exc).__name__}: {exc}"
     finally:
         if await km.is_alive():
             await km.shutdown_kernel(now=True)
+        km.release()
         shutil.rmtree(kdir, ignore_errors=True)
     for _, cell in code_cells[done:]:
         if not cell.get("outputs") or status != "ok":
