@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, DeadKernelError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
 from traitlets import Bool, Integer, Unicode
 
@@ -114,7 +114,7 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
     client = LimitedNotebookClient(
         nb, km=km, timeout=int(limits["cell_timeout"]), allow_errors=True, record_timing=False,
         interrupt_on_timeout=False, resources={"metadata": {"path": str(scratch)}},
-        max_output_bytes=int(limits["max_output_bytes"]), max_outputs=int(limits["max_outputs"]),
+        max_cell_output_bytes=int(limits["max_cell_output_bytes"]), max_outputs=int(limits["max_outputs"]),
         max_notebook_output_bytes=int(limits["max_notebook_output_bytes"]))
     deadline = time.monotonic() + float(limits["notebook_timeout"])
     status = "ok"
@@ -130,6 +130,11 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
                     break
                 try:
                     await asyncio.wait_for(client.async_execute_cell(cell, index), timeout=left)
+                except CellTimeoutError:  # before asyncio.TimeoutError: since Python 3.11 it is one
+                    status = f"a cell ran past the cell time limit of {limits['cell_timeout']} s"
+                    _not_run(cell, status)
+                    done += 1
+                    break
                 except asyncio.TimeoutError:
                     status = f"notebook time limit of {limits['notebook_timeout']} s reached"
                     _not_run(cell, status)

@@ -34,9 +34,10 @@ DEFAULTS = {
     "memory_bytes": 6 * 1024**3,    # per process (RLIMIT_AS); the whole kernel where a cgroup exists
     "max_processes": 256,           # processes and threads of one kernel
     "disk_bytes": 512 * 1024**2,    # each of the kernel's /tmp and scratch tmpfs
-    "max_output_bytes": 100_000,    # output bytes of one cell
-    "max_notebook_output_bytes": 2_000_000,  # output bytes of one notebook
-    "max_outputs": 200,             # output items of one cell
+    "max_output_bytes": 100_000,    # text of one output kept after its cell ends (longer is cut)
+    "max_cell_output_bytes": 2_000_000,      # output bytes of one cell: over it the kernel is stopped
+    "max_notebook_output_bytes": 10_000_000,  # output bytes of one notebook: likewise
+    "max_outputs": 500,             # displays, results and errors of one cell (stream text counts by bytes)
     "max_cells": 2_000,             # cells of a submitted notebook
     "max_notebook_bytes": 20 * 1024**2,      # size of a submitted notebook file
 }
@@ -80,7 +81,7 @@ def notebook_too_big(path: Path, limits: dict) -> str | None:
 
 def message_cap(limits: dict) -> int:
     """The largest single message the grader accepts from a kernel (bytes on the wire)."""
-    return 4 * int(limits["max_notebook_output_bytes"]) + 1_000_000
+    return 2 * int(limits["max_cell_output_bytes"]) + 1_000_000
 
 
 def limited_context(limits: dict) -> zmq.asyncio.Context:
@@ -115,7 +116,7 @@ class LimitedNotebookClient(NotebookClient):
     """NotebookClient that stops the kernel as soon as a cell's or the notebook's output passes its
     cap; `stop_reason` then says why."""
 
-    max_output_bytes = Integer(DEFAULTS["max_output_bytes"])
+    max_cell_output_bytes = Integer(DEFAULTS["max_cell_output_bytes"])
     max_notebook_output_bytes = Integer(DEFAULTS["max_notebook_output_bytes"])
     max_outputs = Integer(DEFAULTS["max_outputs"])
 
@@ -143,13 +144,13 @@ class LimitedNotebookClient(NotebookClient):
             raise CellExecutionComplete()  # nothing more is taken from a stopped kernel
         size = output_size(msg)
         if size:
-            items = self._cell_items.get(cell_index, 0) + 1
+            items = self._cell_items.get(cell_index, 0) + (msg.get("msg_type") != "stream")
             cell_bytes = self._cell_bytes.get(cell_index, 0) + size
             self._cell_items[cell_index], self._cell_bytes[cell_index] = items, cell_bytes
             self._total += size
             why = None
-            if cell_bytes > self.max_output_bytes:
-                why = f"a cell's output passed {self.max_output_bytes:,} bytes"
+            if cell_bytes > self.max_cell_output_bytes:
+                why = f"a cell's output passed {self.max_cell_output_bytes:,} bytes"
             elif self._total > self.max_notebook_output_bytes:
                 why = f"the notebook's output passed {self.max_notebook_output_bytes:,} bytes"
             elif items > self.max_outputs:
@@ -182,7 +183,7 @@ class LimitedNotebookClient(NotebookClient):
             proc = getattr(self.km.provisioner, "process", None)
             if proc is not None and proc.poll() is None:
                 self.stop("output limit: the kernel sent a message over "
-                          f"{message_cap({'max_notebook_output_bytes': self.max_notebook_output_bytes}):,} "
+                          f"{message_cap({'max_cell_output_bytes': self.max_cell_output_bytes}):,} "
                           "bytes; the kernel was stopped")
         except (asyncio.CancelledError, zmq.ZMQError, AttributeError):
             pass

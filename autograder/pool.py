@@ -116,21 +116,22 @@ class SurvivingPool:
 
     @staticmethod
     def _kill(pool: ProcessPoolExecutor) -> None:
-        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in procs:
             try:
                 if proc.is_alive():
                     proc.kill()
             except (OSError, ValueError, AttributeError):
                 pass
         pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            try:
+                proc.join(5)
+            except (OSError, ValueError, AttributeError, AssertionError):
+                pass
 
     def close(self) -> None:
         self.queue.clear()
         for pool in self.pools:
             self._kill(pool)
-        for pool in self.pools:
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                try:
-                    proc.join(5)
-                except (OSError, ValueError, AttributeError, AssertionError):
-                    pass
+        self.pools.clear()
