@@ -59,10 +59,9 @@ class SandboxedKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         self.context = limited_context(self.limits)
         await super()._async_launch_kernel(kernel_cmd, **kw)
-        if self.use_sandbox:
-            self.ip = await sandbox.wait_for_sockets(self.provisioner.process, self.ip,
-                                                     [self.shell_port, self.iopub_port, self.stdin_port,
-                                                      self.control_port, self.hb_port])
+        self.ip = await sandbox.wait_for_sockets(self.provisioner.process, self.ip,
+                                                 [self.shell_port, self.iopub_port, self.stdin_port,
+                                                  self.control_port, self.hb_port], in_sandbox=self.use_sandbox)
 
     def client(self, **kwargs):
         return super().client(context=limited_context(self.limits), **kwargs)

@@ -276,26 +276,28 @@ def sandbox_pid(launcher_pid: int) -> int | None:
     return None
 
 
-async def wait_for_sockets(process, inside_ip: str, ports: list[int], timeout: float = 120.0) -> str:
+async def wait_for_sockets(process, inside_ip: str, ports: list[int], timeout: float = 120.0,
+                           in_sandbox: bool = True) -> str:
     """Wait until the kernel in the sandbox has bound its sockets; returns the path prefix the
     grader connects to (/proc/<pid>/root + inside_ip). Connecting only once they exist, with
-    reconnection off, means a kernel cannot later swap a socket for a link to a host socket."""
+    reconnection off, means a kernel cannot later swap a socket for a link to a host socket.
+    Without a sandbox (in_sandbox False) the sockets are on the host, at inside_ip itself."""
     import asyncio
     import stat
     import time
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
-        pid = sandbox_pid(process.pid)
+        pid = sandbox_pid(process.pid) if in_sandbox else process.pid
         if pid is not None:
-            prefix = f"/proc/{pid}/root{inside_ip}"
+            prefix = f"/proc/{pid}/root{inside_ip}" if in_sandbox else inside_ip
             try:
                 if all(stat.S_ISSOCK(os.lstat(f"{prefix}-{port}").st_mode) for port in ports):
                     return prefix
             except OSError:
                 pass
         await asyncio.sleep(0.05)
-    return f"/proc/{process.pid}/root{inside_ip}"  # dead or too slow: the client's start fails with a reason
+    return f"/proc/{process.pid}/root{inside_ip}" if in_sandbox else inside_ip  # dead or too slow: the client's start fails with a reason
 
 
 def remove_cgroup(path: str) -> None:

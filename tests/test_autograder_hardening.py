@@ -27,8 +27,7 @@ import cnnkit
 from autograder import batch, cli, course, limits, pool, sandbox, submissions
 from autograder.execute import run_job
 from tests import tiny_assignment as tiny
-
-needs_sandbox = pytest.mark.skipif(sandbox.check() is not None, reason=f"no sandbox here: {sandbox.check()}")
+from tests.isolation import needs_sandbox
 CANARY = "canary-7f3a9c"
 CNNKIT_DIR = str(Path(cnnkit.__file__).resolve().parent)
 LIMITS = {"notebook_timeout": 60, "memory_bytes": 2 * 1024**3, "max_processes": 64,
