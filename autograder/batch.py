@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import course, sandbox
+from . import course, sandbox, sanitize
 from .course import CourseError
 from .execute import run_job
 from .limits import assignment_limits, notebook_too_big
@@ -166,7 +166,11 @@ def _prepare(api, course_dir: Path, assignment: str, student: str, expected: lis
             continue
         rel = str(p.relative_to(folder))
         if p.suffix == ".ipynb" and p.parent == folder:
-            notebooks[p.stem] = _guard(p.read_text(), add=True)
+            text = p.read_text()
+            notebooks[p.stem] = _guard(text, add=True)
+            clean = p.with_name(p.name + ".clean")  # nbgrader leaves the file read-only: replace it
+            clean.write_text(sanitize.notebook_text(text))
+            clean.replace(p)  # what Formgrader may show until it is graded
         else:
             files[rel] = p.read_bytes()
     return {"student": student, "assignment": assignment, "notebooks": notebooks, "files": files}, problems
@@ -197,7 +201,7 @@ def _save(config, course_dir: Path, assignment: str, student: str, result: dict)
                 nb, resources = cls(config=config)(nb, resources)
         except Exception as exc:  # noqa: BLE001
             problems.append(f"{name}.ipynb: {str(exc).strip().splitlines()[-1][:200]}")
-        nbformat.write(nb, folder / f"{name}.ipynb")
+        nbformat.write(sanitize.notebook(nb), folder / f"{name}.ipynb")  # inert where the instructor looks
         status = result["status"].get(name, "ok")
         if status != "ok":
             problems.append(f"{name}.ipynb: {status}")

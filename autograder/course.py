@@ -18,7 +18,8 @@ SOLUTIONS = REPO / "solutions"
 ASSIGNMENTS = REPO / "assignments"
 DEFAULT_COURSE_DIR = REPO / "course"
 CONFIG_FILE = Path(__file__).resolve().with_name("nbgrader_config.py")
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# \Z, not $: $ also matches before a trailing newline. Use it with fullmatch.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 
 
 class CourseError(Exception):

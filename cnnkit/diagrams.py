@@ -279,50 +279,59 @@ def draw(model: nn.Module, input_shape: tuple, leaves: tuple[type, ...] = (), sp
     """Draw the model as boxes (layers, with their output shapes) and arrows (what feeds what).
 
     Returns the Diagram, with .fig, .ax, and .boxes / .arrows: the patches drawn for each node and edge.
+    A row_height under 0.45 (inches) puts each box's label and shape on one line, for tall networks.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
     from matplotlib.path import Path as MplPath
 
     d = graph(model, input_shape, leaves=leaves, split_groups=split_groups)
+    compact = row_height < 0.45  # tall networks: label and shape on one line, in wider boxes
+    spacing = 2.0 if compact else 1.0
+    box_w, box_h = (1.8 if compact else 0.86), 0.5
     rows = 1 + max(n.layer for n in d.nodes.values())
     across = max(1, max(sum(1 for n in d.nodes.values() if n.layer == r) for r in range(rows)))
     if ax is None:
-        fig, ax = plt.subplots(figsize=(max(4.0, across * width * 0.95), max(2.0, rows * row_height)))
+        fig, ax = plt.subplots(figsize=(max(4.0, across * width * 0.95 * (1.6 if compact else 1.0)),
+                                        max(2.0, rows * row_height)))
     else:
         fig = ax.figure
-    box_w, box_h = 0.86, 0.5
     for node in d.nodes.values():
-        x, y = node.x, -node.layer
+        x, y = node.x * spacing, -node.layer
         w = box_w if node.kind != "merge" else 0.28
         patch = FancyBboxPatch((x - w / 2, y - box_h / 2), w, box_h, boxstyle="round,pad=0.02,rounding_size=0.08",
                                facecolor=_KIND_COLOURS.get(node.kind, "#f0f0f0"), edgecolor="#444444", linewidth=0.8)
         patch.set_gid(node.name)
         ax.add_patch(patch)
         d.boxes[node.name] = patch
+        if compact and node.shape and node.kind != "merge":  # one line: label, then the shape in grey
+            ax.text(x - w / 2 + 0.04, y, node.label, ha="left", va="center", fontsize=6.5)
+            ax.text(x + w / 2 - 0.04, y, _shape_text(node.shape), ha="right", va="center", fontsize=5.5, color="#555555")
+            continue
         ax.text(x, y + (0.07 if node.shape else 0), node.label, ha="center", va="center",
                 fontsize=7.5 if node.kind != "merge" else 10)
         if node.shape and node.kind != "merge":
             ax.text(x, y - 0.14, _shape_text(node.shape), ha="center", va="center", fontsize=6, color="#555555")
     for src, dst in d.edges:
         a, b = d.nodes[src], d.nodes[dst]
+        ax_, bx_ = a.x * spacing, b.x * spacing
         if b.layer - a.layer > 1 and abs(a.x - b.x) < 0.5:
             # a shortcut down its own column: out of the source's right side, down beside the
             # boxes in between, into the target's right side
             wb = box_w if b.kind != "merge" else 0.28
-            rail = a.x + box_w / 2 + 0.12
-            route = MplPath([(a.x + box_w / 2, -a.layer), (rail, -a.layer), (rail, -b.layer), (b.x + wb / 2, -b.layer)],
+            rail = ax_ + box_w / 2 + 0.12
+            route = MplPath([(ax_ + box_w / 2, -a.layer), (rail, -a.layer), (rail, -b.layer), (bx_ + wb / 2, -b.layer)],
                             [MplPath.MOVETO, MplPath.LINETO, MplPath.LINETO, MplPath.LINETO])
             arrow = FancyArrowPatch(path=route, arrowstyle="-|>", mutation_scale=8, linewidth=0.8, color="#333333")
         else:
             rad = 0.0 if b.layer - a.layer == 1 else (0.2 if a.x >= b.x else -0.2)
-            arrow = FancyArrowPatch((a.x, -a.layer - box_h / 2), (b.x, -b.layer + box_h / 2), arrowstyle="-|>",
+            arrow = FancyArrowPatch((ax_, -a.layer - box_h / 2), (bx_, -b.layer + box_h / 2), arrowstyle="-|>",
                                     mutation_scale=8, linewidth=0.8, color="#333333",
                                     connectionstyle=f"arc3,rad={rad}", shrinkA=0, shrinkB=0)
         arrow.set_gid(f"{src}->{dst}")
         ax.add_patch(arrow)
         d.arrows[(src, dst)] = arrow
-    half = max(abs(n.x) for n in d.nodes.values()) + 0.9
+    half = max(abs(n.x) for n in d.nodes.values()) * spacing + box_w / 2 + 0.45
     ax.set_xlim(-half, half)
     ax.set_ylim(-rows + 0.4, 0.6)
     ax.set_aspect("auto")

@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from cnnkit.diagrams import draw
 from cnnkit.data import load_digits
 from cnnkit.device import make_repeatable, pick_device, seed_everything
 from cnnkit.inspect import conv_output_size, count_macs, count_params, layer_table, on_meta, receptive_field
@@ -143,6 +144,18 @@ try:
     lenet5()(torch.zeros(1, 1, 32, 32))
 except RuntimeError as err:
     print("RuntimeError:", str(err).split("\n")[0])
+
+# %% [markdown]
+# The whole paper network, drawn by `cnnkit.diagrams.draw` from the model object: torch.fx traces
+# what its `forward` really does and a pass on the meta device gives every shape, so the picture
+# cannot disagree with the code. The paper's own layers (the sparse C3, the trainable
+# subsampling, the scaled tanh and the RBF outputs) are one box each:
+
+# %%
+paper_lenet = lenet5(variant="paper")
+lenet_layers = tuple({type(m) for m in paper_lenet.modules() if type(m).__module__ == "cnnkit.models.lenet"} - {type(paper_lenet)})
+draw(paper_lenet, (1, 32, 32), leaves=lenet_layers, title="LeNet-5, the paper's variant", row_height=0.5)
+plt.show()
 
 # %% [markdown]
 # ## 2. AlexNet (2012)
@@ -317,7 +330,19 @@ print("grouped conv == two separate convs:", torch.allclose(conv4(x), torch.cat(
 # GPU ($3 \cdot 3 \cdot 192$ instead of $3 \cdot 3 \cdot 384$).
 #
 # </details>
-#
+
+# %% [markdown]
+# **The two-GPU split, drawn.** With `groups=2`, conv2, conv4 and conv5 each split their filters
+# in two halves that read only the maps of their own half, which is how the network was spread
+# over two 3 GB GPUs; conv3 and the FC layers read both halves, the only places the GPUs
+# exchanged data. `split_groups=True` draws each group as its own tower:
+
+# %%
+draw(on_meta(alexnet, groups=2), (3, 224, 224), split_groups=True, title="AlexNet with groups=2: the two GPU towers",
+     row_height=0.45)
+plt.show()
+
+# %% [markdown]
 # ## 3. ZFNet (2013)
 #
 # The ILSVRC 2013 winner (Zeiler and Fergus, "ZFNet") kept AlexNet's layout but changed its

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from cnnkit.diagrams import draw
 from cnnkit.device import pick_device, seed_everything
 from cnnkit.inspect import conv_output_size, count_macs, count_params, flop_counter_macs, on_meta, receptive_field
 from cnnkit.models import GOOGLENET_MODULES, InceptionModule, alexnet, googlenet, vgg16
@@ -77,7 +78,16 @@ print(f"PyTorch's FlopCounterMode:  {flop_counter_macs(naive, (D, H, W)):,} mult
 # branch passes all 256 input channels through, so the output is always deeper than the input
 # (672 > 256). Stacking such modules makes the depth, and the cost of the next module, grow at
 # every step.
-#
+
+# %% [markdown]
+# The naive module, drawn from the object above: four branches side by side, each at full depth,
+# concatenated.
+
+# %%
+draw(naive, (D, H, W), title="naive Inception module on 28x28x256")
+plt.show()
+
+# %% [markdown]
 # ## 2. Bottleneck layers: 1x1 convolutions that reduce depth
 #
 # A 1x1 conv with $K$ filters maps a $28 \times 28 \times 256$ volume to $28 \times 28 \times K$:
@@ -133,7 +143,16 @@ print(f"the deck's 5x5 line reads '...x5x5x264': that term alone would be {H * W
 # strongly correlated. It is followed by a ReLU, so it also adds a non-linearity.
 #
 # </details>
-#
+
+# %% [markdown]
+# And the module GoogLeNet uses (inception 3a, with batch norm as torchvision builds it): the 1x1
+# reductions in front of the 3x3 and 5x5 convolutions and the 1x1 projection after the pooling.
+
+# %%
+draw(InceptionModule(192, 64, 96, 128, 16, 32, 32), (192, 28, 28), title="Inception 3a, with bottlenecks")
+plt.show()
+
+# %% [markdown]
 # ## 3. The full GoogLeNet
 #
 # GoogLeNet stacks nine bottleneck Inception modules, grouped in three stages (3a-3b, 4a-4e,

@@ -23,6 +23,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from cnnkit.diagrams import draw
+from cnnkit.models.resnet import BasicBlock
 from cnnkit.data import load_digits
 from cnnkit.device import make_repeatable, pick_device, seed_everything
 from cnnkit.train import evaluate, fit
@@ -310,7 +312,21 @@ print(f"option C would add {c_extra - b_extra:,} more ({(c_extra - b_extra) / to
 # small: projections are not what makes ResNets work. Option B is the standard (torchvision's
 # models, and ours in `cnnkit.models`, use it); option C is dropped because it costs parameters
 # and computation everywhere.
-#
+
+# %% [markdown]
+# Both kinds of basic block, drawn from the model objects: the identity shortcut, and the
+# projection (1x1 conv with stride 2, then batch norm) where the block halves the map and doubles
+# the depth.
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(9, 6))
+draw(BasicBlock(64, 64), (64, 56, 56), ax=axes[0], title="basic block, identity shortcut")
+projection = nn.Sequential(nn.Conv2d(64, 128, 1, stride=2, bias=False), nn.BatchNorm2d(128))
+draw(BasicBlock(64, 128, stride=2, downsample=projection), (64, 56, 56), ax=axes[1],
+     title="basic block, projection shortcut")
+plt.show()
+
+# %% [markdown]
 # ## 5. The full architecture
 #
 # Every ImageNet ResNet has the same outline:
@@ -399,7 +415,16 @@ print(f"sum {sum(saved.values()) / 1e9:.3f} G; whole network {total_saved / 1e9:
 # ResNet-50 has $1 + 3 \cdot (3 + 4 + 6 + 3) + 1 = 50$ (projections not counted). ResNet-152 does
 # fewer multiply-adds than VGG-16, despite more than nine times the depth; and ResNet-50, with outputs four
 # times wider than ResNet-34's, has only a little more parameters (section 6 says why).
-#
+
+# %% [markdown]
+# ResNet-18 at the layer level, every convolution, batch norm, ReLU and addition, from the
+# torchvision-layout model (20 convolutions: 17 on the main path, 3 projections):
+
+# %%
+draw(on_meta(resnet18), (3, 224, 224), title="ResNet-18", row_height=0.3, width=2.2)
+plt.show()
+
+# %% [markdown]
 # ## 6. The bottleneck block
 #
 # For 50 layers and more, a block that works on 256 channels first reduces them with a 1x1 conv
@@ -431,7 +456,16 @@ print(f"ratio: {count_params(basic_256) / count_params(bottleneck):.1f}x")
 # parameters are only in the 1x1 convs, which cost $C_\text{in} C_\text{out}$ weights instead of
 # $9 C_\text{in} C_\text{out}$.
 # </details>
-#
+
+# %% [markdown]
+# The bottleneck block of ResNet-50's first stage (256 channels squeezed to 64 for the 3x3 and
+# expanded back), drawn from the model:
+
+# %%
+draw(on_meta(resnet50).layer1[1], (256, 56, 56), title="bottleneck block (ResNet-50, stage 1)")
+plt.show()
+
+# %% [markdown]
 # ## 7. How ResNets were trained, and what they won
 #
 # The recipe of the paper, as data:

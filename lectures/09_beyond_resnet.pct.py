@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from cnnkit.diagrams import draw
 from cnnkit.data import load_digits
 from cnnkit.device import make_repeatable, pick_device, seed_everything
 from cnnkit.inspect import count_macs, count_params, on_meta
@@ -168,7 +169,16 @@ print(f"best 2x-cost model: {best[0]} {best[1]} (by {best[4]})")
 dense3, grouped3 = nn.Conv2d(128, 128, 3, bias=False), nn.Conv2d(128, 128, 3, groups=32, bias=False)
 print(f"3x3 conv 128 -> 128: {count_params(dense3):,} weights; with 32 groups {count_params(grouped3):,} "
       f"(9 C^2 / G = {9 * 128 ** 2 // 32:,}; {count_params(dense3) // count_params(grouped3)}x fewer)")
-#
+
+# %% [markdown]
+# A ResNeXt block drawn from `resnext50_32x4d`: the 3x3 convolution has 32 groups of 4 channels
+# each, the "cardinality" of the name.
+
+# %%
+draw(on_meta(resnext50_32x4d).layer1[1], (256, 56, 56), title="ResNeXt-50 32x4d block")
+plt.show()
+
+# %% [markdown]
 # ## 4. Stochastic depth and FractalNet
 #
 # **Stochastic depth** (Huang et al., 2016) trains a deep ResNet as an ensemble of shorter ones: in
@@ -323,6 +333,14 @@ print(f"first transition: {t[2].in_channels} -> {t[2].out_channels} channels (co
       f"{t[2].out_channels / t[2].in_channels:.1f})")
 
 # %% [markdown]
+# A dense block of four layers drawn from `DenseBlock`: each layer (BN-ReLU-1x1 conv-BN-ReLU-3x3
+# conv) reads the concatenation of the block's input and every earlier layer's output.
+
+# %%
+draw(DenseBlock(4, 64, 32), (64, 28, 28), title="dense block, 4 layers, growth rate 32", row_height=0.5)
+plt.show()
+
+# %% [markdown]
 # ## 6. SENet: squeeze and excitation
 #
 # Hu et al. (2017) added a small module that learns how much each channel should count:
@@ -380,7 +398,16 @@ print(f"increases that round {v1 / 1e9:.3f} G to 3.87 G: {(3.865e9 - v1) / 1e6:.
 # %% [markdown]
 # An SE network built on ResNeXt-152 won the ILSVRC 2017 classification task, the last edition of the challenge, with a
 # 2.25% top-5 error.
-#
+
+# %% [markdown]
+# The SE block drawn from `SEBlock`: the squeeze (global pooling), the excitation (two FC layers
+# and a sigmoid) and the rescaling of the input's channels.
+
+# %%
+draw(SEBlock(256), (256, 56, 56), title="squeeze-and-excitation block")
+plt.show()
+
+# %% [markdown]
 # ## 7. SqueezeNet
 #
 # SqueezeNet (Iandola et al., 2016) aimed at a small model. Its **fire module** *squeezes* the
