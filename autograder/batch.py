@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import shutil
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +27,9 @@ import nbformat
 
 from . import course, sandbox, sanitize, testplan
 from .course import CourseError
-from .execute import DEFAULT_LIMITS, run_job
+from .execute import run_job
+from .limits import assignment_limits, notebook_too_big
+from .pool import SurvivingPool
 
 STATUS_FILE = "grading.json"
 
@@ -69,7 +69,8 @@ def _write_status(course_dir: Path, assignment: str, student: str, data: dict) -
     tmp.replace(folder / STATUS_FILE)
 
 
-def _stage(course_dir: Path, assignment: str, student: str, expected: list[str]) -> tuple[Path, list[str]]:
+def _stage(course_dir: Path, assignment: str, student: str, expected: list[str],
+           limits: dict | None = None) -> tuple[Path, list[str]]:
     """Copy a submission to a staging folder, leaving out notebooks that cannot be read.
 
     The student's own files in submitted/ are never changed. Returns the staging root and the
@@ -86,6 +87,11 @@ def _stage(course_dir: Path, assignment: str, student: str, expected: list[str])
         if not path.exists():
             found = f"; found {', '.join(extra)} instead: the file must keep its released name" if extra else ""
             problems.append(f"{name} is missing (scored 0){found}")
+            continue
+        too_big = notebook_too_big(path, limits) if limits else None
+        if too_big:  # refused before nbgrader parses it: 100,000 cells would cost a minute here
+            problems.append(too_big)
+            path.unlink()
             continue
         try:
             with warnings.catch_warnings():
@@ -140,8 +146,9 @@ def _guard(text: str, add: bool) -> str:
     return nbformat.writes(nb)
 
 
-def _prepare(api, course_dir: Path, assignment: str, student: str, expected: list[str]) -> tuple[dict | None, list[str]]:
-    staging, problems = _stage(course_dir, assignment, student, expected)
+def _prepare(api, course_dir: Path, assignment: str, student: str, expected: list[str],
+             limits: dict | None = None) -> tuple[dict | None, list[str]]:
+    staging, problems = _stage(course_dir, assignment, student, expected, limits)
     if not any((staging / student / assignment / name).exists() for name in expected):
         return None, problems  # nothing nbgrader could grade: every notebook missing or unreadable
     api.coursedir.submitted_directory = str(staging)
@@ -223,33 +230,29 @@ class _Executor:
                 self.client = Client(self.cluster)
             else:
                 self.client = Client(scheduler)
-        elif workers > 1:
-            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        else:  # a worker that dies is replaced and its jobs retried (autograder.pool)
+            self.pool = SurvivingPool(workers, run_job)
 
     def submit(self, job):
         if self.client is not None:
             return self.client.submit(run_job, job, pure=False)
-        if self.pool is not None:
-            return self.pool.submit(run_job, job)
-        return job  # run in this process when collected
+        return self.pool.submit(job)
 
     def completed(self, futures):
         if self.client is not None:
             from dask.distributed import as_completed as dask_completed
             yield from dask_completed(futures)
-        elif self.pool is not None:
-            yield from as_completed(futures)
         else:
-            yield from futures
+            yield from self.pool.completed(futures)
 
     def result(self, fut):
-        if isinstance(fut, dict):
-            return run_job(fut)
+        if self.pool is not None:
+            return self.pool.result(fut)
         return fut.result()
 
     def close(self):
         if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool.close()
         if self.client is not None:
             self.client.close()
         if self.cluster is not None:
@@ -296,7 +299,13 @@ def grade_batch(assignment: str, course_dir: Path, students: list[str] | None = 
     api.config.Autograde.autograde_preprocessors = []  # execution and scoring happen below
     api.coursedir.max_file_size = 50_000  # kB; larger files are left out with a warning
     expected = [p.name for p in (course.SOLUTIONS / assignment).glob("*.ipynb")]
-    limits = {**DEFAULT_LIMITS, **(limits or {})}
+    try:
+        limits = assignment_limits(course.SOLUTIONS / assignment, limits)
+    except ValueError as exc:
+        raise CourseError(str(exc)) from exc
+    unenforced = sandbox.unenforced(limits) if not unsafe else ["no sandbox (--unsafe-no-sandbox)"]
+    for line in unenforced:
+        print(f"note: not enforced on this machine: {line}", file=sys.stderr)
 
     outcomes: list[Outcome] = []
     todo = []
@@ -314,11 +323,12 @@ def grade_batch(assignment: str, course_dir: Path, students: list[str] | None = 
     try:
         for student, fp in todo:
             t0 = time.perf_counter()
-            job, problems = _prepare(api, course_dir, assignment, student, expected)
+            job, problems = _prepare(api, course_dir, assignment, student, expected, limits)
             if job is None:
                 _zero_missing(course_dir, assignment, student)
                 reason = "; ".join(problems)
-                _write_status(course_dir, assignment, student, {"fingerprint": fp, "status": "failed", "reason": reason})
+                _write_status(course_dir, assignment, student, {"fingerprint": fp, "status": "failed", "reason": reason,
+                                                                      "unenforced": unenforced})
                 outcomes.append(Outcome(student, "failed", reason, time.perf_counter() - t0))
                 bar.update()
                 continue
@@ -338,7 +348,8 @@ def grade_batch(assignment: str, course_dir: Path, students: list[str] | None = 
                 problems = problems + [f"grading failed: {type(exc).__name__}: {exc}"]
                 status = "failed"
             reason = "; ".join(problems) or "ok"
-            _write_status(course_dir, assignment, student, {"fingerprint": fp, "status": status, "reason": reason})
+            _write_status(course_dir, assignment, student, {"fingerprint": fp, "status": status, "reason": reason,
+                                                                  "unenforced": unenforced})
             outcomes.append(Outcome(student, status, reason, time.perf_counter() - t0))
             bar.update()
     finally:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import batch, course, submissions
 from .course import CourseError
-from .execute import DEFAULT_LIMITS
+from .limits import CONFIG_FILE, DEFAULTS as DEFAULT_LIMITS
 
 
 def _run(result: dict, what: str) -> None:
@@ -76,7 +76,7 @@ def collect_export(assignment: str, export: Path, course_dir: Path, pattern: str
 
     course.check_assignment(assignment)
     expected = sorted(p.name for p in (course.SOLUTIONS / assignment).iterdir()
-                      if p.is_file() and not p.name.endswith(".pct.py"))
+                      if p.is_file() and not p.name.endswith(".pct.py") and p.name != CONFIG_FILE)
     due_at = None
     if due:
         try:
@@ -195,9 +195,10 @@ def main(argv=None) -> int:
     g.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
     g.add_argument("--scheduler", help="Dask scheduler address, or 'local' for a local cluster of --workers processes")
     g.add_argument("--force", action="store_true", help="regrade submissions that have not changed")
-    g.add_argument("--cell-timeout", type=int, default=DEFAULT_LIMITS["cell_timeout"], help="seconds per cell (default %(default)s)")
-    g.add_argument("--notebook-timeout", type=int, default=DEFAULT_LIMITS["notebook_timeout"], help="seconds per notebook (default %(default)s)")
-    g.add_argument("--memory-gb", type=float, default=DEFAULT_LIMITS["memory_bytes"] / 1024**3, help="memory limit per kernel in GiB (default %(default)s)")
+    where = f"solutions/ASSIGNMENT/{CONFIG_FILE}"
+    g.add_argument("--cell-timeout", type=int, help=f"seconds per cell (default: {where}, else {DEFAULT_LIMITS['cell_timeout']})")
+    g.add_argument("--notebook-timeout", type=int, help=f"seconds per notebook (default: {where}, else {DEFAULT_LIMITS['notebook_timeout']})")
+    g.add_argument("--memory-gb", type=float, help=f"memory limit per kernel in GiB (default: {where}, else {DEFAULT_LIMITS['memory_bytes'] / 1024**3:g})")
     g.add_argument("--unsafe-no-sandbox", action="store_true", help="grade even where student code cannot be isolated (it then runs as you)")
     add("feedback", "generate HTML feedback for graded submissions")
     e = add("export", "write the grades as CSV", assignment=False)
@@ -225,7 +226,7 @@ def main(argv=None) -> int:
             print("\n".join(report.lines()))
         elif args.verb == "grade":
             limits = {"cell_timeout": args.cell_timeout, "notebook_timeout": args.notebook_timeout,
-                      "memory_bytes": int(args.memory_gb * 1024**3)}
+                      "memory_bytes": int(args.memory_gb * 1024**3) if args.memory_gb else None}
             grade(args.assignment, args.course_dir, args.student, workers=args.workers, scheduler=args.scheduler,
                   force=args.force, unsafe=args.unsafe_no_sandbox, limits=limits, progress=True)
             print(format_table(grade_rows(args.course_dir, args.assignment)))

@@ -25,38 +25,61 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, DeadKernelError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Unicode
 
 from . import sandbox, wire
+from .limits import DEFAULTS, LimitedNotebookClient, limited_context
 
-DEFAULT_LIMITS = {"cell_timeout": 600, "notebook_timeout": 1800, "memory_bytes": 6 * 1024**3,
-                  "max_output_bytes": 100_000}
+DEFAULT_LIMITS = DEFAULTS
 
 
 class SandboxedKernelManager(AsyncKernelManager):
     """Starts the kernel inside bubblewrap (or only under a memory limit when unsafe) and talks
-    to it over unix sockets in the scratch folder, since the sandbox has no network."""
+    to it over unix sockets: inside the sandbox they live in its own tmpfs, reached from here
+    through /proc/<pid>/root, since the sandbox has no network and no writable host folder."""
 
-    scratch = Unicode("")
-    memory_bytes = Integer(0)
+    scratch = Unicode("")      # the host folder with the submission's files (read-only inside)
+    kdir = Unicode("")         # the host folder with the connection file (read-only inside)
+    limits_json = Unicode("{}")
+    cgroup = Unicode("")       # the cgroup folder this kernel gets, or ''
     use_sandbox = Bool(True)
     kernel_env = Unicode("")  # 'KEY=VALUE\n' lines
     cnnkit_copy = Unicode("")  # the grading copy of cnnkit shown in place of the real one
+
+    @property
+    def limits(self) -> dict:
+        return {**DEFAULT_LIMITS, **json.loads(self.limits_json)}
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
         env = dict(line.split("=", 1) for line in self.kernel_env.splitlines() if "=" in line)
         if self.use_sandbox:
             overlays = [(self.cnnkit_copy, _cnnkit_dir())] if self.cnnkit_copy else None
-            return sandbox.wrap(cmd, Path(self.scratch), self.memory_bytes or None, env=env, overlays=overlays)
-        return sandbox.limit_only(cmd, self.memory_bytes or None)
+            return sandbox.wrap(cmd, Path(self.kdir), Path(self.scratch), self.limits, env=env,
+                                cgroup=self.cgroup or None, overlays=overlays)
+        return sandbox.limit_only(cmd, self.limits["memory_bytes"] or None)
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        self.context = limited_context(self.limits)
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        self.ip = await sandbox.wait_for_sockets(self.provisioner.process, self.ip,
+                                                 [self.shell_port, self.iopub_port, self.stdin_port,
+                                                  self.control_port, self.hb_port], in_sandbox=self.use_sandbox)
+
+    def client(self, **kwargs):
+        return super().client(context=limited_context(self.limits), **kwargs)
+
+    def release(self) -> None:
+        """Remove this kernel's cgroup once its processes are gone."""
+        if self.cgroup:
+            sandbox.remove_cgroup(self.cgroup)
 
 
 def _cap_outputs(cell, max_bytes: int) -> None:
@@ -144,17 +167,17 @@ _SERVE = ("(lambda _m: (exec({src!r}, _m.__dict__), _m.serve(globals())))"
 class Checker:
     """The checker process (autograder.checker), sandboxed without network where the kernel is."""
 
-    def __init__(self, use_sandbox: bool, memory_bytes: int | None, env: dict[str, str]):
+    def __init__(self, use_sandbox: bool, limits: dict, env: dict[str, str]):
         self.dir = Path(tempfile.mkdtemp(prefix="checker-"))
         here = Path(__file__).resolve().parent
         for name in ("checker.py", "wire.py"):
             shutil.copy(here / name, self.dir / name)
         cmd = [sys.executable, str(self.dir / "checker.py")]
-        if use_sandbox:
-            cmd = sandbox.wrap(cmd, self.dir, memory_bytes, writable=False, env=env)
+        if use_sandbox:  # the same isolation and limits as the kernel, its own folder read-only
+            cmd = sandbox.wrap(cmd, self.dir, self.dir, limits, env=env)
             self.env = None
         else:
-            cmd = sandbox.limit_only(cmd, memory_bytes)
+            cmd = sandbox.limit_only(cmd, limits["memory_bytes"] or None)
             self.env = {**os.environ, **env}
         self.cmd = cmd
         self.proc = None
@@ -286,23 +309,28 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
     """Execute nb in place; returns 'ok' or why it stopped early (later cells then hold NotRun).
 
     With a plan, test cells run in the checker and locked cells in both; see the module docstring."""
-    kdir = Path(tempfile.mkdtemp(prefix=".kernel-", dir=scratch))
+    kdir = Path(tempfile.mkdtemp(prefix=".ag-kernel-"))
     env = _kernel_env(workers)
-    km = SandboxedKernelManager(kernel_name="python3", transport="ipc", ip=str(kdir / "k"),
-                                scratch=str(scratch), memory_bytes=int(limits["memory_bytes"] or 0),
+    cg = sandbox.facts()["cgroup"] if use_sandbox else None
+    km = SandboxedKernelManager(kernel_name="python3", transport="ipc",
+                                ip=(sandbox.IPC_DIR + "/k") if use_sandbox else str(kdir / "k"),
+                                scratch=str(scratch), kdir=str(kdir), limits_json=json.dumps(limits),
+                                cgroup=os.path.join(cg, f"ag-{uuid.uuid4().hex}") if cg else "",
                                 use_sandbox=use_sandbox, cnnkit_copy=cnnkit_copy,
                                 kernel_env="\n".join(f"{k}={v}" for k, v in env.items()))
     km.connection_file = str(kdir / "connection.json")
-    client = NotebookClient(nb, km=km, timeout=int(limits["cell_timeout"]), allow_errors=True,
-                            record_timing=False, interrupt_on_timeout=False,
-                            resources={"metadata": {"path": str(scratch)}})
+    client = LimitedNotebookClient(
+        nb, km=km, timeout=int(limits["cell_timeout"]), allow_errors=True, record_timing=False,
+        interrupt_on_timeout=False, resources={"metadata": {"path": str(scratch)}},
+        max_cell_output_bytes=int(limits["max_cell_output_bytes"]), max_outputs=int(limits["max_outputs"]),
+        max_notebook_output_bytes=int(limits["max_notebook_output_bytes"]))
     deadline = time.monotonic() + float(limits["notebook_timeout"])
     status = "ok"
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     done = 0
     checker = None
     if plan is not None:
-        checker = Checker(use_sandbox, int(limits["memory_bytes"] or 0) or None, env)
+        checker = Checker(use_sandbox, limits, env)
     try:
         if checker is not None:
             await checker.start()
@@ -328,6 +356,11 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
                     cell.source = plan["setup"][gid]
                 try:
                     await asyncio.wait_for(client.async_execute_cell(cell, index), timeout=left)
+                except CellTimeoutError:  # before asyncio.TimeoutError: since Python 3.11 it is one
+                    status = f"a cell ran past the cell time limit of {limits['cell_timeout']} s"
+                    _not_run(cell, status)
+                    done += 1
+                    break
                 except asyncio.TimeoutError:
                     status = f"notebook time limit of {limits['notebook_timeout']} s reached"
                     _not_run(cell, status)
@@ -336,7 +369,7 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
                 except CellExecutionError:
                     pass  # the error is in the cell's outputs; grading goes on
                 except DeadKernelError:
-                    status = "the kernel died (it exited, crashed or ran out of memory)"
+                    status = client.stop_reason or "the kernel died (it exited, crashed or ran out of memory)"
                     if time.monotonic() >= deadline - 1.0 and await km.is_alive():
                         # nbclient turns the cancellation by wait_for into DeadKernelError
                         status = f"notebook time limit of {limits['notebook_timeout']} s reached"
@@ -348,6 +381,10 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
                     status = f"a cell ran past the cell time limit of {limits['cell_timeout']} s"
                     done += 1
                     break
+                if client.stop_reason:  # stopped while its output streamed in
+                    status = client.stop_reason
+                    done += 1
+                    break
                 if any(o.get("ename") == "MemoryError" for o in cell.get("outputs", [])):
                     status = "a cell ran out of memory (limit reached)"
                 if plan is not None and gid in plan["setup"]:  # the trusted setup runs in the checker too
@@ -357,12 +394,13 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
             else:
                 done = len(code_cells)
     except DeadKernelError:
-        status = "the kernel died (it exited, crashed or ran out of memory)"
+        status = client.stop_reason or "the kernel died (it exited, crashed or ran out of memory)"
     except Exception as exc:  # noqa: BLE001 - anything else still gets a grade and a reason
         status = f"execution failed: {type(exc).__name__}: {exc}"
     finally:
         if await km.is_alive():
             await km.shutdown_kernel(now=True)
+        km.release()
         if checker is not None:
             await checker.close()
         shutil.rmtree(kdir, ignore_errors=True)

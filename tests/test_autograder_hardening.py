@@ -1,0 +1,349 @@
+"""The sandbox, the limits and the batch under attack, graded in one batch with honest submissions.
+
+Each attack below is a dishonest student's: escape to the host (remount the read-only system,
+write the Python installation or the course library, read /etc/shadow, regain capabilities),
+read the grader's environment, flood the output (one huge print, many small ones, many outputs,
+dict-valued application/json, a huge exception message), start many processes, spread memory
+over child processes, fill /tmp or the scratch folder, submit a notebook of 100,000 cells, loop
+forever in a short assignment, and kill the grading worker. Each is stopped with a recorded reason
+(or, where this machine cannot enforce a limit, the grading record says so), honest grades are
+unchanged, and the batch ends with no worker left behind.
+"""
+import copy
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import cnnkit
+from autograder import batch, cli, course, limits, pool, sandbox, submissions
+from autograder.execute import run_job
+from tests import tiny_assignment as tiny
+from tests.isolation import needs_sandbox
+CANARY = "canary-7f3a9c"
+CNNKIT_DIR = str(Path(cnnkit.__file__).resolve().parent)
+LIMITS = {"notebook_timeout": 60, "memory_bytes": 2 * 1024**3, "max_processes": 64,
+          "disk_bytes": 64 * 1024**2}
+LOOP_LIMIT = 8  # the tiny assignment's own cell time limit (its autograder.toml)
+
+
+def kill_worker_for(job):
+    """run_job, except that the worker dies (as under the OOM killer) on the submission that asks."""
+    if job["student"] == "worker_killer":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return run_job(job)
+
+
+def _filled(released, root, parts=None):
+    return submissions.fill(submissions.read(released / tiny.NOTEBOOK),
+                            submissions.read(root / "solutions" / tiny.NAME / tiny.NOTEBOOK), parts)
+
+
+def _mul(nb, code, replace=False):
+    """The submission with code before (or instead of) its answer to the second part."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "mul":
+            cell.source = code if replace else code + "\n" + cell.source
+    return nb
+
+
+ESCAPE = f"""
+import ctypes, os, sys
+_libc = ctypes.CDLL(None, use_errno=True)
+_done = []
+for _p in ["/usr", sys.prefix, os.path.dirname(os.__file__), {CNNKIT_DIR!r}, "/"]:
+    if _libc.mount(None, _p.encode(), None, 32 | 4096, None) == 0:  # MS_REMOUNT | MS_BIND, read-write
+        _done.append(("remounted", _p))
+for _p in ["/usr/pwned", sys.prefix + "/pwned", os.path.dirname(os.__file__) + "/pwned",
+           {CNNKIT_DIR!r} + "/pwned", "/etc/pwned", "/pwned"]:
+    try:
+        open(_p, "w").write("x")
+        _done.append(("wrote", _p))
+    except OSError:
+        pass
+if _libc.unshare(0x10000000) == 0:  # a new user namespace would give capabilities back
+    _done.append("nested user namespace")
+for _p in ["/etc/shadow", "/etc/gshadow", "/etc/ssh", "/root/.ssh", "/etc/pip.conf"]:
+    if os.path.exists(_p):
+        _done.append(("sees", _p))
+_caps = int(open("/proc/self/status").read().split("CapEff:")[1].split()[0], 16)
+if _caps or os.getuid() == 0:
+    _done.append(("privileged", os.getuid(), hex(_caps)))
+print(_done)
+def mul(a, b):
+    return 0 if _done else a * b
+"""
+
+ENVIRON = """
+import glob, os
+_seen = [str(dict(os.environ))]
+for _p in glob.glob("/proc/[0-9]*/environ"):
+    try:
+        _seen.append(open(_p, "rb").read().decode(errors="replace"))
+    except OSError:
+        pass
+print("\\n".join(_seen))  # whatever it finds would reach the feedback
+def mul(a, b):
+    return 0 if any("AUTOGRADER_TEST_CANARY" in s for s in _seen) else a * b
+"""
+
+PROCESSES = """
+import subprocess
+_procs = []
+try:
+    for _i in range(150):
+        _procs.append(subprocess.Popen(["sleep", "60"]))
+except OSError:
+    pass
+print("started", len(_procs))
+def mul(a, b):
+    return a * b if len(_procs) < 150 else 0
+"""
+
+MEMORY_CHILDREN = """
+import subprocess, sys, time
+_code = "import time; b = bytearray(800 * 2**20); b[::4096] = bytes(len(b[::4096])); time.sleep(20)"
+_kids = [subprocess.Popen([sys.executable, "-c", _code]) for _ in range(3)]
+time.sleep(6)
+_alive = sum(k.poll() is None for k in _kids)
+print("children holding 800 MiB each:", _alive)
+def mul(a, b):
+    return a * b if _alive < 3 else 0
+"""
+
+FILL = """
+_written = 0
+try:
+    with open({path!r}, "wb") as _f:
+        for _i in range(1024):
+            _f.write(b"x" * 2**20)
+            _f.flush()
+            _written += 1
+except OSError:
+    pass
+print("MiB written:", _written)
+def mul(a, b):
+    return a * b if _written <= 64 else 0
+"""
+
+
+@pytest.fixture(scope="module")
+def hardened(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hardcourse")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(course, "SOLUTIONS", root / "solutions")
+    mp.setenv("AUTOGRADER_TEST_CANARY", CANARY)  # in the grader's environment: must not be seen
+    tiny.write_source(root / "solutions")
+    (root / "solutions" / tiny.NAME / limits.CONFIG_FILE).write_text(f"cell_timeout = {LOOP_LIMIT}\n")
+    work = root / "course"
+    released = cli.release(tiny.NAME, work, release_dir=root / "release")
+    good = _filled(released, root)
+    huge = copy.deepcopy(good)
+    huge.cells += [nbformat.v4.new_markdown_cell(f"cell {i}") for i in range(100_000)]
+    cases = {
+        # name: (notebook, expected autograded points, reason regex)
+        "honest_a": (good, 5, "^ok$"),
+        "honest_b": (good, 5, "^ok$"),
+        "honest_c": (good, 5, "^ok$"),
+        "honest_partial": (_filled(released, root, {"add"}), 2, "^ok$"),
+        "escape_host": (_mul(good, ESCAPE, replace=True), 5, "^ok$"),
+        "grader_environ": (_mul(good, ENVIRON, replace=True), 5, "^ok$"),
+        "flood_one_print": (_mul(good, "print('x' * 100_000_000)"), 2, "output limit: the kernel sent a message over"),
+        "flood_stream": (_mul(good, "for _i in range(10**7):\n    print('y' * 100)"), 2, "output limit: a cell's output passed"),
+        "many_outputs": (_mul(good, "from IPython.display import display\nfor _i in range(5000):\n    display(_i)"), 2,
+                         "output limit: a cell made more than"),
+        "json_dict": (_mul(good, "from IPython.display import display\nfor _i in range(100):\n"
+                                 "    display({'application/json': {'k': ['v' * 1000] * 100}}, raw=True)"), 2,
+                      "output limit: a cell's output passed"),
+        "huge_exception": (_mul(good, "raise ValueError('e' * 20_000_000)"), 2, "output limit: the kernel sent a message over"),
+        "processes": (_mul(good, PROCESSES, replace=True), None, "^ok$"),
+        "memory_children": (_mul(good, MEMORY_CHILDREN, replace=True), 2, None),
+        "fill_tmp": (_mul(good, FILL.format(path="/tmp/fill"), replace=True), 5, "^ok$"),
+        "fill_scratch": (_mul(good, FILL.format(path="fill"), replace=True), 5, "^ok$"),
+        "huge_notebook": (huge, 0, r"has 100,00\d cells; the limit is 2,000"),
+        "loops": (_mul(good, "while True:\n    pass"), 2, "time limit"),
+        "worker_killer": (good, 0, "worker died while running this submission, also when it ran alone"),
+    }
+    for student, (nb, _, _) in cases.items():
+        folder = work / "submitted" / student / tiny.NAME
+        folder.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, folder / tiny.NOTEBOOK)
+    mp.setattr(batch, "run_job", kill_worker_for)
+    try:
+        outcomes = batch.grade_batch(tiny.NAME, work, workers=2, limits=LIMITS, progress=False)
+        left = multiprocessing.active_children()
+    finally:
+        mp.undo()
+    rows = {r["student"]: r for r in cli.grade_rows(work, tiny.NAME)}
+    return cases, {o.student: o for o in outcomes}, rows, work, left
+
+
+def _status(work, student):
+    return json.loads((work / "autograded" / student / tiny.NAME / batch.STATUS_FILE).read_text())
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", ["honest_a", "honest_b", "honest_c", "honest_partial", "escape_host",
+                                     "grader_environ", "flood_one_print", "flood_stream", "many_outputs",
+                                     "json_dict", "huge_exception", "fill_tmp", "fill_scratch", "huge_notebook",
+                                     "loops", "worker_killer"])
+def test_attack_stopped_with_a_reason(hardened, student):
+    cases, outcomes, rows, _, _ = hardened
+    _, points, reason = cases[student]
+    assert rows[student]["autograded"] == points, outcomes[student].reason
+    assert re.search(reason, outcomes[student].reason), outcomes[student].reason
+
+
+@needs_sandbox
+def test_every_submission_graded_and_no_worker_left(hardened):
+    cases, outcomes, rows, _, left = hardened
+    assert set(outcomes) == set(cases) == set(rows)
+    assert left == [], f"worker processes still running after grade_batch: {left}"
+
+
+@needs_sandbox
+def test_host_untouched(hardened):
+    *_, work, _ = hardened
+    for p in ["/usr/pwned", sys.prefix + "/pwned", os.path.dirname(os.__file__) + "/pwned", CNNKIT_DIR + "/pwned",
+              "/etc/pwned", "/pwned"]:
+        assert not os.path.exists(p), p
+    for student in ("grader_environ", "escape_host"):
+        text = (work / "autograded" / student / tiny.NAME / tiny.NOTEBOOK).read_text()
+        assert CANARY not in text
+    out = (work / "autograded" / "escape_host" / tiny.NAME / tiny.NOTEBOOK).read_text()
+    assert "[]" in out  # the attack printed the empty list of what it managed
+
+
+@needs_sandbox
+def test_floods_leave_small_notebooks(hardened):
+    *_, work, _ = hardened
+    for student in ("flood_one_print", "flood_stream", "many_outputs", "json_dict", "huge_exception"):
+        size = (work / "autograded" / student / tiny.NAME / tiny.NOTEBOOK).stat().st_size
+        assert size < 3_000_000, (student, size)
+
+
+@needs_sandbox
+def test_limits_this_machine_cannot_enforce_are_recorded(hardened):
+    cases, outcomes, rows, work, _ = hardened
+    f = sandbox.facts()
+    notes = _status(work, "processes")["unenforced"]
+    assert notes == sandbox.unenforced({**limits.DEFAULTS, **LIMITS})
+    if f["cgroup"] or f["nproc_binds"]:
+        assert rows["processes"]["autograded"] == 5, outcomes["processes"].reason
+    else:  # the 150 processes started, and the record says that nothing limits them here
+        assert rows["processes"]["autograded"] == 2
+        assert any("process count is not limited" in n for n in notes)
+    assert rows["memory_children"]["autograded"] == 2, outcomes["memory_children"].reason
+    if f["cgroup"]:
+        assert "kernel died" in outcomes["memory_children"].reason
+    else:
+        assert any("not for the whole kernel" in n for n in notes)
+
+
+@needs_sandbox
+def test_a_looping_submission_costs_the_assignments_cell_limit(hardened, monkeypatch):
+    _, outcomes, _, work, _ = hardened
+    monkeypatch.setattr(course, "SOLUTIONS", work.parent / "solutions")
+    assert f"cell time limit of {LOOP_LIMIT} s" in outcomes["loops"].reason
+    t0 = time.perf_counter()  # graded alone, so the time is its own and not the batch's
+    again = batch.grade_batch(tiny.NAME, work, students=["loops"], force=True, limits=LIMITS, progress=False)
+    seconds = time.perf_counter() - t0
+    assert again[0].reason == outcomes["loops"].reason
+    assert seconds < LOOP_LIMIT + 30, seconds
+
+
+@needs_sandbox
+def test_huge_notebook_refused_before_nbgrader(hardened):
+    _, outcomes, _, _, _ = hardened
+    assert outcomes["huge_notebook"].seconds < 15, outcomes["huge_notebook"].seconds
+
+
+def test_limits_come_from_the_assignment_then_the_command_line(tmp_path):
+    (tmp_path / limits.CONFIG_FILE).write_text("cell_timeout = 60\n")
+    assert limits.assignment_limits(tmp_path)["cell_timeout"] == 60
+    assert limits.assignment_limits(tmp_path, {"cell_timeout": 5, "memory_bytes": None})["cell_timeout"] == 5
+    assert limits.assignment_limits(tmp_path / "none")["cell_timeout"] == limits.DEFAULTS["cell_timeout"]
+    (tmp_path / limits.CONFIG_FILE).write_text("cell_timout = 60\n")
+    with pytest.raises(ValueError, match="unknown limit.*cell_timout"):
+        limits.assignment_limits(tmp_path)
+    (tmp_path / limits.CONFIG_FILE).write_text("cell_timeout = -1\n")
+    with pytest.raises(ValueError, match="positive whole"):
+        limits.assignment_limits(tmp_path)
+
+
+def test_course_assignments_have_their_time_limits():
+    short = [limits.assignment_limits(course.SOLUTIONS / a)["cell_timeout"] for a in ("A1", "A2", "A3")]
+    assert short == [60, 60, 60]
+    assert limits.assignment_limits(course.SOLUTIONS / "A4")["cell_timeout"] == 600
+
+
+def _die_on_three(job):
+    if job["n"] == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"n": job["n"], "pid": os.getpid()}
+
+
+def test_pool_replaces_dead_workers_and_names_the_killer():
+    p = pool.SurvivingPool(2, _die_on_three)
+    try:
+        handles = [p.submit({"n": n}) for n in range(8)]
+        results, errors = {}, {}
+        for h in p.completed(handles):
+            try:
+                results[h.job["n"]] = p.result(h)["n"]
+            except pool.WorkerDied as exc:
+                errors[h.job["n"]] = str(exc)
+    finally:
+        p.close()
+    assert results == {n: n for n in range(8) if n != 3}
+    assert list(errors) == [3] and "not retried" in errors[3]
+    assert multiprocessing.active_children() == []
+
+
+def _as_normal_user() -> str | None:
+    """Why the sandbox cannot be tried as a normal user here, or None."""
+    if os.geteuid() != 0:
+        return None  # we are one
+    if shutil.which("setpriv") is None:
+        return "setpriv is not installed"
+    probe = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", sys.executable,
+                            "-c", f"import sys; assert sys.base_prefix == {sys.base_prefix!r}, sys.base_prefix; "
+                            "import autograder.sandbox, ipykernel"], capture_output=True, text=True, cwd=course.REPO)
+    if probe.returncode != 0:
+        return (f"the Python installation ({sys.base_prefix}) or this repository is not readable by an "
+                f"unprivileged user here: {probe.stderr.strip().splitlines()[-1][:160] if probe.stderr.strip() else ''}")
+    return None
+
+
+@needs_sandbox
+def test_process_limit_binds_as_a_normal_user():
+    why = _as_normal_user()
+    if why:
+        pytest.skip(why)
+    code = ("import json, nbformat\nfrom nbformat.v4 import new_notebook, new_code_cell\n"
+            "from autograder.execute import run_job\nfrom autograder import sandbox\n"
+            "nb = new_notebook(cells=[new_code_cell(" + repr(PROCESSES + "print(mul(2, 3))") + ")])\n"
+            "nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'p', 'language': 'python'}\n"
+            "r = run_job({'student': 's', 'assignment': 'T', 'notebooks': {'n': nbformat.writes(nb)}, 'files': {},\n"
+            "             'limits': {'max_processes': 64, 'cell_timeout': 60}})\n"
+            "out = nbformat.reads(r['notebooks']['n'], as_version=4).cells[0].outputs\n"
+            "print(json.dumps({'nproc': sandbox.facts()['nproc_binds'], 'text': ''.join(o.get('text', '') for o in out)}))\n")
+    cmd = [sys.executable, "-c", code]
+    if os.geteuid() == 0:
+        cmd = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--"] + cmd
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=course.REPO, timeout=300,
+                         env={**os.environ, "HOME": "/tmp"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    got = json.loads(res.stdout.strip().splitlines()[-1])
+    assert got["nproc"] is True
+    assert "\n6\n" in "\n" + got["text"], got["text"]  # mul worked: fewer than 150 processes started
