@@ -554,27 +554,31 @@ def random_search(evaluations=40, seed=0):
 SEARCH_SEEDS = range(5)
 evo = {s: evolve(seed=s) for s in SEARCH_SEEDS}
 rnd = {s: random_search(len(evo[s][1]), seed=s) for s in SEARCH_SEEDS}
-print(f"{len(SEARCH_SEEDS)} seeds x ({len(evo[0][1])} evolution + {len(rnd[0])} random) evaluations, "
-      f"{len(CACHE)} distinct architectures trained")
+print(f"{len(SEARCH_SEEDS)} seeds x ({len(evo[0][1])} evolution + {len(rnd[0])} random) evaluations")
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# The search's path follows comparisons of trained accuracies: where the CPU rounds differently
+# one validation image can change class, a comparison can flip and the path with it, so the
+# per-seed figures below can move between machines. The verdicts in the next cell do not.
 GOOD = 0.9
+print(f"{len(CACHE)} distinct architectures trained")
 print(f"{'seed':>4s} {'best (evolution)':>17s} {'best (random)':>14s} {'children above ' + str(GOOD):>20s} "
       f"{'random above ' + str(GOOD):>18s}")
 for s in SEARCH_SEEDS:
     children = np.array(evo[s][1][10:])
     print(f"{s:>4d} {max(evo[s][1]):>17.2f} {max(rnd[s]):>14.2f} {np.mean(children > GOOD):>20.2f} "
           f"{np.mean(np.array(rnd[s]) > GOOD):>18.2f}")
-wins = sum(max(evo[s][1]) > max(rnd[s]) for s in SEARCH_SEEDS)
-ties = sum(max(evo[s][1]) == max(rnd[s]) for s in SEARCH_SEEDS)
-better_share = sum(np.mean(np.array(evo[s][1][10:]) > GOOD) > np.mean(np.array(rnd[s]) > GOOD) for s in SEARCH_SEEDS)
-print(f"best architecture found: evolution better in {wins}, equal in {ties}, worse in "
-      f"{len(SEARCH_SEEDS) - wins - ties} of {len(SEARCH_SEEDS)} seeds")
-print(f"more evaluations above {GOOD} with evolution's children than with random draws: "
-      f"{better_share} of {len(SEARCH_SEEDS)} seeds")
 best_g, best_f = max(CACHE.items(), key=lambda t: t[1])
 print(f"best architecture ever evaluated: {list(best_g)} (filters, size) -> {best_f:.2f}, "
       f"{count_params(build(best_g)):,} parameters")
+
+# %%
+at_least = sum(max(evo[s][1]) >= max(rnd[s]) for s in SEARCH_SEEDS)
+better_share = sum(np.mean(np.array(evo[s][1][10:]) > GOOD) > np.mean(np.array(rnd[s]) > GOOD) for s in SEARCH_SEEDS)
+print(f"evolution's best at least as good as random search's best in every seed: {at_least == len(SEARCH_SEEDS)}")
+print(f"evolution's children above {GOOD} more often than random draws in every seed: "
+      f"{better_share == len(SEARCH_SEEDS)}")
 
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 for s in SEARCH_SEEDS:
@@ -588,7 +592,7 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# What the runs show, against the thresholds printed above: the children that evolution breeds
+# What the runs show (the per-seed table above, the verdicts just before the plot): the children that evolution breeds
 # from the fittest of a sample are good (above 0.9) much more often than random draws are, in
 # every seed, and the best architecture it finds is at least as good as random search's best in
 # every seed and better in most. The margins on the *best* architecture are small (a point or
