@@ -304,7 +304,7 @@ def main(argv=None) -> int:
     print(table(res))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(res, fh, indent=1)
+            json.dump({**res, "header": header(res), "table": table(res)}, fh, indent=1)
     return 0
 
 
