@@ -1,6 +1,6 @@
 """Verify the course's GPU path on a CUDA machine, in one command, and record what it measured.
 
-    python tools/verify_gpu.py              # on a CUDA machine: about 5-8 minutes on an H100/H200
+    python tools/verify_gpu.py              # on a CUDA machine: sized to finish within 8 minutes on an H100/H200
     python tools/verify_gpu.py --dry-run    # on any machine: the same steps at tiny sizes, seconds
 
 What it does, in this order:
