@@ -47,9 +47,10 @@ class History:
     """What `fit` records, one entry per epoch (a cut-short last epoch counts as one).
 
     train_loss / val_loss: mean cross-entropy (nats); train_acc / val_acc: fractions in [0, 1];
-    step_losses: the training loss of every optimiser step, in order (floats, mean cross-entropy
-    of that step's batch, nats): len(step_losses) == number of steps taken; read it for a
-    per-step loss curve (it is gathered from the device once per epoch, not synchronised per step);
+    step_losses: the training loss of every training step, in order (floats, mean cross-entropy
+    of that step's batch, nats, computed before the update): one per batch trained on, steps the
+    fp16 scaler skipped included; read it for a per-step loss curve (it is gathered from the
+    device once per epoch, not synchronised per step);
     seconds: wall-clock seconds of each epoch's training steps (validation excluded);
     images_per_second: training throughput of each epoch; stopped_early: True when max_seconds
     ran out before the last epoch ended; skipped_steps: steps the fp16 gradient scaler skipped
