@@ -275,17 +275,17 @@ def grade_batch(assignment: str, course_dir: Path, students: list[str] | None = 
 
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session autoflush notices
     course.check_assignment(assignment)
+    course_dir = Path(course_dir)
+    students = students or submitted_students(assignment, course_dir)
+    if not students:
+        raise CourseError(f"nothing to grade: no folders {course_dir / 'submitted' / '<student>' / assignment}")
     why = sandbox.check()
     if why and not unsafe:
         raise CourseError(
             f"student code cannot be isolated here: {why}.\nGrading without isolation runs each "
             "submission as you, able to read and change your files (the gradebook included). "
             "To accept that risk, pass --unsafe-no-sandbox.")
-    course_dir = Path(course_dir)
     ensure_in_gradebook(assignment, course_dir)
-    students = students or submitted_students(assignment, course_dir)
-    if not students:
-        raise CourseError(f"nothing to grade: no folders {course_dir / 'submitted' / '<student>' / assignment}")
     api = course.make_api(course_dir)
     api.config.Autograde.autograde_preprocessors = []  # execution and scoring happen below
     api.coursedir.max_file_size = 50_000  # kB; larger files are left out with a warning

@@ -3,8 +3,8 @@
 
 Shapes: inputs x (N, C, H, W); filters w (F, C, HH, WW); biases b (F,);
 conv_param = {"stride": S, "pad": P}; pool_param = {"pool_height": PH, "pool_width": PW, "stride": S}.
-Outputs are (N, F, H_out, W_out) with H_out = (H + 2P - HH) // S + 1, which must divide exactly
-(see ``conv_output_size``).
+Outputs are (N, F, H_out, W_out) with H_out = (H + 2P - HH) // S + 1, floored as in PyTorch (see
+``conv_output_size``: where the stride does not divide H + 2P - HH, the last rows are never used).
 
 Two implementations of the convolution:
 
@@ -40,41 +40,55 @@ def _check_int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
-def conv_output_size(n: int, f: int, stride: int = 1, pad: int = 0) -> int:
-    """Output side of a convolution or pooling window: (n + 2*pad - f) // stride + 1.
+def conv_output_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
+                     ceil_mode: bool = False, exact: bool = False) -> int:
+    """Output side of a convolution or pooling window, as PyTorch computes it:
+    floor((n + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1.
 
-    n: input side, f: filter side, stride >= 1, pad >= 0; all integers (the arithmetic is integer
-    arithmetic, so no 2.33 ever appears). Raises ValueError when the filter does not fit: when it
-    is larger than the padded input, or when (n + 2*pad - f) is not a multiple of the stride. The
-    message says which strides and paddings would fit.
+    All arguments are integers and the arithmetic is integer arithmetic (no 2.33 ever appears).
+    When the stride does not divide n + 2*padding - kernel, the last positions of the input are
+    never covered by a window ("the filter does not fit exactly"): the floor drops them, as every
+    framework does. ``exact=True`` refuses that case instead, with a ValueError that says which
+    strides and paddings would fit. ``ceil_mode=True`` rounds up as ``nn.MaxPool2d(ceil_mode=True)``
+    does (a last, partial window, which must start inside the input or its left padding).
+    A window larger than the padded input is always a ValueError.
 
-    >>> conv_output_size(7, 3, 2, 0)
+    >>> conv_output_size(7, 3, 2)
     3
-    >>> conv_output_size(32, 5, 1, 2)
-    32
+    >>> conv_output_size(7, 3, 3)          # the filter does not fit exactly: one column is lost
+    2
+    >>> conv_output_size(224, 7, 2, 3)     # ResNet's conv1
+    112
     """
     n = _check_int("n (input size)", n, 1)
-    f = _check_int("f (filter size)", f, 1)
+    kernel = _check_int("kernel (filter size)", kernel, 1)
     stride = _check_int("stride", stride, 1)
-    pad = _check_int("pad", pad, 0)
-    span = n + 2 * pad - f
+    padding = _check_int("padding", padding, 0)
+    dilation = _check_int("dilation", dilation, 1)
+    span = n + 2 * padding - dilation * (kernel - 1) - 1     # last start position, 0-based
+    reach = dilation * (kernel - 1) + 1                      # the window's extent
     if span < 0:
-        need = -(-(f - n) // 2)  # ceil((f - n) / 2)
+        need = -(-(reach - n) // 2)  # ceil((reach - n) / 2)
         raise ValueError(
-            f"a filter of size {f} does not fit an input of size {n} with pad {pad}: the padded input "
-            f"has size {n + 2 * pad} < {f}; pad >= {need} or a filter of size <= {n + 2 * pad} would fit"
+            f"a window of size {reach} does not fit an input of size {n} with padding {padding}: the "
+            f"padded input has size {n + 2 * padding} < {reach}; padding >= {need} or a window of size "
+            f"<= {n + 2 * padding} would fit"
         )
-    if span % stride:
+    if exact and span % stride:
         strides = [s for s in range(1, span + 1) if span % s == 0] or [1]
         shown = ", ".join(map(str, strides[:8])) + (", ..." if len(strides) > 8 else "")
-        pads = [p for p in range(pad + 1, pad + stride + 1) if (n + 2 * p - f) % stride == 0]
-        pad_hint = f"; with stride {stride}, pad {pads[0]} would fit" if pads else ""
+        pads = [p for p in range(padding + 1, padding + stride + 1) if (span + 2 * (p - padding)) % stride == 0]
+        pad_hint = f"; with stride {stride}, padding {pads[0]} would fit" if pads else ""
         raise ValueError(
-            f"a filter of size {f} with stride {stride} does not fit an input of size {n} with pad {pad}: "
-            f"(n + 2*pad - f) / stride + 1 = ({n} + {2 * pad} - {f}) / {stride} + 1 = "
-            f"{span / stride + 1:.2f} is not an integer; stride {shown} would fit{pad_hint}"
+            f"a window of size {reach} with stride {stride} does not fit exactly an input of size {n} "
+            f"with padding {padding}: (n + 2*padding - kernel) / stride + 1 = ({n} + {2 * padding} - "
+            f"{reach}) / {stride} + 1 = {span / stride + 1:.2f} is not an integer, so the last "
+            f"{span % stride} row(s) would never be covered; stride {shown} would fit{pad_hint}"
         )
-    return span // stride + 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= n + padding:  # PyTorch: the last window starts inside
+        out -= 1
+    return out
 
 
 def _conv_sizes(x_shape, HH, WW, stride, pad, what="conv"):

@@ -35,6 +35,8 @@ from typing import Iterable, NamedTuple, Sequence
 import torch
 import torch.nn as nn
 
+from .conv import conv_output_size  # one function for conv and pooling sizes, re-exported here
+
 __all__ = ["LayerRow", "on_meta", "count_params", "layer_table", "summary", "count_macs", "flop_counter_macs",
            "receptive_field", "receptive_field_steps", "conv_output_size"]
 
@@ -61,18 +63,6 @@ def on_meta(builder, *args, **kwargs) -> nn.Module:
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameter values (weights, biases, norm scales/shifts; not buffers)."""
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only))
-
-
-def conv_output_size(n: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
-                     ceil_mode: bool = False) -> int:
-    """Output side of a conv/pool: floor((n + 2p - d(k-1) - 1) / s) + 1, in integer arithmetic."""
-    span = n + 2 * padding - dilation * (kernel - 1) - 1
-    if span < 0:
-        raise ValueError(f"a {kernel}x{kernel} window (dilation {dilation}) does not fit in {n} + 2*{padding}")
-    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (out - 1) * stride >= n + padding:  # PyTorch: last window must start inside
-        out -= 1
-    return out
 
 
 def _macs(module: nn.Module, inputs, output) -> int:

@@ -126,23 +126,60 @@ def test_col2im_counts_overlaps():
 
 @pytest.mark.parametrize("n,f,s,p,expected", [
     (7, 3, 1, 0, 5), (7, 3, 2, 0, 3), (32, 5, 1, 2, 32), (32, 5, 1, 0, 28), (227, 11, 4, 0, 55),
-    (5, 5, 1, 0, 1), (4, 2, 2, 0, 2), (6, 3, 3, 0, 2)])
+    (5, 5, 1, 0, 1), (4, 2, 2, 0, 2), (6, 3, 3, 0, 2),
+    # the stride does not divide n + 2p - f: floored, as frameworks do
+    (7, 3, 3, 0, 2), (224, 7, 2, 3, 112), (56, 3, 2, 1, 28), (64, 3, 2, 1, 32), (112, 3, 2, 1, 56),
+    (224, 11, 4, 2, 55), (8, 3, 2, 0, 3)])
 def test_conv_output_size(n, f, s, p, expected):
     got = conv.conv_output_size(n, f, s, p)
     assert got == expected and isinstance(got, int)
 
 
-def test_conv_output_size_errors():
+@pytest.mark.parametrize("n,f,s,p", [(7, 3, 3, 0), (224, 7, 2, 3), (56, 3, 2, 1), (9, 4, 2, 1), (33, 5, 3, 2)])
+def test_conv_output_size_matches_torch_conv(n, f, s, p):
+    out = torch.nn.functional.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, f, f), stride=s, padding=p)
+    assert conv.conv_output_size(n, f, s, p) == out.shape[-1]
+
+
+def test_conv_output_size_exact_mode():
+    assert conv.conv_output_size(7, 3, 2, 0, exact=True) == 3
     with pytest.raises(ValueError) as exc:
-        conv.conv_output_size(7, 3, 3, 0)
+        conv.conv_output_size(7, 3, 3, 0, exact=True)
     msg = str(exc.value)
-    assert "does not fit" in msg and "2.33" in msg and "pad 1 would fit" in msg and "stride 1, 2, 4" in msg
-    with pytest.raises(ValueError, match="pad >= 2"):
+    assert "does not fit exactly" in msg and "2.33" in msg and "padding 1 would fit" in msg
+    assert "stride 1, 2, 4" in msg and "last 1 row(s)" in msg
+
+
+def test_conv_output_size_errors():
+    with pytest.raises(ValueError, match="padding >= 2"):
         conv.conv_output_size(3, 7, 1, 0)
     with pytest.raises(ValueError, match="stride must be >= 1"):
         conv.conv_output_size(7, 3, 0, 0)
     with pytest.raises(TypeError, match="integer"):
         conv.conv_output_size(7.0, 3, 1, 0)
+
+
+def test_layers_floor_like_torch_when_the_filter_does_not_fit_exactly():
+    # 3x3 / stride 2 / pad 1 on 8x8 (8 + 2 - 3 = 7 is odd): torch floors, and so do the layers
+    rng = np.random.default_rng(7)
+    x, w, b = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b),
+                                     stride=2, padding=1).numpy()
+    for fwd in (conv.conv_forward, conv.conv_forward_naive):
+        out, _ = fwd(x, w, b, {"stride": 2, "pad": 1})
+        assert out.shape == ref.shape == (2, 4, 4, 4)
+        assert np.abs(out - ref).max() < 1e-12
+    xt = torch.from_numpy(x).requires_grad_()
+    wt = torch.from_numpy(w).requires_grad_()
+    yt = torch.nn.functional.conv2d(xt, wt, torch.from_numpy(b), stride=2, padding=1)
+    dout = rng.standard_normal(yt.shape)
+    yt.backward(torch.from_numpy(dout))
+    for fwd, bwd in ((conv.conv_forward, conv.conv_backward), (conv.conv_forward_naive, conv.conv_backward_naive)):
+        _, cache = fwd(x, w, b, {"stride": 2, "pad": 1})
+        dx, dw, _ = bwd(dout, cache)
+        assert np.abs(dx - xt.grad.numpy()).max() < 1e-12 and np.abs(dw - wt.grad.numpy()).max() < 1e-12
+    pooled = conv.max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 3})[0]
+    assert np.array_equal(pooled, torch.nn.functional.max_pool2d(torch.from_numpy(x), 2, 3).numpy())
 
 
 def test_shape_errors():
@@ -151,8 +188,6 @@ def test_shape_errors():
         conv.conv_forward(x, np.zeros((2, 4, 3, 3)), b, {"stride": 1, "pad": 0})
     with pytest.raises(ValueError, match="x has 3 channels.*w expects 4"):
         conv.conv_forward_naive(x, np.zeros((2, 4, 3, 3)), b, {"stride": 1, "pad": 0})
-    with pytest.raises(ValueError, match="stride 3 does not fit"):
-        conv.conv_forward(x, w, b, {"stride": 3, "pad": 0})
     with pytest.raises(ValueError, match="does not fit"):
         conv.conv_forward(x, np.zeros((2, 3, 9, 9)), b, {"stride": 1, "pad": 0})
     with pytest.raises(ValueError, match="b has shape"):
@@ -162,7 +197,7 @@ def test_shape_errors():
     with pytest.raises(ValueError, match="'stride' and 'pad'"):
         conv.conv_forward(x, w, b, {"stride": 1})
     with pytest.raises(ValueError, match="does not fit"):
-        conv.max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+        conv.max_pool_forward(x, {"pool_height": 9, "pool_width": 2, "stride": 2})
     with pytest.raises(ValueError, match="cols has shape"):
         conv.col2im(np.zeros((5, 5)), (1, 3, 7, 7), 3, 3, 1, 0)
 
