@@ -325,22 +325,35 @@ print(f"achieved at the fastest row: {3 * macs * max(measured.values()) / 1e9:.1
 #
 # On this device the cell below trains the configuration printed at the top: on a GPU
 # ResNet-20 on 45,000 images for 30 epochs, on a CPU a narrow ResNet-8 on 3,000 images for
-# 5 epochs, with a time budget of 5 minutes as a safety net.
+# 5 epochs. On the GPU a time budget of 5 minutes is a safety net; on the CPU there is none,
+# because a budget that cut the run short on a slow machine would change what the notebook
+# prints.
+#
+# What is printed below the training cell is what does not depend on the machine: the settings,
+# the number of steps, and verdicts with margins. The epoch-by-epoch figures follow the
+# trajectory of training, and that depends on how the machine rounds float sums: another
+# convolution kernel (another CPU, a GPU, another thread count) moves the third decimal after
+# the first epoch, and the runs drift apart from there. They are printed in the next cell, which
+# the tests do not compare, and plotted.
 
 # %%
 seed_everything(0)
 model = CifarResNet(CFG["depth"], 10, residual=True, widths=CFG["widths"])
 history = train.fit(model, train_loader, (split.X_val, split.y_val), epochs=CFG["epochs"],
-                    lr=CFG["lr"], device=device, max_seconds=300, progress=True)
+                    lr=CFG["lr"], device=device, max_seconds=300 if ON_GPU else None, progress=True)
 print(history.settings)
-for e in range(history.epochs):
-    print(f"epoch {e + 1}: train loss {history.train_loss[e]:.3f}, acc {history.train_acc[e]:.3f}; "
-          f"val loss {history.val_loss[e]:.3f}, acc {history.val_acc[e]:.3f}")
-print(f"{len(history.step_losses)} optimiser steps; steps the fp16 scaler skipped: {history.skipped_steps}")
+print(f"{history.epochs} epochs, {len(history.step_losses)} optimiser steps; steps the fp16 scaler skipped: "
+      f"{history.skipped_steps}")
+print("training loss fell by more than half a nat:", history.train_loss[0] - history.train_loss[-1] > 0.5)
+print("validation accuracy at least 0.1 above chance (0.10):", history.val_acc[-1] > 0.2)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# Wall-clock time and throughput: they vary between runs, so the tests do not compare them.
+# The training trajectory (it moves with float rounding, see above), wall-clock time and
+# throughput (they vary between runs): the tests do not compare this cell.
+for e in range(history.epochs):
+    print(f"epoch {e + 1}: train loss {history.train_loss[e]:.3f}, acc {history.train_acc[e]:.3f}; "
+          f"val loss {history.val_loss[e]:.3f}, acc {history.val_acc[e]:.3f}")
 print(f"{sum(history.seconds):.1f} s of training, {statistics.median(history.images_per_second):.0f} images/s "
       f"(median over epochs), stopped early: {history.stopped_early}")
 
@@ -350,11 +363,17 @@ plt.show()
 
 # %% [markdown]
 # The test set has been looked at once, here. The stated accuracy is the threshold this
-# device's configuration reaches, and the cell checks it:
+# device's configuration reaches, and the cell checks it (the measured value follows the
+# trajectory, so it is printed in a cell the tests do not compare):
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# The measured test accuracy moves with float rounding (see section 6): not compared by the tests.
 test_loss, test_acc = train.evaluate(model, (split.X_test, split.y_test), device)
 print(f"test loss {test_loss:.3f}, test accuracy {test_acc:.2f} (stated: at least {TARGET:.2f}; chance 0.10)")
+
+# %%
+print(f"test accuracy at least the stated {TARGET:.2f} (chance 0.10): {'ok' if test_acc >= TARGET else 'NOT ok'}")
 assert test_acc >= TARGET, f"test accuracy {test_acc:.3f} is below the stated {TARGET}"
 
 # %% [markdown]
