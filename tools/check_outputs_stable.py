@@ -17,8 +17,9 @@ on this machine and requires every stored output to come out the same:
 
 It exits 1 and lists each differing cell when any output differs. Cells marked
 ``# NBVAL_IGNORE_OUTPUT`` (wall-clock timings) and images are not compared, as in nbval; the
-patterns in tests/nbval_sanitize.cfg are replaced first, as nbval does. The test suite runs one
-combined configuration (tests/test_outputs_stable.py); this command runs them one at a time.
+patterns in tests/nbval_sanitize.cfg are replaced first, as nbval does. The test suite runs the
+``threads`` configuration (tests/test_outputs_stable.py); ``no-onednn`` makes the training
+notebooks several times slower, so it is left to this command (run it before a release).
 Stored files are never changed: the notebooks run from an in-memory copy.
 """
 from __future__ import annotations
