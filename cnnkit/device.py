@@ -77,3 +77,93 @@ def make_repeatable(device: torch.device) -> bool:
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     return True
+
+
+# ------------------------------------------------------------------ backend flags and memory
+
+def synchronize(device) -> None:
+    """Wait until the work queued on `device` has finished (CUDA, MPS; nothing to wait for on a
+    CPU). Read a clock only after this: GPU calls return as soon as the work is queued."""
+    kind = torch.device(device).type
+    if kind == "cuda":
+        torch.cuda.synchronize(device)
+    elif kind == "mps":
+        torch.mps.synchronize()
+
+
+def backend_flags() -> dict:
+    """The global switches that change GPU arithmetic and speed, as they are now:
+
+    cudnn_benchmark: cuDNN times its convolution algorithms per input shape and keeps the fastest;
+    tf32_conv / tf32_matmul: float32 convolutions / matrix products may run on tensor cores in
+    TF32 (float32's 8 exponent bits, only 10 mantissa bits in the products; Ampere and newer).
+    PyTorch's defaults: cudnn_benchmark False, tf32_conv True, tf32_matmul False. They matter on
+    CUDA only.
+    """
+    return {"cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+            "tf32_conv": bool(torch.backends.cudnn.allow_tf32),
+            "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32)}
+
+
+def set_backend_flags(cudnn_benchmark: bool | None = None, tf32: bool | None = None) -> dict:
+    """Set cudnn.benchmark and/or TF32 (convolutions and matrix products alike); None leaves a
+    flag alone. Returns the flags as they were, for restore_backend_flags."""
+    before = backend_flags()
+    if cudnn_benchmark is not None:
+        torch.backends.cudnn.benchmark = bool(cudnn_benchmark)
+    if tf32 is not None:
+        torch.backends.cudnn.allow_tf32 = bool(tf32)
+        torch.backends.cuda.matmul.allow_tf32 = bool(tf32)
+    return before
+
+
+def restore_backend_flags(flags: dict) -> None:
+    """Put back what set_backend_flags (or backend_flags) returned."""
+    torch.backends.cudnn.benchmark = flags["cudnn_benchmark"]
+    torch.backends.cudnn.allow_tf32 = flags["tf32_conv"]
+    torch.backends.cuda.matmul.allow_tf32 = flags["tf32_matmul"]
+
+
+class PeakMemory:
+    """The peak memory of a piece of work itself, not counting what was resident before it.
+
+        meter = PeakMemory(device)
+        ...warm-up steps (cuDNN autotuning and compilation allocate here, not counted)...
+        meter.start()
+        ...timed training steps...
+        step_bytes = meter.stop()      # None on a device whose allocator PyTorch does not track
+
+    start() waits for the device, resets the allocator's peak and reads what is allocated now
+    (the weights, the optimizer state, the gradients, data sets kept on the device): `resident`.
+    stop() waits again and returns the peak since start() minus `resident`: the activations kept
+    for the backward pass, workspaces and temporaries of the steps in between.
+    `allocator` is anything with memory_allocated(), max_memory_allocated(),
+    reset_peak_memory_stats() and synchronize() (default: torch.cuda on a CUDA device; a test
+    passes a fake one). On a CPU or MPS, start() and stop() do nothing and stop() returns None.
+    """
+
+    def __init__(self, device, allocator=None):
+        self.device = torch.device(device)
+        if allocator is None and self.device.type == "cuda":
+            allocator = torch.cuda
+        self.allocator = allocator
+        self.resident = None
+        self.peak = None
+        self.step_bytes = None
+
+    def start(self) -> None:
+        if self.allocator is None:
+            return
+        self.allocator.synchronize()
+        self.allocator.reset_peak_memory_stats()
+        self.resident = int(self.allocator.memory_allocated())
+
+    def stop(self) -> int | None:
+        if self.allocator is None:
+            return None
+        if self.resident is None:
+            raise RuntimeError("PeakMemory.stop() before start(): call start() after the warm-up")
+        self.allocator.synchronize()
+        self.peak = int(self.allocator.max_memory_allocated())
+        self.step_bytes = self.peak - self.resident
+        return self.step_bytes

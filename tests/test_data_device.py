@@ -91,3 +91,30 @@ def test_make_repeatable_only_touches_the_cpu(monkeypatch):
     assert make_repeatable(torch.device("cuda")) is False and calls == []
     assert make_repeatable(torch.device("cpu")) is True
     assert calls == [("threads", 1), ("deterministic", True)]
+
+
+def test_backend_flags_set_and_restore():
+    from cnnkit.device import backend_flags, restore_backend_flags, set_backend_flags
+
+    original = backend_flags()
+    try:
+        before = set_backend_flags(cudnn_benchmark=True, tf32=False)
+        assert before == original
+        assert backend_flags() == {"cudnn_benchmark": True, "tf32_conv": False, "tf32_matmul": False}
+        set_backend_flags(tf32=True)  # None leaves cudnn_benchmark alone
+        assert backend_flags() == {"cudnn_benchmark": True, "tf32_conv": True, "tf32_matmul": True}
+        restore_backend_flags(before)
+        assert backend_flags() == original
+    finally:
+        restore_backend_flags(original)
+
+
+def test_synchronize_is_a_no_op_on_the_cpu(monkeypatch):
+    from cnnkit.device import synchronize
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: calls.append(a))
+    synchronize("cpu")
+    assert calls == []
+    synchronize("cuda")
+    assert len(calls) == 1
