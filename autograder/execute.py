@@ -29,6 +29,7 @@ import uuid
 from pathlib import Path
 
 import nbformat
+import zmq
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
@@ -249,14 +250,27 @@ async def _check_cell(client, km, checker: Checker, cell, grade_id: str, source:
                 continue
             if names is None:
                 gone = "this cell has no access to your code"
+            if gone is None and serve_id is None and not await km.is_alive():
+                gone = "your kernel is not running (it exited, crashed or was stopped)"
             if gone is None and serve_id is None:
-                serve_id = kc.execute(_SERVE.format(src=_WIRE_SOURCE), silent=True, store_history=False,
-                                      allow_stdin=True)
+                try:
+                    serve_id = kc.execute(_SERVE.format(src=_WIRE_SOURCE), silent=True, store_history=False,
+                                          allow_stdin=True)
+                except zmq.Again:  # the kernel went away between the check and the send
+                    gone = "your kernel is not running (it exited, crashed or was stopped)"
+                    await checker.send({"op": "reply", "error": gone})
+                    continue
                 if await _next_prompt(kc, serve_id, end - time.monotonic(), km) is None:
                     gone = "your kernel did not answer the grader (it stopped, or its code replaced the channel)"
                 waiting = gone is None
             if gone is None:
-                kc.input(str(msg.get("payload", "")))
+                try:
+                    kc.input(str(msg.get("payload", "")))
+                except zmq.Again:
+                    gone = "your kernel stopped answering the grader"
+                    waiting = False
+                    await checker.send({"op": "reply", "error": gone})
+                    continue
                 waiting = False
                 answer = await _next_prompt(kc, serve_id, end - time.monotonic(), km)
                 if answer is None:
@@ -275,7 +289,10 @@ async def _check_cell(client, km, checker: Checker, cell, grade_id: str, source:
     finally:
         if serve_id is not None:
             if waiting:
-                kc.input(wire.encode({"op": "end"}, lambda o: None))
+                try:
+                    kc.input(wire.encode({"op": "end"}, lambda o: None))
+                except zmq.Again:
+                    pass
             if not await _finished(kc, serve_id, 10.0):
                 await km.interrupt_kernel()
                 await _finished(kc, serve_id, 10.0)

@@ -84,12 +84,18 @@ def message_cap(limits: dict) -> int:
     return 2 * int(limits["max_cell_output_bytes"]) + 1_000_000
 
 
+SEND_TIMEOUT_MS = 10_000
+
+
 def limited_context(limits: dict) -> zmq.asyncio.Context:
     """A zmq context whose sockets drop any message over message_cap and never reconnect (a
     kernel cannot point a reconnection at another socket of the host)."""
     ctx = zmq.asyncio.Context()
     ctx.setsockopt(zmq.MAXMSGSIZE, message_cap(limits))
     ctx.setsockopt(zmq.RECONNECT_IVL, -1)
+    # a kernel that died leaves no peer, and with reconnection off a send would then wait forever
+    # (blocking the event loop, so no time limit fires): give up after SEND_TIMEOUT_MS instead
+    ctx.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)
     return ctx
 
 

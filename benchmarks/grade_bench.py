@@ -19,10 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from autograder import batch, cli, course, sandbox, submissions  # installed with the course (pip install -e .)
 
-from autograder import batch, cli, course, sandbox, submissions  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_submissions(assignment: str, released: Path, dest: Path, n: int) -> None:
