@@ -1,0 +1,146 @@
+"""Mutation testing of the library modules that decide grades and teach the math.
+
+    nice -n 10 .venv/bin/python tools/mutation.py              # all five modules, one at a time
+    nice -n 10 .venv/bin/python tools/mutation.py grading conv # some of them
+    .venv/bin/python tools/mutation.py --report                # the table of the last run, no rerun
+
+mutmut (3.x, requirements-dev.txt) changes the code one small edit at a time ("mutants") and runs
+the unit tests that reach the changed function (pyproject.toml, [tool.mutmut]); a mutant that no
+test notices "survived". Survivors that cannot change behaviour are listed, each with its reason,
+in mutation-equivalents.toml beside pyproject.toml. The script prints, per module: mutants, killed,
+survived, equivalent and the score killed / (mutants - equivalent), then every survivor that is
+neither killed nor listed. A run starts from a clean mutants/ folder, so --report shows only the
+modules of the last run. It exits 1 if there is one, if a module scores below --min-score, or
+if a listed equivalent no longer matches its mutant (the code changed: check it again).
+
+It takes about 10-15 minutes on two cores, too slow for CI: run it before a release, or after
+changing one of the modules or its tests. mutmut works in mutants/ (ignored by git).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = ("grading", "inspect", "gradcheck", "conv", "layers")
+EQUIVALENTS = ROOT / "mutation-equivalents.toml"
+KILLED = {1, 3, 24, -24, 36, 152, 255}  # a failing test, pytest's internal error, or a timeout
+SURVIVED = {0, 5, 33}                    # every test passed, or no test reached the function
+
+
+def mutmut_command() -> list[str]:
+    exe = Path(sys.executable).with_name("mutmut")
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("mutmut")
+    if not found:
+        sys.exit("tools/mutation.py: mutmut is not installed; run: pip install -r requirements-dev.txt")
+    return [found]
+
+
+def run_module(module: str, jobs: int) -> None:
+    log = ROOT / "mutants" / f"mutation-{module}.log"
+    log.parent.mkdir(exist_ok=True)
+    print(f"cnnkit/{module}.py: running mutmut (log in {log.relative_to(ROOT)}) ...", flush=True)
+    with log.open("w") as out:
+        rc = subprocess.call(mutmut_command() + ["run", "--max-children", str(jobs), f"cnnkit.{module}.*"],
+                             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    if rc != 0:
+        sys.exit(f"tools/mutation.py: mutmut failed on cnnkit/{module}.py (exit {rc}); see {log}")
+
+
+def exit_codes(module: str) -> dict[str, int | None]:
+    meta = ROOT / "mutants" / "cnnkit" / f"{module}.py.meta"
+    if not meta.exists():
+        sys.exit(f"tools/mutation.py: no results for cnnkit/{module}.py; run without --report first")
+    return json.loads(meta.read_text())["exit_code_by_key"]
+
+
+def mutant_diff(name: str) -> tuple[list[str], list[str]]:
+    """The removed and added lines of a mutant (stripped), from `mutmut show`."""
+    text = subprocess.run(mutmut_command() + ["show", name], cwd=ROOT, capture_output=True, text=True).stdout
+    lines = [ln for ln in text.splitlines() if not ln.startswith(("---", "+++", "# "))]
+    return ([ln[1:].strip() for ln in lines if ln.startswith("-")],
+            [ln[1:].strip() for ln in lines if ln.startswith("+")])
+
+
+def load_equivalents() -> dict[str, dict]:
+    if not EQUIVALENTS.exists():
+        return {}
+    entries = tomllib.loads(EQUIVALENTS.read_text())["equivalent"]
+    for e in entries:
+        missing = {"mutant", "was", "now", "reason"} - set(e)
+        if missing:
+            sys.exit(f"{EQUIVALENTS.name}: entry {e.get('mutant', e)!r} lacks {sorted(missing)}")
+    return {e["mutant"]: e for e in entries}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", metavar="MODULE", help=f"some of {', '.join(MODULES)} (default: all)")
+    parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (default 2)")
+    parser.add_argument("--report", action="store_true", help="only print the table of the last run")
+    parser.add_argument("--min-score", type=float, default=90.0, help="percent each module must reach")
+    args = parser.parse_args(argv)
+    modules = args.modules or list(MODULES)
+    unknown = sorted(set(modules) - set(MODULES))
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; expected some of {', '.join(MODULES)}")
+
+    if not args.report:
+        # a fresh start: mutmut keeps verdicts and test timings in mutants/, which would be stale
+        # after a change to the code or the tests
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+        for module in modules:
+            run_module(module, args.jobs)
+
+    equivalents = load_equivalents()
+    rows, unexplained, stale, bad = [], [], [], []
+    for module in modules:
+        codes = exit_codes(module)
+        killed = sum(1 for c in codes.values() if c in KILLED)
+        survivors = sorted(n for n, c in codes.items() if c not in KILLED)
+        equivalent = 0
+        for name in survivors:
+            entry = equivalents.get(name)
+            if entry is None:
+                unexplained.append(name)
+                continue
+            was, now = mutant_diff(name)
+            if (was, now) != ([entry["was"]], [entry["now"]]):
+                stale.append(f"{name}: listed as {entry['was']!r} -> {entry['now']!r}, now {was} -> {now}")
+                continue
+            equivalent += 1
+        total = len(codes)
+        score = 100.0 * killed / max(1, total - equivalent)
+        if score < args.min_score:
+            bad.append(module)
+        rows.append((f"cnnkit/{module}.py", total, killed, len(survivors), equivalent, score))
+        unknown = [n for n, c in codes.items() if c not in KILLED | SURVIVED]
+        if unknown:
+            print(f"cnnkit/{module}.py: {len(unknown)} mutants neither killed nor survived (counted as survivors): "
+                  + ", ".join(f"{n} (exit {codes[n]})" for n in unknown))
+
+    print("\n| module | mutants | killed | survived | equivalent | score |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for path, total, killed, survived, equivalent, score in rows:
+        print(f"| `{path}` | {total} | {killed} | {survived} | {equivalent} | {score:.1f}% |")
+    print("\nscore = killed / (mutants - equivalent); survived includes the equivalent ones")
+    if stale:
+        print(f"\n{len(stale)} listed equivalents no longer match their mutant (the code changed; check them "
+              f"again and update {EQUIVALENTS.name}):\n  " + "\n  ".join(stale))
+    if unexplained:
+        print(f"\n{len(unexplained)} survivors are neither killed nor listed in {EQUIVALENTS.name} "
+              "(see each with `mutmut show NAME`):\n  " + "\n  ".join(unexplained))
+    if bad:
+        print(f"\nbelow {args.min_score:.0f}%: {', '.join(bad)}")
+    return 1 if (stale or unexplained or bad) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
