@@ -152,12 +152,14 @@ def no_calls_to(*targets, name: str = "your code", hint: str = ""):
         else:
             raise TypeError(f"no_calls_to takes modules or functions, got {target!r}")
     seen: list[str] = []
+    previous = sys.getprofile()  # an enclosing no_calls_to (or a profiler) keeps watching
 
     def profiler(frame, event, arg):
         if event == "call" and frame.f_code in codes:
             seen.append(codes[frame.f_code])
+        if previous is not None:
+            previous(frame, event, arg)
 
-    previous = sys.getprofile()
     sys.setprofile(profiler)
     try:
         yield
