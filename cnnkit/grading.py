@@ -60,6 +60,8 @@ def check_close(name: str, got, expected, tol: float = 1e-7, hint: str = "", ato
     __tracebackhide__ = True
     got_a = _as_array(name, got, hint)
     exp_a = np.asarray(expected)
+    if got_a.dtype.kind not in "biuf":  # strings cannot be compared; complex would lose its imaginary part
+        _fail(name, f"expected real numbers, got an array of {got_a.dtype}", hint)
     if got_a.shape != exp_a.shape:
         _fail(name, f"expected shape {exp_a.shape}, got {got_a.shape}", hint)
     got_f = got_a.astype(np.float64)
