@@ -78,3 +78,39 @@ def test_l2_loss_and_gradient():
     assert rel_error(dpred, num) < 1e-8
     with pytest.raises(ValueError, match="same shape"):
         layers.l2_loss(pred, target[:, :1])
+
+
+def test_relu_gradient_at_zero_is_zero():
+    x = np.array([[-1.0, 0.0, 2.0]])
+    out, cache = layers.relu_forward(x)
+    assert np.array_equal(out, [[0.0, 0.0, 2.0]])
+    assert np.array_equal(layers.relu_backward(np.full((1, 3), 5.0), cache), [[0.0, 0.0, 5.0]])
+
+
+def test_sigmoid_matches_the_formula_for_negative_and_positive_inputs():
+    x = np.linspace(-30, 30, 121)  # includes 0 and -0.5, 0.5
+    out, cache = layers.sigmoid_forward(x)
+    assert rel_error(out, 1.0 / (1.0 + np.exp(-x))) < 1e-14
+    assert rel_error(out, torch.sigmoid(torch.tensor(x)).numpy()) < 1e-14
+    assert out[60] == 0.5 and cache is out
+
+
+def test_sigmoid_dtypes():
+    out32, _ = layers.sigmoid_forward(np.array([-2.0, 0.0, 2.0], dtype=np.float32))
+    assert out32.dtype == np.float32
+    out_int, _ = layers.sigmoid_forward(np.array([-2, 0, 2]))  # integers give float64, not 0 and 1
+    assert out_int.dtype == np.float64
+    assert np.allclose(out_int, [0.11920292202211755, 0.5, 0.8807970779778823], rtol=1e-15)
+
+
+def test_softmax_loss_with_large_scores_and_class_zero():
+    # rows far apart in scale: each row is shifted by its own maximum, so nothing overflows or underflows
+    scores = np.array([[1000.0, 1001.0, 999.0], [-1000.0, -1001.0, -1003.0], [0.0, 0.5, -0.5]])
+    y = np.array([0, 0, 2])
+    with np.errstate(all="raise"):
+        loss, dscores = layers.softmax_loss(scores, y)
+    ref = torch.nn.functional.cross_entropy(torch.tensor(scores), torch.tensor(y))
+    assert loss == pytest.approx(ref.item(), rel=1e-12)
+    st = torch.tensor(scores, requires_grad=True)
+    torch.nn.functional.cross_entropy(st, torch.tensor(y)).backward()
+    assert rel_error(dscores, st.grad.numpy()) < 1e-12
