@@ -1,6 +1,6 @@
 """Mutation testing of the library modules that decide grades and teach the math.
 
-    nice -n 10 .venv/bin/python tools/mutation.py              # all five modules, one at a time
+    nice -n 10 .venv/bin/python tools/mutation.py              # all five modules
     nice -n 10 .venv/bin/python tools/mutation.py grading conv # some of them
     .venv/bin/python tools/mutation.py --report                # the table of the last run, no rerun
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -43,15 +44,18 @@ def mutmut_command() -> list[str]:
     return [found]
 
 
-def run_module(module: str, jobs: int) -> None:
-    log = ROOT / "mutants" / f"mutation-{module}.log"
+def run_mutmut(modules: list[str], jobs: int) -> None:
+    """One mutmut run for the modules: it copies and mutates the sources and times the tests once,
+    then tests at most `jobs` mutants at a time."""
+    log = ROOT / "mutants" / "mutation.log"
     log.parent.mkdir(exist_ok=True)
-    print(f"cnnkit/{module}.py: running mutmut (log in {log.relative_to(ROOT)}) ...", flush=True)
+    print(f"running mutmut on {', '.join(modules)} (log in {log.relative_to(ROOT)}) ...", flush=True)
     with log.open("w") as out:
-        rc = subprocess.call(mutmut_command() + ["run", "--max-children", str(jobs), f"cnnkit.{module}.*"],
+        rc = subprocess.call(mutmut_command() + ["run", "--max-children", str(jobs)]
+                             + [f"cnnkit.{module}.*" for module in modules],
                              cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     if rc != 0:
-        sys.exit(f"tools/mutation.py: mutmut failed on cnnkit/{module}.py (exit {rc}); see {log}")
+        sys.exit(f"tools/mutation.py: mutmut failed (exit {rc}); see {log}")
 
 
 def exit_codes(module: str) -> dict[str, int | None]:
@@ -62,9 +66,12 @@ def exit_codes(module: str) -> dict[str, int | None]:
 
 
 def mutant_diff(name: str) -> tuple[list[str], list[str]]:
-    """The removed and added lines of a mutant (stripped), from `mutmut show`."""
-    text = subprocess.run(mutmut_command() + ["show", name], cwd=ROOT, capture_output=True, text=True).stdout
-    lines = [ln for ln in text.splitlines() if not ln.startswith(("---", "+++", "# "))]
+    """The removed and added lines of a mutant (stripped), as `mutmut show NAME` prints them."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant  # reads pyproject.toml from the cwd
+
+    module = name.split(".")[1]
+    text = get_diff_for_mutant(name, path=Path("cnnkit") / f"{module}.py")
+    lines = [ln for ln in text.splitlines() if not ln.startswith(("---", "+++"))]
     return ([ln[1:].strip() for ln in lines if ln.startswith("-")],
             [ln[1:].strip() for ln in lines if ln.startswith("+")])
 
@@ -92,12 +99,12 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}; expected some of {', '.join(MODULES)}")
 
+    os.chdir(ROOT)
     if not args.report:
         # a fresh start: mutmut keeps verdicts and test timings in mutants/, which would be stale
         # after a change to the code or the tests
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)
-        for module in modules:
-            run_module(module, args.jobs)
+        run_mutmut(modules, args.jobs)
 
     equivalents = load_equivalents()
     rows, unexplained, stale, bad = [], [], [], []
