@@ -225,8 +225,8 @@ def conv_backward(dout, cache):
     F, C, HH, WW = w.shape
     stride, pad = conv_param["stride"], conv_param["pad"]
     N, _, _, _, Ho, Wo = _conv_sizes(x_shape, HH, WW, stride, pad, "conv_backward")
-    dtype = cols.dtype
     dout = _check_dout(dout, (N, F, Ho, Wo), "conv_backward")
+    dtype = np.result_type(cols.dtype, dout)  # as in the naive loops and the pools: the more precise one
     ds = np.ascontiguousarray(dout.astype(dtype, copy=False).transpose(1, 0, 2, 3)).reshape(F, -1)
     db = ds.sum(axis=1)
     dw = (ds @ cols.T).reshape(w.shape)
