@@ -309,6 +309,18 @@ def test_conv_output_size_exact_fits_are_accepted(args, kwargs):
                     "(n + 2*padding - kernel) / stride + 1 = (13 + 0 - 3) / 4 + 1 = 3.50 is not an integer, so "
                     "the last 2 row(s) would never be covered; stride 1, 2, 5, 10 would fit; with stride 4, "
                     "padding 1 would fit"),
+    ((27, 3, 5, 0), "a window of size 3 with stride 5 does not fit exactly an input of size 27 with padding 0: "
+                    "(n + 2*padding - kernel) / stride + 1 = (27 + 0 - 3) / 5 + 1 = 5.80 is not an integer, so "
+                    "the last 4 row(s) would never be covered; stride 1, 2, 3, 4, 6, 8, 12, 24 would fit; with "
+                    "stride 5, padding 3 would fit"),  # eight strides: all shown
+    ((6, 3, 3, 2), "a window of size 3 with stride 3 does not fit exactly an input of size 6 with padding 2: "
+                   "(n + 2*padding - kernel) / stride + 1 = (6 + 4 - 3) / 3 + 1 = 3.33 is not an integer, so the "
+                   "last 1 row(s) would never be covered; stride 1, 7 would fit; with stride 3, padding 3 would "
+                   "fit"),  # padding 0 would fit too, but the hint is the next larger one
+    ((8, 3, 3, 0), "a window of size 3 with stride 3 does not fit exactly an input of size 8 with padding 0: "
+                   "(n + 2*padding - kernel) / stride + 1 = (8 + 0 - 3) / 3 + 1 = 2.67 is not an integer, so the "
+                   "last 2 row(s) would never be covered; stride 1, 5 would fit; with stride 3, padding 2 would "
+                   "fit"),
 ])
 def test_conv_output_size_exact_refusals_say_what_would_fit(args, message):
     with pytest.raises(ValueError) as info:
@@ -345,6 +357,7 @@ def test_conv_output_size_takes_numpy_integers_and_minimal_values():
     got = conv.conv_output_size(np.int64(7), np.int32(3), np.int64(2))
     assert got == 3 and type(got) is int
     assert conv.conv_output_size(1, 1) == 1
+    assert conv.conv_output_size(7, 3) == 5  # stride 1, no padding, no dilation by default
     assert conv.conv_output_size(1, 3, 1, 1) == 1
 
 
@@ -486,3 +499,38 @@ def test_im2col_and_col2im_defaults_are_stride_1_and_no_padding():
     cols = conv.im2col(x, 2, 3)
     assert np.array_equal(cols, conv.im2col(x, 2, 3, 1, 0)) and cols.shape == (2 * 2 * 3, 3 * 3)
     assert np.array_equal(conv.col2im(cols, x.shape, 2, 3), conv.col2im(cols, x.shape, 2, 3, 1, 0))
+
+
+def test_col2im_shape_error_gives_the_expected_shape():
+    with pytest.raises(ValueError) as info:
+        conv.col2im(np.zeros((5, 5)), (2, 2, 7, 8), 3, 4, 1, 0)
+    assert str(info.value) == ("col2im: cols has shape (5, 5), expected (24, 50) = (C*HH*WW, N*H_out*W_out) for "
+                               "x_shape (2, 2, 7, 8) and a 3x4 window")
+
+
+@pytest.mark.parametrize("fwd,bwd", [(conv.conv_forward, conv.conv_backward),
+                                     (conv.conv_forward_naive, conv.conv_backward_naive)])
+def test_conv_computes_in_the_most_precise_dtype_of_its_arguments(fwd, bwd):
+    x, w, b = _case((1, 2, 5, 5), (3, 3, 3), seed=6, dtype=np.float32)
+    p = {"stride": 1, "pad": 1}
+    for args in [(x.astype(np.float64), w, b), (x, w.astype(np.float64), b), (x, w, b.astype(np.float64))]:
+        out, cache = fwd(*args, p)
+        assert out.dtype == np.float64
+    out, cache = fwd(x, w, b, p)
+    assert out.dtype == np.float32
+    assert all(g.dtype == np.float64 for g in bwd(np.ones(out.shape), cache))  # a float64 dout
+    if fwd is conv.conv_forward_naive:  # the naive loops keep x itself in the cache
+        _, cache = fwd(x.astype(np.float64), w, b, p)
+        assert all(g.dtype == np.float64 for g in bwd(np.ones(out.shape, dtype=np.float32), cache))
+
+
+@pytest.mark.parametrize("fwd,bwd", [(conv.max_pool_forward, conv.max_pool_backward),
+                                     (conv.avg_pool_forward, conv.avg_pool_backward)])
+def test_pool_gradient_has_the_more_precise_dtype_of_x_and_dout(fwd, bwd):
+    x = np.random.default_rng(7).standard_normal((1, 2, 4, 4))
+    p = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    out, cache = fwd(x, p)
+    assert bwd(np.ones(out.shape, dtype=np.float32), cache).dtype == np.float64
+    out, cache = fwd(x.astype(np.float32), p)
+    assert bwd(np.ones(out.shape, dtype=np.float32), cache).dtype == np.float32
+    assert bwd(np.ones(out.shape), cache).dtype == np.float64
