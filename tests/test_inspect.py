@@ -208,7 +208,8 @@ def test_summary_skip_leaves_dropout_in_the_totals_only():
 
 
 @pytest.mark.parametrize("in_features,shown", [(999, "999 (999)"), (1000, "1,000 (1.00K)"),
-                                               (1_234_567, "1,234,567 (1.23M)"),
+                                               (1_000_000, "1,000,000 (1.00M)"),
+                                               (1_234_567, "1,234,567 (1.23M)"), (1_000_000_000, "1,000,000,000 (1.00G)"),
                                                (1_500_000_000, "1,500,000,000 (1.50G)")])
 def test_summary_rounds_large_counts(in_features, shown):
     model = meta(nn.Linear, in_features=in_features, out_features=1, bias=False)
@@ -347,3 +348,76 @@ def test_receptive_field_steps_with_dilation_and_bad_layers():
         with pytest.raises(ValueError) as info:
             receptive_field_steps([(3, 1), bad])
         assert str(info.value) == f"kernel, stride and dilation must be >= 1, got {bad}"
+
+
+def test_summary_megabytes():
+    # one leaf of 1,012,501 float32 values: 4,050,004 bytes, 4.05 MB, shown to one decimal
+    text = summary(nn.Flatten(), (1, 1_012_501))
+    assert "activations, all leaf outputs: 1,012,501 values, 4.1 MB" in text
+    assert "activations, without in-place outputs: 1,012,501 values, 4.1 MB" in text
+
+
+def test_summary_skips_a_type_in_the_middle_and_lists_the_rest():
+    lines = summary(_small_cnn(), (1, 64, 64), skip=("ReLU",)).splitlines()
+    assert [ln.split()[0] for ln in lines[2:7]] == ["conv", "pool", "a_very_long_module_name_that", "fc", "drop"]
+
+
+class _DeviceSpy(nn.Module):
+    def __init__(self, seen):
+        super().__init__()
+        self.fc, self.seen = nn.Linear(3, 2), seen
+
+    def forward(self, x):
+        self.seen.append(x.device.type)
+        return self.fc(x)
+
+
+def test_every_function_runs_on_the_meta_device_unless_told_otherwise():
+    seen = []
+    model = _DeviceSpy(seen)  # its weights are on the CPU
+    layer_table(model, (1, 3)), count_macs(model, (1, 3)), flop_counter_macs(model, (1, 3)), summary(model, (1, 3))
+    assert seen == ["meta"] * 4
+    seen.clear()
+    layer_table(model, (1, 3), None), count_macs(model, (1, 3), None), flop_counter_macs(model, (1, 3), None)
+    summary(model, (1, 3), None)
+    assert seen == ["cpu"] * 4
+    # device=None runs where the weights are, also when they are on the meta device
+    seen.clear()
+    on_meta_model = meta(_DeviceSpy, seen=seen)
+    assert layer_table(on_meta_model, (1, 3), device=None)[0].output_shape == (1, 2) and seen == ["meta"]
+
+
+def test_the_input_is_float32_whatever_torchs_default_dtype():
+    model = nn.Sequential(nn.Linear(3, 2))  # float32 weights
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        for device in ("meta", None, "cpu"):
+            row = layer_table(model, (1, 3), device=device)[0]
+            assert row.activation_bytes == 2 * 4
+    finally:
+        torch.set_default_dtype(old)
+
+
+def test_a_modules_own_count_macs_sees_its_inputs_and_output():
+    class Custom(nn.Module):
+        def forward(self, x):
+            return x[:, :2]
+
+        def count_macs(self, inputs, output):
+            return inputs[0].numel() * 10 + output.numel()
+
+    assert count_macs(Custom(), (1, 5)) == 5 * 10 + 2
+
+
+def test_flop_counter_macs_is_an_int():
+    m = nn.Linear(3, 5)
+    got = flop_counter_macs(m, (2, 3))
+    assert got == 2 * 5 * 3 and type(got) is int
+
+
+def test_receptive_field_refuses_layers_of_other_lengths():
+    for bad in [(3,), (3, 1, 1, 1)]:
+        with pytest.raises(ValueError) as info:
+            receptive_field([(3, 1), bad])
+        assert str(info.value) == f"each layer is (kernel, stride) or (kernel, stride, dilation), got {bad}"
