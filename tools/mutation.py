@@ -152,7 +152,7 @@ def main(argv=None) -> int:
         print(f"\n{len(unused)} entries of {EQUIVALENTS.name} match no survivor (killed now, or the line "
               "changed): " + ", ".join(unused))
     if unexplained:
-        print(f"\n{len(unexplained)} survivors are neither killed nor listed in {EQUIVALENTS.name} "
+        print(f"\n{len(unexplained)} survivor(s) neither killed nor listed in {EQUIVALENTS.name} "
               "(see each with `mutmut show NAME`):\n  " + "\n  ".join(unexplained))
     if bad:
         print(f"\nbelow {args.min_score:.0f}%: {', '.join(bad)}")
