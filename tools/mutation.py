@@ -14,7 +14,7 @@ An entry is matched by its function and its two lines, not by mutmut's number, s
 renumbering; one that matches no survivor is reported (killed now, or its line changed). A run
 starts from a clean mutants/ folder, so --report shows only the modules of the last run.
 
-It takes about 10-15 minutes on two cores, too slow for CI: run it before a release, or after
+It takes about 10 minutes on two (busy) cores, too slow for CI: run it before a release, or after
 changing one of the modules or its tests. mutmut works in mutants/ (ignored by git).
 """
 from __future__ import annotations
