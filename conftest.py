@@ -13,3 +13,14 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
 
 ROOT = Path(__file__).resolve().parent
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say once, at the end, what ran without isolation or was skipped for want of a tool."""
+    from autograder import sandbox
+
+    why = sandbox.check()
+    if why:
+        terminalreporter.write_line(
+            "note: bubblewrap is unavailable here, so the assignment round trips and the Dask test graded "
+            f"their own sample submissions WITHOUT isolation, and the sandbox tests were skipped ({why})")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import course, sandbox
+from . import course, sandbox, sanitize, testplan
 from .course import CourseError
 from .execute import DEFAULT_LIMITS, run_job
 
@@ -116,7 +116,8 @@ def _zero_missing(course_dir: Path, assignment: str, student: str) -> None:
         gb.db.commit()
 
 
-# Put in front of every test cell before it runs: fresh copies of the checking helpers, so a
+# Only for assignments in testplan.TESTS_IN_KERNEL, whose test cells still run in the student's
+# kernel. Put in front of every test cell before it runs: fresh copies of the checking helpers, so a
 # submission that replaced them (cnnkit.grading.check_close = lambda *a, **k: None) is checked by
 # the real ones. It stops plain monkeypatching, not a student who rewrites Python's import system.
 GUARD = ("import importlib as _ag_il, cnnkit as _ag_ck, cnnkit.gradcheck as _ag_gc, cnnkit.grading as _ag_gr; "
@@ -125,9 +126,7 @@ GUARD = ("import importlib as _ag_il, cnnkit as _ag_ck, cnnkit.gradcheck as _ag_
          "from cnnkit.gradcheck import rel_error  # autograder: restore the checking helpers\n")
 
 
-def _is_test_cell(cell) -> bool:
-    m = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(m.get("grade")) and not m.get("solution")
+_is_test_cell = testplan.is_test_cell
 
 
 def _guard(text: str, add: bool) -> str:
@@ -153,16 +152,27 @@ def _prepare(api, course_dir: Path, assignment: str, student: str, expected: lis
         detail = next((ln for ln in reversed(lines) if "Error" in ln or "error" in ln), lines[-1] if lines else "")
         return None, problems + [f"nbgrader could not prepare the submission: {detail.strip()[:200]}"]
     folder = Path(course_dir) / "autograded" / student / assignment
-    notebooks, files = {}, {}
+    notebooks, files, plans = {}, {}, {}
+    in_kernel = assignment in testplan.TESTS_IN_KERNEL
     for p in sorted(folder.rglob("*")):
         if not p.is_file() or p.name in (STATUS_FILE, "timestamp.txt"):
             continue
         rel = str(p.relative_to(folder))
         if p.suffix == ".ipynb" and p.parent == folder:
-            notebooks[p.stem] = _guard(p.read_text(), add=True)
+            text = p.read_text()
+            source = course.SOLUTIONS / assignment / p.name
+            if in_kernel or not source.exists():
+                notebooks[p.stem] = _guard(text, add=True)
+            else:
+                notebooks[p.stem] = text
+                plans[p.stem] = testplan.plan(nbformat.read(source, as_version=4))
+            clean = p.with_name(p.name + ".clean")  # nbgrader leaves the file read-only: replace it
+            clean.write_text(sanitize.notebook_text(text))
+            clean.replace(p)  # what Formgrader may show until it is graded
         else:
             files[rel] = p.read_bytes()
-    return {"student": student, "assignment": assignment, "notebooks": notebooks, "files": files}, problems
+    return {"student": student, "assignment": assignment, "notebooks": notebooks, "files": files,
+            "plans": plans}, problems
 
 
 def _save(config, course_dir: Path, assignment: str, student: str, result: dict) -> list[str]:
@@ -190,7 +200,7 @@ def _save(config, course_dir: Path, assignment: str, student: str, result: dict)
                 nb, resources = cls(config=config)(nb, resources)
         except Exception as exc:  # noqa: BLE001
             problems.append(f"{name}.ipynb: {str(exc).strip().splitlines()[-1][:200]}")
-        nbformat.write(nb, folder / f"{name}.ipynb")
+        nbformat.write(sanitize.notebook(nb), folder / f"{name}.ipynb")  # inert where the instructor looks
         status = result["status"].get(name, "ok")
         if status != "ok":
             problems.append(f"{name}.ipynb: {status}")
@@ -252,15 +262,13 @@ def ensure_in_gradebook(assignment: str, course_dir: Path) -> None:
     released."""
     from nbgrader.api import MissingEntry
 
-    from .cli import release
-
     with course.gradebook(course_dir) as gb:
         try:
             if gb.find_assignment(assignment).notebooks:
                 return
         except MissingEntry:
             pass
-    release(assignment, course_dir, release_dir=Path(course_dir) / ".release")
+    course.release(assignment, course_dir, release_dir=Path(course_dir) / ".release")
 
 
 def grade_batch(assignment: str, course_dir: Path, students: list[str] | None = None, workers: int = 1,
@@ -269,23 +277,21 @@ def grade_batch(assignment: str, course_dir: Path, students: list[str] | None = 
     """Grade every submission of an assignment (or the given students); see the module docstring."""
     from tqdm.auto import tqdm
 
-    from .cli import submitted_students
-
     from sqlalchemy.exc import SAWarning
 
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session autoflush notices
     course.check_assignment(assignment)
+    course_dir = Path(course_dir)
+    students = students or course.submitted_students(assignment, course_dir)
+    if not students:
+        raise CourseError(f"nothing to grade: no folders {course_dir / 'submitted' / '<student>' / assignment}")
     why = sandbox.check()
     if why and not unsafe:
         raise CourseError(
             f"student code cannot be isolated here: {why}.\nGrading without isolation runs each "
             "submission as you, able to read and change your files (the gradebook included). "
             "To accept that risk, pass --unsafe-no-sandbox.")
-    course_dir = Path(course_dir)
     ensure_in_gradebook(assignment, course_dir)
-    students = students or submitted_students(assignment, course_dir)
-    if not students:
-        raise CourseError(f"nothing to grade: no folders {course_dir / 'submitted' / '<student>' / assignment}")
     api = course.make_api(course_dir)
     api.config.Autograde.autograde_preprocessors = []  # execution and scoring happen below
     api.coursedir.max_file_size = 50_000  # kB; larger files are left out with a warning

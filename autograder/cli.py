@@ -31,26 +31,8 @@ def _run(result: dict, what: str) -> None:
         raise CourseError(f"{what} failed:\n{detail.strip()}")
 
 
-def release(assignment: str, course_dir: Path, release_dir: Path | None = None) -> Path:
-    """Generate the student version of an assignment and record it in the gradebook."""
-    course.check_assignment(assignment)
-    api = course.make_api(course_dir, release_dir)
-    _run(api.generate_assignment(assignment, force=True, create=True), f"release {assignment}")
-    return Path(release_dir or course.ASSIGNMENTS) / assignment
-
-
-def submitted_students(assignment: str, course_dir: Path) -> list[str]:
-    root = Path(course_dir) / "submitted"
-    if not root.is_dir():
-        return []
-    students = []
-    for d in sorted(root.iterdir()):
-        if (d / assignment).is_dir():
-            if not course.ID_PATTERN.match(d.name):
-                print(f"skipping {d}: '{d.name}' is not a valid student id (letters, digits, _ . -)", file=sys.stderr)
-                continue
-            students.append(d.name)
-    return students
+release = course.release
+submitted_students = course.submitted_students
 
 
 def grade(assignment: str, course_dir: Path, students: list[str] | None = None, workers: int = 1,
@@ -110,8 +92,12 @@ def collect_export(assignment: str, export: Path, course_dir: Path, pattern: str
 
 def feedback(assignment: str, course_dir: Path) -> Path:
     course.check_assignment(assignment)
+    from . import feedback as fb
+
     api = course.make_api(course_dir)
+    fb.configure(api)  # sanitised again, hidden tests left out
     _run(api.generate_feedback(assignment, force=True), f"feedback {assignment}")
+    fb.protect_pages(Path(course_dir) / "feedback", assignment)  # Content-Security-Policy
     return Path(course_dir) / "feedback"
 
 
@@ -152,18 +138,16 @@ def format_table(rows: list[dict]) -> str:
 
 
 def export(course_dir: Path, to: Path | None = None, force: bool = False) -> Path:
-    """Write the gradebook's grades as CSV with nbgrader's own exporter."""
-    from nbgrader.plugins import CsvExportPlugin
+    """Write the gradebook's grades as CSV (autograder.export: quoted, no formulas)."""
+    from . import export as grades_csv
 
     to = Path(to or Path(course_dir) / "grades.csv")
     if to.exists() and not force:
         raise CourseError(f"{to} exists; pass --force to overwrite it or --to to write elsewhere")
     if not course.has_gradebook(course_dir):
         raise CourseError(f"no gradebook in {course_dir}: release and grade an assignment first")
-    plugin = CsvExportPlugin()
-    plugin.to = str(to)
     with course.gradebook(course_dir) as gb:
-        plugin.export(gb)
+        grades_csv.write_grades(gb, to)
     return to
 
 

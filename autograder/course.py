@@ -18,7 +18,8 @@ SOLUTIONS = REPO / "solutions"
 ASSIGNMENTS = REPO / "assignments"
 DEFAULT_COURSE_DIR = REPO / "course"
 CONFIG_FILE = Path(__file__).resolve().with_name("nbgrader_config.py")
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# \Z, not $: $ also matches before a trailing newline. Use it with fullmatch.
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 
 
 class CourseError(Exception):
@@ -89,3 +90,29 @@ def gradebook(course_dir: Path):
     from nbgrader.api import Gradebook
 
     return Gradebook(db_url(course_dir), make_config(course_dir).CourseDirectory.course_id)
+
+
+def release(assignment: str, course_dir: Path, release_dir: Path | None = None) -> Path:
+    """Generate the student version of an assignment and record it in the gradebook."""
+    check_assignment(assignment)
+    api = make_api(course_dir, release_dir)
+    result = api.generate_assignment(assignment, force=True, create=True)
+    if not result.get("success"):
+        detail = (result.get("error") or "") + (result.get("log") or "")
+        raise CourseError(f"release {assignment} failed:\n{detail.strip()}")
+    return Path(release_dir or ASSIGNMENTS) / assignment
+
+
+def submitted_students(assignment: str, course_dir: Path) -> list[str]:
+    """The students with a folder COURSE_DIR/submitted/<student>/<assignment>/ (valid ids only)."""
+    root = Path(course_dir) / "submitted"
+    if not root.is_dir():
+        return []
+    students = []
+    for d in sorted(root.iterdir()):
+        if (d / assignment).is_dir():
+            if not ID_PATTERN.fullmatch(d.name):
+                print(f"skipping {d}: '{d.name}' is not a valid student id (letters, digits, _ . -)", file=sys.stderr)
+                continue
+            students.append(d.name)
+    return students

@@ -1,5 +1,12 @@
 """Run one submission's notebooks: the part of grading that executes untrusted code.
 
+A notebook with a checker plan (autograder.testplan, from the instructor's notebook) runs split in
+two: its student and locked cells in the sandboxed kernel, its test cells in the checker
+(autograder.checker, its own process, sandboxed without network as well) right after the cells
+before them, as nbgrader would order them. The test cells' source never reaches the kernel; the
+checker reaches the student's code only through autograder.wire, relayed here over the kernel's
+stdin channel.
+
 `run_job(job)` is a plain function of plain data, so a process pool or a Dask worker on another
 machine can run it: it needs the notebooks to run (already sanitised by nbgrader, test cells
 restored) and the files the submission and the released assignment ship, nothing else. The
@@ -10,9 +17,12 @@ the cells one at a time.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import queue
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +34,7 @@ from nbclient.exceptions import CellExecutionError, DeadKernelError
 from nbformat.v4 import new_output
 from traitlets import Bool, Integer, Unicode
 
-from . import sandbox
+from . import sandbox, wire
 
 DEFAULT_LIMITS = {"cell_timeout": 600, "notebook_timeout": 1800, "memory_bytes": 6 * 1024**3,
                   "max_output_bytes": 100_000}
@@ -38,12 +48,14 @@ class SandboxedKernelManager(AsyncKernelManager):
     memory_bytes = Integer(0)
     use_sandbox = Bool(True)
     kernel_env = Unicode("")  # 'KEY=VALUE\n' lines
+    cnnkit_copy = Unicode("")  # the grading copy of cnnkit shown in place of the real one
 
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
         env = dict(line.split("=", 1) for line in self.kernel_env.splitlines() if "=" in line)
         if self.use_sandbox:
-            return sandbox.wrap(cmd, Path(self.scratch), self.memory_bytes or None, env=env)
+            overlays = [(self.cnnkit_copy, _cnnkit_dir())] if self.cnnkit_copy else None
+            return sandbox.wrap(cmd, Path(self.scratch), self.memory_bytes or None, env=env, overlays=overlays)
         return sandbox.limit_only(cmd, self.memory_bytes or None)
 
 
@@ -74,13 +86,212 @@ def _kernel_env(workers: int) -> dict[str, str]:
     return env
 
 
-async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, workers: int) -> str:
-    """Execute nb in place; returns 'ok' or why it stopped early (later cells then hold NotRun)."""
+def _cnnkit_dir() -> str:
+    import cnnkit
+
+    return str(Path(cnnkit.__file__).resolve().parent)
+
+
+_DISABLE = """
+
+# --- added by the autograder for grading: the reference implementations are not available ---
+def _autograder_disable(_kept):
+    import types as _types
+
+    def _stub(_qual):
+        def disabled(*args, **kwargs):
+            raise RuntimeError(f"{_qual} is the course library's reference implementation; it is not "
+                               "available while your notebook is graded. Write it yourself.")
+        disabled.__name__ = _qual.rsplit(".", 1)[-1]
+        return disabled
+
+    _g = globals()
+    for _n, _o in list(_g.items()):
+        if _n in _kept or _n.startswith("_"):
+            continue
+        if isinstance(_o, _types.FunctionType) and _o.__module__ == __name__:
+            _g[_n] = _stub(f"{__name__}.{_n}")
+
+
+_autograder_disable(KEPT)
+del _autograder_disable
+"""
+
+
+def graded_cnnkit(disable: dict, into: Path) -> Path:
+    """A copy of cnnkit whose modules in `disable` ({'cnnkit.layers': [names kept]}) have every
+    public function replaced by one that raises. Bound over cnnkit in the grading sandbox, it
+    decides "your function must not call the library's version" where the student's code cannot
+    interfere: the real code is simply not there."""
+    dest = Path(into) / "cnnkit"
+    shutil.copytree(_cnnkit_dir(), dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for module, kept in disable.items():
+        parts = module.split(".")[1:]
+        path = dest.joinpath(*parts).with_suffix(".py")
+        if not path.exists():
+            path = dest.joinpath(*parts, "__init__.py")
+        if path.exists():
+            path.write_text(path.read_text() + _DISABLE.replace("KEPT", repr(set(kept))))
+    return dest
+
+
+# Run in the student's kernel at each test cell: installs autograder.wire as a module (never a
+# global of the student's namespace) and answers the checker until it says end.
+_SERVE = ("(lambda _m: (exec({src!r}, _m.__dict__), _m.serve(globals())))"
+          "(__import__('types').ModuleType('_grader_wire'))\n")
+
+
+class Checker:
+    """The checker process (autograder.checker), sandboxed without network where the kernel is."""
+
+    def __init__(self, use_sandbox: bool, memory_bytes: int | None, env: dict[str, str]):
+        self.dir = Path(tempfile.mkdtemp(prefix="checker-"))
+        here = Path(__file__).resolve().parent
+        for name in ("checker.py", "wire.py"):
+            shutil.copy(here / name, self.dir / name)
+        cmd = [sys.executable, str(self.dir / "checker.py")]
+        if use_sandbox:
+            cmd = sandbox.wrap(cmd, self.dir, memory_bytes, writable=False, env=env)
+            self.env = None
+        else:
+            cmd = sandbox.limit_only(cmd, memory_bytes)
+            self.env = {**os.environ, **env}
+        self.cmd = cmd
+        self.proc = None
+
+    async def start(self):
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=self.env, cwd=str(self.dir), limit=wire.MAX_TEXT + 4096)
+
+    async def send(self, msg: dict):
+        self.proc.stdin.write((json.dumps(msg) + "\n").encode())
+        await self.proc.stdin.drain()
+
+    async def read(self) -> dict:
+        line = await self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the checker stopped")
+        return json.loads(line)
+
+    async def close(self):
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+async def _next_prompt(kc, msg_id: str, timeout: float, km=None) -> str | None:
+    """The kernel's next input_request prompt for msg_id, or None if the request ended (the
+    student's code replaced or stopped the channel), the kernel died or nothing came in time."""
+    end = time.monotonic() + timeout
+    polls = 0
+    while time.monotonic() < end:
+        polls += 1
+        if km is not None and polls % 10 == 0 and not await km.is_alive():
+            return None
+        try:
+            msg = await kc.get_stdin_msg(timeout=0.2)
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "input_request":
+                return msg["content"].get("prompt", "")
+            continue
+        except queue.Empty:
+            pass
+        try:
+            while True:
+                reply = await kc.get_shell_msg(timeout=0)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    return None
+        except queue.Empty:
+            pass
+    return None
+
+
+async def _check_cell(client, km, checker: Checker, cell, grade_id: str, source: str, names, timeout: float):
+    """Run a trusted cell in the checker; with names, relay its requests to the kernel."""
+    kc = client.kc
+    serve_id, gone, waiting = None, None, False
+    await checker.send({"op": "run", "name": grade_id, "source": source, "names": names})
+    end = time.monotonic() + timeout
+    try:
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise asyncio.TimeoutError
+            msg = await asyncio.wait_for(checker.read(), timeout=left)
+            if msg.get("op") == "done":
+                outputs = msg.get("outputs", [])
+                break
+            if msg.get("op") != "kernel":
+                continue
+            if names is None:
+                gone = "this cell has no access to your code"
+            if gone is None and serve_id is None:
+                serve_id = kc.execute(_SERVE.format(src=_WIRE_SOURCE), silent=True, store_history=False,
+                                      allow_stdin=True)
+                if await _next_prompt(kc, serve_id, end - time.monotonic(), km) is None:
+                    gone = "your kernel did not answer the grader (it stopped, or its code replaced the channel)"
+                waiting = gone is None
+            if gone is None:
+                kc.input(str(msg.get("payload", "")))
+                waiting = False
+                answer = await _next_prompt(kc, serve_id, end - time.monotonic(), km)
+                if answer is None:
+                    gone = "your kernel did not answer the grader in time (or its code left the channel)"
+                else:
+                    waiting = True
+                    await checker.send({"op": "reply", "payload": answer})
+                    continue
+            await checker.send({"op": "reply", "error": gone})
+    except asyncio.TimeoutError:
+        outputs = [{"output_type": "error", "ename": "CellTimeoutError",
+                    "evalue": f"the test ran past the cell time limit of {timeout:.0f} s",
+                    "traceback": [f"CellTimeoutError: the test ran past the cell time limit of {timeout:.0f} s"]}]
+        await checker.close()
+        raise _CheckerTimeout(outputs)
+    finally:
+        if serve_id is not None:
+            if waiting:
+                kc.input(wire.encode({"op": "end"}, lambda o: None))
+            if not await _finished(kc, serve_id, 10.0):
+                await km.interrupt_kernel()
+                await _finished(kc, serve_id, 10.0)
+    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    cell.execution_count = None
+
+
+class _CheckerTimeout(Exception):
+    def __init__(self, outputs):
+        super().__init__("checker timeout")
+        self.outputs = outputs
+
+
+async def _finished(kc, msg_id: str, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            reply = await kc.get_shell_msg(timeout=max(0.01, end - time.monotonic()))
+        except queue.Empty:
+            return False
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return True
+    return False
+
+
+_WIRE_SOURCE = Path(__file__).with_name("wire.py").read_text()
+
+
+async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, workers: int, plan: dict | None = None,
+                        cnnkit_copy: str = "") -> str:
+    """Execute nb in place; returns 'ok' or why it stopped early (later cells then hold NotRun).
+
+    With a plan, test cells run in the checker and locked cells in both; see the module docstring."""
     kdir = Path(tempfile.mkdtemp(prefix=".kernel-", dir=scratch))
+    env = _kernel_env(workers)
     km = SandboxedKernelManager(kernel_name="python3", transport="ipc", ip=str(kdir / "k"),
                                 scratch=str(scratch), memory_bytes=int(limits["memory_bytes"] or 0),
-                                use_sandbox=use_sandbox,
-                                kernel_env="\n".join(f"{k}={v}" for k, v in _kernel_env(workers).items()))
+                                use_sandbox=use_sandbox, cnnkit_copy=cnnkit_copy,
+                                kernel_env="\n".join(f"{k}={v}" for k, v in env.items()))
     km.connection_file = str(kdir / "connection.json")
     client = NotebookClient(nb, km=km, timeout=int(limits["cell_timeout"]), allow_errors=True,
                             record_timing=False, interrupt_on_timeout=False,
@@ -89,7 +300,12 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
     status = "ok"
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     done = 0
+    checker = None
+    if plan is not None:
+        checker = Checker(use_sandbox, int(limits["memory_bytes"] or 0) or None, env)
     try:
+        if checker is not None:
+            await checker.start()
         async with client.async_setup_kernel(cwd=str(scratch), stdout=subprocess.DEVNULL,
                                              stderr=subprocess.DEVNULL):
             for done, (index, cell) in enumerate(code_cells):
@@ -97,6 +313,19 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
                 if left <= 0:
                     status = f"notebook time limit of {limits['notebook_timeout']} s reached"
                     break
+                gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+                if plan is not None and gid in plan["tests"]:
+                    try:
+                        await _check_cell(client, km, checker, cell, gid, plan["tests"][gid], plan["names"][gid],
+                                          min(left, float(limits["cell_timeout"])))
+                    except _CheckerTimeout as exc:
+                        cell.outputs = [nbformat.from_dict(o) for o in exc.outputs]
+                        status = f"a cell ran past the cell time limit of {limits['cell_timeout']} s"
+                        done += 1
+                        break
+                    continue
+                if plan is not None and gid in plan["setup"]:
+                    cell.source = plan["setup"][gid]
                 try:
                     await asyncio.wait_for(client.async_execute_cell(cell, index), timeout=left)
                 except asyncio.TimeoutError:
@@ -108,6 +337,9 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
                     pass  # the error is in the cell's outputs; grading goes on
                 except DeadKernelError:
                     status = "the kernel died (it exited, crashed or ran out of memory)"
+                    if time.monotonic() >= deadline - 1.0 and await km.is_alive():
+                        # nbclient turns the cancellation by wait_for into DeadKernelError
+                        status = f"notebook time limit of {limits['notebook_timeout']} s reached"
                     _not_run(cell, status)
                     done += 1
                     break
@@ -118,6 +350,10 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
                     break
                 if any(o.get("ename") == "MemoryError" for o in cell.get("outputs", [])):
                     status = "a cell ran out of memory (limit reached)"
+                if plan is not None and gid in plan["setup"]:  # the trusted setup runs in the checker too
+                    shadow = nbformat.v4.new_code_cell()
+                    await _check_cell(client, km, checker, shadow, gid, plan["setup"][gid], None,
+                                      float(limits["cell_timeout"]))
             else:
                 done = len(code_cells)
     except DeadKernelError:
@@ -127,6 +363,8 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
     finally:
         if await km.is_alive():
             await km.shutdown_kernel(now=True)
+        if checker is not None:
+            await checker.close()
         shutil.rmtree(kdir, ignore_errors=True)
     for _, cell in code_cells[done:]:
         if not cell.get("outputs") or status != "ok":
@@ -155,7 +393,16 @@ def run_job(job: dict) -> dict:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
             nb = nbformat.reads(text, as_version=4)
-            status = asyncio.run(_run_notebook(nb, scratch, limits, use_sandbox, int(job.get("workers", 1))))
+            plan = (job.get("plans") or {}).get(name)
+            copy = ""
+            if plan is not None and plan.get("disable") and use_sandbox:
+                copy = str(graded_cnnkit(plan["disable"], Path(tempfile.mkdtemp(prefix="cnnkit-", dir=scratch.parent))))
+            try:
+                status = asyncio.run(_run_notebook(nb, scratch, limits, use_sandbox, int(job.get("workers", 1)),
+                                                   plan, copy))
+            finally:
+                if copy:
+                    shutil.rmtree(Path(copy).parent, ignore_errors=True)
             out["notebooks"][name] = nbformat.writes(nb)
             out["status"][name] = status
         finally:

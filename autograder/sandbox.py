@@ -55,8 +55,11 @@ def readonly_paths() -> list[str]:
 
 
 def wrap(cmd: list[str], scratch: Path, memory_bytes: int | None, writable: bool = True,
-         env: dict[str, str] | None = None) -> list[str]:
-    """The bwrap command line that runs cmd inside the sandbox, in the scratch folder."""
+         env: dict[str, str] | None = None, overlays: list[tuple[str, str]] | None = None) -> list[str]:
+    """The bwrap command line that runs cmd inside the sandbox, in the scratch folder.
+
+    overlays: (source, target) folders bound read-only over a path the sandbox already shows, e.g.
+    the grading copy of cnnkit whose reference functions raise (autograder.execute)."""
     scratch = str(Path(scratch).resolve())
     args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
@@ -65,6 +68,8 @@ def wrap(cmd: list[str], scratch: Path, memory_bytes: int | None, writable: bool
             args += ["--symlink", os.readlink(p), p]
     for p in readonly_paths():
         args += ["--ro-bind", p, p]
+    for src, dest in overlays or []:
+        args += ["--ro-bind", str(src), str(dest)]
     args += ["--bind" if writable else "--ro-bind", scratch, scratch, "--remount-ro", "/",
              "--chdir", scratch, "--clearenv"]
     base_env = {"HOME": scratch, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",

@@ -11,7 +11,9 @@ Small modules, each with one job:
 - ``train``: a plain training loop (device, mixed precision, time budget, checkpoints).
 - ``device``: choosing CUDA, then Apple MPS, then the CPU; seeding.
 - ``plots``: activation curves, loss and accuracy curves.
+- ``diagrams``: architecture diagrams drawn from the model objects (torch.fx graph, meta-device shapes).
 - ``grading``: checks used by assignment test cells, with helpful messages.
+- ``bench``: timing the naive, im2col and PyTorch convolutions (``benchmarks/conv_bench.py``).
 
 Import what you need, e.g. ``from cnnkit.gradcheck import rel_error``.
 """

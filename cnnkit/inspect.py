@@ -38,7 +38,7 @@ import torch.nn as nn
 from .conv import conv_output_size  # one function for conv and pooling sizes, re-exported here
 
 __all__ = ["LayerRow", "on_meta", "count_params", "layer_table", "summary", "count_macs", "flop_counter_macs",
-           "receptive_field", "receptive_field_steps", "conv_output_size"]
+           "receptive_field", "receptive_field_steps", "measure_receptive_field", "conv_output_size"]
 
 
 class LayerRow(NamedTuple):
@@ -218,7 +218,12 @@ def receptive_field_steps(layers: Iterable[Sequence[int]]) -> list[tuple[int, in
 
     The jump is the distance, in input pixels, between neighbouring outputs (the product of the
     strides so far); a layer of kernel k and dilation d grows the field by d (k - 1) jumps:
-    r_l = r_{l-1} + d_l (k_l - 1) j_{l-1},  j_l = j_{l-1} s_l,  with r_0 = j_0 = 1.
+    r_l = r_{l-1} + d_l (k_l - 1) j_{l-1},  j_l = j_{l-1} s_l,  with r_0 = j_0 = 1,
+    that is r_l = r_{l-1} + d_l (k_l - 1) prod_{i<l} s_i. A pooling window counts like a conv
+    of the same kernel and stride.
+
+    >>> receptive_field_steps([(3, 1), (2, 2), (3, 1)])   # conv 3x3, 2x2 pool at stride 2, conv 3x3
+    [(3, 1), (4, 2), (8, 2)]
     """
     r, j, out = 1, 1, []
     for layer in layers:
@@ -237,3 +242,33 @@ def receptive_field(layers: Iterable[Sequence[int]]) -> int:
     """Side of the input region one output of the stack sees; e.g. three 3x3 stride-1 convs: 7."""
     steps = receptive_field_steps(list(layers))
     return steps[-1][0] if steps else 1
+
+
+def measure_receptive_field(model: nn.Module, input_size: Sequence[int], unit=None) -> tuple[int, int]:
+    """Measure (height, width) of the input region one output unit depends on, by backpropagation.
+
+    model: a module taking (1, C, H, W); input_size: (C, H, W). The input is random in [0, 1)
+    (float32, on the CPU); the gradient of output channel 0 at ``unit`` = (row, col) (default: the
+    centre of the output map) is taken with respect to the input, and the bounding box of the
+    pixels that receive a non-zero gradient is returned. The model's parameter gradients are not
+    touched. This is a measurement, so it can only under-count: a zero weight, a ReLU that is off,
+    or a max pool (whose gradient reaches only each window's maximum) hides pixels that the
+    unit's field contains. Use positive weights, no ReLU and average pooling to see the whole
+    field, and an input large enough that the field does not reach the border.
+    """
+    size = tuple(int(s) for s in input_size)
+    if len(size) != 3:
+        raise ValueError(f"measure_receptive_field: input_size must be (C, H, W), got {tuple(input_size)}")
+    x = torch.rand((1,) + size, requires_grad=True)
+    out = model(x)
+    if out.dim() != 4:
+        raise ValueError(f"measure_receptive_field: the model must return (N, C, H, W), got shape {tuple(out.shape)}")
+    if unit is None:
+        unit = (out.shape[2] // 2, out.shape[3] // 2)
+    (grad,) = torch.autograd.grad(out[0, 0, unit[0], unit[1]], x)
+    hit = grad[0].abs().sum(dim=0) > 0
+    rows = torch.nonzero(hit.any(dim=1)).flatten()
+    cols = torch.nonzero(hit.any(dim=0)).flatten()
+    if rows.numel() == 0:
+        return (0, 0)
+    return (int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1))

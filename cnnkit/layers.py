@@ -91,3 +91,98 @@ def l2_loss(pred, target):
     N = pred.shape[0]
     diff = target - pred
     return float((diff ** 2).sum() / N), -2.0 * diff / N
+
+
+# --------------------------------------------------------------------------------------------
+# batch normalisation
+# --------------------------------------------------------------------------------------------
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalisation over the batch axis. x: (N, D); gamma, beta: (D,).
+
+    bn_param is a dict: 'mode' ('train' or 'eval', required), 'eps' (default 1e-5), 'momentum'
+    (default 0.1) and the running statistics 'running_mean', 'running_var' (D,), created on the
+    first call (zeros and ones) and updated in place in training mode, as PyTorch does:
+        running <- (1 - momentum) * running + momentum * batch statistic,
+    with the batch variance unbiased (divided by N - 1) in the running average but biased
+    (divided by N) in the normalisation itself.
+
+    Training: xhat = (x - mean_batch) / sqrt(var_batch + eps); out = gamma * xhat + beta.
+    Evaluation: the same with the running statistics, so each example is normalised on its own.
+    Returns out (N, D) and a cache for batchnorm_backward (None in evaluation mode).
+    """
+    mode = bn_param.get("mode")
+    if mode not in ("train", "eval"):
+        raise ValueError(f"batchnorm_forward: bn_param['mode'] must be 'train' or 'eval', got {mode!r}")
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"batchnorm_forward: x must be (N, D), got shape {x.shape}; "
+                         "for (N, C, H, W) use spatial_batchnorm_forward")
+    N, D = x.shape
+    if np.shape(gamma) != (D,) or np.shape(beta) != (D,):
+        raise ValueError(f"batchnorm_forward: gamma {np.shape(gamma)} and beta {np.shape(beta)} must both be ({D},)")
+    eps = float(bn_param.get("eps", 1e-5))
+    momentum = float(bn_param.get("momentum", 0.1))
+    running_mean = bn_param.setdefault("running_mean", np.zeros(D, dtype=x.dtype))
+    running_var = bn_param.setdefault("running_var", np.ones(D, dtype=x.dtype))
+    if mode == "eval":
+        xhat = (x - running_mean) / np.sqrt(running_var + eps)
+        return gamma * xhat + beta, None
+    if N < 2:
+        raise ValueError("batchnorm_forward: training mode needs at least 2 examples to estimate a variance, got 1")
+    mean = x.mean(axis=0)
+    var = x.var(axis=0)                                   # biased: what normalises this batch
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mean) * inv_std
+    bn_param["running_mean"] = (1 - momentum) * running_mean + momentum * mean
+    bn_param["running_var"] = (1 - momentum) * running_var + momentum * var * N / (N - 1)
+    return gamma * xhat + beta, (xhat, gamma, inv_std)
+
+
+def batchnorm_backward(dout, cache):
+    """Gradients of batchnorm_forward in training mode. dout: (N, D).
+
+    With g = dout * gamma (the gradient reaching xhat), the mean and the variance depending on
+    every example give, after simplification,
+        dx = inv_std / N * (N g - sum_i g_i - xhat * sum_i g_i xhat_i),
+        dgamma = sum_i dout_i xhat_i,   dbeta = sum_i dout_i.
+    Returns dx (N, D), dgamma (D,), dbeta (D,).
+    """
+    if cache is None:
+        raise ValueError("batchnorm_backward: the forward pass ran in 'eval' mode, which keeps no cache; "
+                         "run it in 'train' mode to backpropagate through the batch statistics")
+    xhat, gamma, inv_std = cache
+    dout = np.asarray(dout)
+    if dout.shape != xhat.shape:
+        raise ValueError(f"batchnorm_backward: dout has shape {dout.shape}, expected {xhat.shape}")
+    N = dout.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * xhat).sum(axis=0)
+    g = dout * gamma
+    dx = inv_std / N * (N * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0))
+    return dx, dgamma, dbeta
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalisation for convolutional layers. x: (N, C, H, W); gamma, beta: (C,).
+
+    Each channel is one feature whose statistics are taken over the batch AND every position
+    (N*H*W values), since a convolution applies the same filter everywhere: the (N, D) layer on
+    x moved to (N*H*W, C). Returns out (N, C, H, W) and a cache.
+    """
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(f"spatial_batchnorm_forward: x must be (N, C, H, W), got shape {x.shape}")
+    N, C, H, W = x.shape
+    flat = x.transpose(0, 2, 3, 1).reshape(-1, C)
+    out, cache = batchnorm_forward(flat, gamma, beta, bn_param)
+    return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), cache
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """Gradients of spatial_batchnorm_forward. dout: (N, C, H, W). Returns dx, dgamma (C,), dbeta (C,)."""
+    dout = np.asarray(dout)
+    if dout.ndim != 4:
+        raise ValueError(f"spatial_batchnorm_backward: dout must be (N, C, H, W), got shape {dout.shape}")
+    N, C, H, W = dout.shape
+    dx, dgamma, dbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(-1, C), cache)
+    return dx.reshape(N, H, W, C).transpose(0, 3, 1, 2), dgamma, dbeta

@@ -45,6 +45,9 @@ class History:
     """What `fit` records, one entry per epoch (a cut-short last epoch counts as one).
 
     train_loss / val_loss: mean cross-entropy (nats); train_acc / val_acc: fractions in [0, 1];
+    step_losses: the training loss of every optimiser step, in order (floats, mean cross-entropy
+    of that step's batch, nats): len(step_losses) == number of steps taken; read it for a
+    per-step loss curve (it is gathered from the device once per epoch, not synchronised per step);
     seconds: wall-clock seconds of each epoch's training steps (validation excluded);
     images_per_second: training throughput of each epoch; stopped_early: True when max_seconds
     ran out before the last epoch ended; settings: device, amp, channels_last, compile.
@@ -54,6 +57,7 @@ class History:
     train_acc: list = field(default_factory=list)
     val_loss: list = field(default_factory=list)
     val_acc: list = field(default_factory=list)
+    step_losses: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     images_per_second: list = field(default_factory=list)
     stopped_early: bool = False
@@ -311,11 +315,13 @@ def fit(model: nn.Module, train_data, val_data=None, epochs: int = 10, lr: float
             sum_loss = torch.zeros((), device=device, dtype=torch.float64)
             sum_correct = torch.zeros((), device=device, dtype=torch.int64)
             seen = 0
+            epoch_steps = []  # 0-d device tensors; read back once per epoch
             for i, batch in enumerate(train_loader):
                 loss, correct = train_step(step_model, batch, optimizer, loss_fn, dtype, scaler,
                                            channels_last, check=(epoch == 0 and i == 0))
                 if scheduler is not None:
                     scheduler.step()
+                epoch_steps.append(loss)
                 n = len(batch[1])
                 sum_loss += loss.double() * n
                 sum_correct += correct
@@ -330,6 +336,7 @@ def fit(model: nn.Module, train_data, val_data=None, epochs: int = 10, lr: float
             if device.type == "cuda":
                 torch.cuda.synchronize()
             dt = time.perf_counter() - t0
+            history.step_losses.extend(torch.stack(epoch_steps).double().cpu().tolist())
             history.train_loss.append(sum_loss.item() / seen)
             if not math.isfinite(history.train_loss[-1]):
                 raise FloatingPointError(f"the training loss became {history.train_loss[-1]} in epoch {epoch + 1}: "

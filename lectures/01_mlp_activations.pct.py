@@ -13,7 +13,7 @@
 # 3. what a fully connected layer does to an image and how many parameters it has;
 # 4. the two naming conventions for network depth.
 #
-# Everything runs on the CPU in a few seconds.
+# Everything runs on the CPU, in well under a minute.
 
 # %%
 import matplotlib.pyplot as plt
@@ -238,8 +238,11 @@ plt.show()
 # Things to notice:
 #
 # * sigmoid and tanh flatten out on both sides, so their derivatives fade to zero there;
-# * ReLU's derivative is exactly $0$ for every negative input; Leaky ReLU and ELU keep a small
-#   slope on the left;
+# * ReLU's derivative is exactly $0$ for every negative input. Leaky ReLU keeps the slope $0.1$
+#   on the whole left side. ELU's slope $\alpha e^{x}$ is close to 1 just left of zero but fades
+#   to $0$ for large negative inputs, where its output flattens at $-\alpha$: **ELU saturates** on
+#   the left (by design: a strongly negative input gives a fixed, noise-robust output), so only
+#   inputs not far below zero get a useful gradient (the cell after the next prints it);
 # * sigmoid's outputs are all positive, while tanh, Leaky ReLU and ELU also produce negative values;
 # * Maxout with well-chosen pieces reproduces ReLU and Leaky ReLU, at the cost of twice the
 #   parameters. The next cell checks those two special cases on a batch of vector inputs.
@@ -252,6 +255,11 @@ pre = X_small @ w                                  # the affine part w^T x
 zero = np.zeros(D_small)
 print("ReLU       == maxout(w, 0; 0, 0):     ", np.allclose(relu(pre), maxout(X_small, w, 0.0, zero, 0.0)))
 print("Leaky ReLU == maxout(w, 0; 0.1 w, 0): ", np.allclose(leaky_relu(pre), maxout(X_small, w, 0.0, 0.1 * w, 0.0)))
+
+# %%
+for x_left in (-0.5, -2.0, -5.0, -10.0):
+    print(f"x = {x_left:5.1f}: ELU(x) = {elu(np.array(x_left)):.4f}, ELU'(x) = {d_elu(np.array(x_left)):.1e}, "
+          f"Leaky ReLU'(x) = {d_leaky_relu(np.array(x_left)):.1f}")
 
 # %% [markdown]
 # ### Saturation: the sigmoid passes on at most a quarter of the gradient

@@ -63,10 +63,10 @@ print("device:", device)
 # $\sigma(s) = \frac{1}{1 + e^{-s}}$. Each $p_i$ depends on $s_i$ alone, so
 # $\mathbf{J} = \operatorname{diag}(\sigma'(s_i))$, and differentiating gives
 # $\sigma'(s) = \frac{e^{-s}}{(1+e^{-s})^2} = \sigma(s)\,(1 - \sigma(s))$. Multiplying by a diagonal
-# matrix is an element-wise product $\otimes$:
+# matrix is an element-wise (Hadamard) product, written $\odot$:
 #
 # $$
-# \frac{\partial L}{\partial \mathbf{s}} = (1 - \sigma(\mathbf{s})) \otimes \sigma(\mathbf{s}) \otimes \frac{\partial L}{\partial \mathbf{p}} .
+# \frac{\partial L}{\partial \mathbf{s}} = (1 - \sigma(\mathbf{s})) \odot \sigma(\mathbf{s}) \odot \frac{\partial L}{\partial \mathbf{p}} .
 # $$
 #
 # **An affine map** $\mathbf{s} = \mathbf{W}\mathbf{x} + \mathbf{b}$, that is
@@ -110,9 +110,9 @@ print("sigma'(s), first three entries:", np.round(exact[:3], 4))
 # To check a whole network we repeat this for every parameter, and ask the second referee as well:
 # the same loss written with torch tensors of dtype float64, differentiated by `backward()`.
 # Autograd does the same arithmetic as our formulas in a different order, so it should agree to
-# rounding error, far below the finite-difference tolerance; how far below depends on the machine,
-# so errors under $10^{-13}$ are printed as "$< 10^{-13}$". The helper below prints one line per
-# parameter and referee.
+# rounding error, far below the finite-difference tolerance. How far below depends on the machine
+# (the order in which it adds numbers up), so only the verdict against the tolerance $10^{-12}$ is
+# printed, never the error's digits. The helper below prints one line per parameter and referee.
 
 # %%
 def check_gradients(case, grads, loss_np, loss_torch, params, tol_fd=1e-7, tol_autograd=1e-12):
@@ -125,13 +125,7 @@ def check_gradients(case, grads, loss_np, loss_torch, params, tol_fd=1e-7, tol_a
                for name, value in params.items()}
     loss_torch(**tensors).backward()
     for name, t in tensors.items():
-        report_rounding(f"{case} dL/d{name} vs autograd", rel_error(grads[name], t.grad.numpy()), tol_autograd)
-
-
-def report_rounding(name, err, tol=1e-12):
-    """report() for two computations that should agree to rounding error. Below 1e-13 the exact
-    error depends on the order in which the machine adds numbers up, so it is shown as < 1e-13."""
-    return report(name, max(err, 5e-14), tol)
+        report(f"{case} dL/d{name} vs autograd", rel_error(grads[name], t.grad.numpy()), tol_autograd)
 
 
 # %% [markdown]
@@ -149,7 +143,7 @@ def report_rounding(name, err, tol=1e-12):
 #
 # $$
 # \frac{\partial L}{\partial \mathbf{p}} = -2(\mathbf{z} - \mathbf{p}), \qquad
-# \frac{\partial L}{\partial \mathbf{s}} = (1 - \sigma(\mathbf{s})) \otimes \sigma(\mathbf{s}) \otimes \frac{\partial L}{\partial \mathbf{p}}
+# \frac{\partial L}{\partial \mathbf{s}} = (1 - \sigma(\mathbf{s})) \odot \sigma(\mathbf{s}) \odot \frac{\partial L}{\partial \mathbf{p}}
 # = -2 \begin{bmatrix} (1 - \sigma(s_1))\,\sigma(s_1)\,(z_1 - p_1) \\ \vdots \\ (1 - \sigma(s_n))\,\sigma(s_n)\,(z_n - p_n) \end{bmatrix},
 # $$
 #
@@ -236,7 +230,7 @@ for name, reference in [("dL/ds", dL_ds_numeric), ("dL/dp (expected to fail)", d
 #
 # $$
 # \frac{\partial L}{\partial \mathbf{p}_2} = -2(\mathbf{z} - \mathbf{p}_2), \quad
-# \frac{\partial L}{\partial \mathbf{s}_2} = (1 - \sigma(\mathbf{s}_2)) \otimes \sigma(\mathbf{s}_2) \otimes \frac{\partial L}{\partial \mathbf{p}_2}, \quad
+# \frac{\partial L}{\partial \mathbf{s}_2} = (1 - \sigma(\mathbf{s}_2)) \odot \sigma(\mathbf{s}_2) \odot \frac{\partial L}{\partial \mathbf{p}_2}, \quad
 # \frac{\partial L}{\partial \mathbf{W}_2} = \frac{\partial L}{\partial \mathbf{s}_2}\,\mathbf{p}_1^T, \quad
 # \frac{\partial L}{\partial \mathbf{b}_2} = \frac{\partial L}{\partial \mathbf{s}_2} .
 # $$
@@ -246,7 +240,7 @@ for name, reference in [("dL/ds", dL_ds_numeric), ("dL/dp (expected to fail)", d
 #
 # $$
 # \frac{\partial L}{\partial \mathbf{p}_1} = \mathbf{W}_2^T \frac{\partial L}{\partial \mathbf{s}_2}, \quad
-# \frac{\partial L}{\partial \mathbf{s}_1} = (1 - \sigma(\mathbf{s}_1)) \otimes \sigma(\mathbf{s}_1) \otimes \frac{\partial L}{\partial \mathbf{p}_1}, \quad
+# \frac{\partial L}{\partial \mathbf{s}_1} = (1 - \sigma(\mathbf{s}_1)) \odot \sigma(\mathbf{s}_1) \odot \frac{\partial L}{\partial \mathbf{p}_1}, \quad
 # \frac{\partial L}{\partial \mathbf{W}_1} = \frac{\partial L}{\partial \mathbf{s}_1}\,\mathbf{x}^T, \quad
 # \frac{\partial L}{\partial \mathbf{b}_1} = \frac{\partial L}{\partial \mathbf{s}_1} .
 # $$
@@ -327,7 +321,7 @@ D = np.diag(p3) - np.outer(p3, p3)
 D_torch = torch.autograd.functional.jacobian(lambda v: torch.softmax(v, dim=0),
                                              torch.from_numpy(s3)).numpy()
 print("D =\n", np.round(D, 4))
-report_rounding("softmax Jacobian D vs autograd", rel_error(D, D_torch))
+report("softmax Jacobian D vs autograd", rel_error(D, D_torch), 1e-12)
 print("D is symmetric:", np.allclose(D, D.T))
 print("columns of D sum to zero:", np.allclose(D.sum(axis=0), 0, atol=1e-12))
 
@@ -351,7 +345,7 @@ print("columns of D sum to zero:", np.allclose(D.sum(axis=0), 0, atol=1e-12))
 y3 = 2
 z3 = np.eye(n)[y3]
 dL_dp = -z3 / p3                       # zero except -1/p_y in row y
-report_rounding("D @ dL/dp vs p - z", rel_error(D @ dL_dp, p3 - z3))
+report("D @ dL/dp vs p - z", rel_error(D @ dL_dp, p3 - z3), 1e-12)
 print("p =", np.round(p3, 4), " y =", y3, " p - z =", np.round(p3 - z3, 4))
 
 # %% [markdown]
@@ -405,7 +399,7 @@ check_gradients(
 # $$
 #
 # $$
-# \frac{\partial L}{\partial \mathbf{s}_1} = (1 - \sigma(\mathbf{s}_1)) \otimes \sigma(\mathbf{s}_1) \otimes \frac{\partial L}{\partial \mathbf{p}_1}, \quad
+# \frac{\partial L}{\partial \mathbf{s}_1} = (1 - \sigma(\mathbf{s}_1)) \odot \sigma(\mathbf{s}_1) \odot \frac{\partial L}{\partial \mathbf{p}_1}, \quad
 # \frac{\partial L}{\partial \mathbf{W}_1} = \frac{\partial L}{\partial \mathbf{s}_1}\,\mathbf{x}^T, \quad
 # \frac{\partial L}{\partial \mathbf{b}_1} = \frac{\partial L}{\partial \mathbf{s}_1} .
 # $$
@@ -522,10 +516,13 @@ fig, (ax_path, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.6))
 g0, g1 = np.meshgrid(np.linspace(-1, 5, 200), np.linspace(-2, 0.5, 200))
 grid_loss = np.mean((X_ls @ np.stack([g0.ravel(), g1.ravel()]) - y_ls[:, None]) ** 2, axis=0)
 ax_path.contour(g0, g1, grid_loss.reshape(g0.shape), levels=np.geomspace(0.01, 20, 10), colors="0.8")
+w_opt = np.linalg.lstsq(X_ls, y_ls, rcond=None)[0]              # the least-squares optimum
 for label, (path, _) in runs.items():
-    ax_path.plot(path[:8, 0], path[:8, 1], ".-", ms=5, lw=1)  # the first 8 steps
+    ax_path.plot(path[:8, 0], path[:8, 1], ".-", ms=5, lw=1, label=label)  # the first 8 steps
+ax_path.plot(*w_opt, "k*", ms=12, label="optimum")
 ax_path.set(xlim=(-1, 5), ylim=(-2, 0.5), xlabel="$w_1$ (steep)", ylabel="$w_2$ (flat)",
-            title="first steps from w = 0")
+            title="first 8 steps from w = 0")
+ax_path.legend(fontsize=7, loc="lower right")
 plot_curves({label: losses for label, (_, losses) in runs.items()}, logy=True, ax=ax_loss,
             title="loss vs step")
 ax_loss.legend(fontsize=7)
@@ -545,6 +542,13 @@ plt.show()
 # data. $N = 64$ inputs of dimension $D_{in} = 1000$ are mapped through $H = 100$ sigmoid hidden
 # units to $D_{out} = 10$ linear outputs (no sigmoid on the output, and no biases), with the L2 loss
 # summed over the whole batch and gradient descent at $\alpha = 10^{-4}$ for 2000 steps.
+#
+# **Sum or mean?** This classic example sums the loss over the batch; the least-squares problem
+# above, and the library's losses (`cnnkit.layers.softmax_loss`, `l2_loss`, and PyTorch's by
+# default), take the **mean**. The mean's gradient is the sum's divided by the batch size $N$, so
+# the two train identically with learning rates that differ by the factor $N$: $\alpha = 10^{-4}$
+# on the sum is $\alpha = 64 \cdot 10^{-4}$ on the mean here. The mean keeps one learning rate
+# valid for any batch size, which is why lecture 05 and later use it.
 #
 # The code stores one example per **row**, so a layer is `x @ w1` with `w1` of shape
 # $D_{in} \times H$: this is the transpose of the column convention used above. The formulas carry
@@ -618,7 +622,7 @@ def train_torch(w1, w2, lr=1e-4, steps=2000):
 
 
 losses_torch = train_torch(w1_init, w2_init)
-report_rounding("loss curves, numpy vs autograd (all 2000 steps)", rel_error(losses_np, losses_torch))
+report("loss curves, numpy vs autograd (all 2000 steps)", rel_error(losses_np, losses_torch), 1e-12)
 for t in (0, 1999):
     print(f"step {t:4d}: numpy loss {losses_np[t]:.5g}, autograd loss {losses_torch[t]:.5g}")
 
@@ -744,15 +748,23 @@ plt.show()
 # <details><summary>Answer</summary>
 #
 # Two per weight, and the network has $1000 \cdot 100 + 100 \cdot 10$ weights: the count is computed
-# below. Backpropagation gets all of them from one backward pass, which costs about as much as
-# the forward pass. That is why we train with backpropagation and use finite differences only to
-# test it, on small sizes.
+# below. Backpropagation gets all of them from one backward pass, which costs about **twice** the
+# forward pass: every matrix product of the forward pass has two in the backward pass, one for the
+# weight gradient and one for the gradient passed down to the layer below. Only the first layer
+# can skip the second, since nobody needs $\partial L/\partial \mathbf{x}$; in this network the
+# first layer is almost all of the work, so here the backward pass costs about as much as the
+# forward pass. The cell counts the multiply-adds both ways. That is why we train with
+# backpropagation and use finite differences only to test it, on small sizes.
 #
 # </details>
 
 # %%
 n_weights = D_in * H + H * D_out
 print(f"{n_weights:,} weights -> {2 * n_weights:,} forward passes for one numerical gradient")
+fwd = N * D_in * H + N * H * D_out                       # x @ w1, h @ w2
+bwd = H * N * D_out + N * D_out * H + D_in * N * H       # grad_w2, grad_h, grad_w1
+print(f"multiply-adds: forward {fwd:,}; backward {bwd:,} (ratio {bwd / fwd:.2f}); "
+      f"backward with dL/dx too {bwd + N * H * D_in:,} (ratio {(bwd + N * H * D_in) / fwd:.2f})")
 
 # %% [markdown]
 # ## Summary

@@ -9,7 +9,8 @@
 # **You will learn**
 #
 # 1. the LeNet-5 layout, and where its 60,840 (paper) or 61,706 (modern variant) parameters sit;
-# 2. AlexNet layer by layer, why its input must be 227x227 and not 224x224, how it was trained,
+# 2. AlexNet layer by layer, why its paper says 224x224 where the arithmetic wants 227x227, how
+#    it was trained (and which gains came from ensembling, which from extra data),
 #    and how its two-GPU split is a grouped convolution;
 # 3. how the ImageNet (ILSVRC) error fell from 2010 to 2017;
 # 4. VGG's one design rule, its configurations A-E, and where its memory and parameters go.
@@ -25,15 +26,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from cnnkit.diagrams import draw
 from cnnkit.data import load_digits
-from cnnkit.device import pick_device, seed_everything
+from cnnkit.device import make_repeatable, pick_device, seed_everything
 from cnnkit.inspect import conv_output_size, count_macs, count_params, layer_table, on_meta, receptive_field
 from cnnkit.models import C3_TABLE, VGG_CONFIGS, alexnet, lenet5, vgg, vgg16
+from cnnkit.train import evaluate, fit
 
 rng = seed_everything(0)
 device = pick_device()
-torch.set_num_threads(1)  # the models trained here are tiny: one CPU thread is fastest
 print("device:", device)
+make_repeatable(device)  # on the CPU: one thread, deterministic kernels (see cnnkit.device)
 
 # %% [markdown]
 # ## 1. LeNet-5 (1998)
@@ -88,42 +91,27 @@ print(f"C3 sparse: {c3_sparse:,} parameters, dense: {c3_dense:,}; "
 # ### Training LeNet-5 on real digits
 #
 # The course's digit set (1,797 real handwritten digits shipped with scikit-learn, 8x8 pixels) is
-# upsampled to 28x28 for the modern variant and to 32x32 for the paper's. Both train for a few
-# epochs with Adam; the paper's RBF outputs are used as logits (the negative distances), with a
-# cross-entropy loss.
+# upsampled to 28x28 for the modern variant and to 32x32 for the paper's. Both train for 12
+# epochs with Adam through `cnnkit.train.fit`, the course's training loop; the paper's RBF
+# outputs are used as logits (the negative distances), with a cross-entropy loss. Accuracies
+# after training move in their last digit from one machine to another (summation order), so the
+# cell states them against a threshold far from every value measured.
 
 # %%
-def train(model, data, epochs=12, lr=2e-3, batch_size=64, seed=0):
-    torch.manual_seed(seed)
-    X, y = torch.from_numpy(data.X_train), torch.from_numpy(data.y_train)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    g = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        model.train()
-        for idx in torch.randperm(len(X), generator=g).split(batch_size):
-            loss = F.cross_entropy(model(X[idx].to(device)), y[idx].to(device))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return model
-
-
-def accuracy(model, X, y):
-    model.eval()
-    with torch.no_grad():
-        pred = model(torch.from_numpy(X).to(device)).argmax(1).cpu().numpy()
-    return (pred == y).mean()
-
-
+THRESHOLD = 0.9
 results = {}
 for variant, size in [("modern", 28), ("paper", 32)]:
     data = load_digits(size=size)
+    splits = {name: (torch.from_numpy(getattr(data, f"X_{name}")), torch.from_numpy(getattr(data, f"y_{name}")))
+              for name in ("train", "val", "test")}
     torch.manual_seed(0)
-    model = train(lenet5(variant=variant).to(device), data)
+    model = lenet5(variant=variant)
+    fit(model, splits["train"], epochs=12, batch_size=64, optimizer=torch.optim.Adam(model.parameters(), lr=2e-3),
+        schedule=None, device=device, progress=False)
     results[variant] = model
-    print(f"LeNet-5 {variant:<6} ({size}x{size}): train acc {accuracy(model, data.X_train, data.y_train):.3f}, "
-          f"val acc {accuracy(model, data.X_val, data.y_val):.3f}, "
-          f"test acc {accuracy(model, data.X_test, data.y_test):.3f} ({len(data.y_test)} test digits)")
+    accs = {name: evaluate(model, split)[1] for name, split in splits.items()}
+    verdict = ", ".join(f"{name} {'above' if a > THRESHOLD else 'NOT above'} {THRESHOLD}" for name, a in accs.items())
+    print(f"LeNet-5 {variant:<6} ({size}x{size}), accuracy: {verdict} ({len(splits['test'][1])} test digits)")
 
 # %%
 data28 = load_digits(size=28)
@@ -156,6 +144,18 @@ try:
     lenet5()(torch.zeros(1, 1, 32, 32))
 except RuntimeError as err:
     print("RuntimeError:", str(err).split("\n")[0])
+
+# %% [markdown]
+# The whole paper network, drawn by `cnnkit.diagrams.draw` from the model object: torch.fx traces
+# what its `forward` really does and a pass on the meta device gives every shape, so the picture
+# cannot disagree with the code. The paper's own layers (the sparse C3, the trainable
+# subsampling, the scaled tanh and the RBF outputs) are one box each:
+
+# %%
+paper_lenet = lenet5(variant="paper")
+lenet_layers = tuple({type(m) for m in paper_lenet.modules() if type(m).__module__ == "cnnkit.models.lenet"} - {type(paper_lenet)})
+draw(paper_lenet, (1, 32, 32), leaves=lenet_layers, title="LeNet-5, the paper's variant", row_height=0.5)
+plt.show()
 
 # %% [markdown]
 # ## 2. AlexNet (2012)
@@ -208,19 +208,28 @@ print(f"multiply-adds per 227x227 image: {count_macs(alex, (3, 227, 227)) / 1e9:
 # ### 224 or 227?
 #
 # The paper's figure labels the input 224x224x3, with 96 11x11 filters at stride 4 giving 55x55
-# maps. The output-size formula $(N - F)/S + 1$ (no padding) says this cannot be:
+# maps. With the frameworks' rule $\lfloor (N + 2P - F)/S \rfloor + 1$ (lecture 03) and no
+# padding, 224 gives 54, not 55. The paper's own code (cuda-convnet) counted the positions
+# differently, as $1 + \lceil (2P + N - F)/S \rceil$: it rounds *up*, letting the last filter
+# position hang over the right and bottom edges (the missing pixels count as zeros). With that
+# rule 224 does give 55. 227 is the fix that makes the floor rule give 55 too: with
+# $N = 227$, $(227 - 11)/4 = 54$ exactly, so the filters tile the image and nothing hangs over.
 
 # %%
+def cuda_convnet_positions(n, f, s, p=0):
+    """Output size as cuda-convnet counted it: 1 + ceil((2p + n - f) / s)."""
+    return 1 + -(-(2 * p + n - f) // s)
+
+
 for n in (224, 227):
-    exact = (n - 11) / 4 + 1
-    print(f"N = {n}: (N - 11)/4 + 1 = {exact:.2f}  -> integer: {float(exact).is_integer()}")
-print("with padding 2, as torchvision does: (224 + 2*2 - 11)//4 + 1 =", conv_output_size(224, 11, 4, padding=2))
+    print(f"N = {n}: floor rule {conv_output_size(n, 11, 4)}, cuda-convnet's ceil rule "
+          f"{cuda_convnet_positions(n, 11, 4)}, exact fit: {(n - 11) % 4 == 0}")
+print("with padding 2, as torchvision does: floor((224 + 2*2 - 11) / 4) + 1 =", conv_output_size(224, 11, 4, padding=2))
 
 # %% [markdown]
-# With 224 the filters do not tile the image; with 227 they fit exactly, giving 55. This is why
-# the lecture (and Caffe's reference model) uses 227x227 inputs. torchvision keeps 224x224 but
-# pads CONV1 by 2 and, like the paper, counts on floor division to give 55; its one-stream model
-# also uses 64/192/384/256/256 filters instead of 96/256/384/384/256:
+# This is why the lecture (and Caffe's reference model) uses 227x227 inputs. torchvision keeps
+# 224x224 but pads CONV1 by 2, which with the floor rule gives 55; its one-stream model also
+# uses 64/192/384/256/256 filters instead of 96/256/384/384/256:
 
 # %%
 tv = on_meta(alexnet)
@@ -242,11 +251,13 @@ print(f"lecture AlexNet (227x227):     {count_params(alex):,} parameters, "
 # | optimiser | SGD with momentum 0.9 |
 # | learning rate | $10^{-2}$, divided by 10 by hand when the validation error plateaued |
 # | weight decay | $5 \cdot 10^{-4}$ |
-# | ensemble | 7 CNNs: top-5 error 18.2% (1 CNN) to 15.4% (validation) |
+# | ensemble | 5 CNNs: top-5 error 18.2% (1 CNN) to 16.4%; with extra data, 7 CNNs: 15.4% (validation) |
 #
 # The paper's results table (ILSVRC-2012, top-5 error in %) separates what a single network and
 # an ensemble reach, with and without extra training data (marked \*: pre-trained on the larger
-# ImageNet release of Fall 2011):
+# ImageNet release of Fall 2011). The "18.2% to 15.4%" often quoted for "ensembling" mixes two
+# effects: averaging five networks gives 16.4%, and the rest comes with the extra data (two of
+# the seven networks were pre-trained on it):
 
 # %%
 alexnet_results = [  # (model, top-5 val, top-5 test or None)
@@ -259,7 +270,11 @@ print(f"{'model':<8} {'val':>6} {'test':>6}")
 for name, val, test in alexnet_results:
     test_text = "-" if test is None else f"{test:.1f}"
     print(f"{name:<8} {val:>6.1f} {test_text:>6}")
-print(f"ensembling 7 networks cut the validation error by {18.2 - 15.4:.1f} points")
+val = {name: v for name, v, _ in alexnet_results}
+print(f"ensembling alone (1 CNN -> 5 CNNs):          {val['1 CNN'] - val['5 CNNs']:.1f} points")
+print(f"extra data alone (1 CNN -> 1 CNN*):          {val['1 CNN'] - val['1 CNN*']:.1f} points")
+print(f"both, 7 networks, two pre-trained (-> 7 CNNs*): {val['1 CNN'] - val['7 CNNs*']:.1f} points, of which "
+      f"{val['5 CNNs'] - val['7 CNNs*']:.1f} after the 5-network ensemble")
 
 # %% [markdown]
 # ### Two GPUs and grouped convolutions
@@ -315,17 +330,36 @@ print("grouped conv == two separate convs:", torch.allclose(conv4(x), torch.cat(
 # GPU ($3 \cdot 3 \cdot 192$ instead of $3 \cdot 3 \cdot 384$).
 #
 # </details>
-#
+
+# %% [markdown]
+# **The two-GPU split, drawn.** With `groups=2`, conv2, conv4 and conv5 each split their filters
+# in two halves that read only the maps of their own half, which is how the network was spread
+# over two 3 GB GPUs; conv3 and the FC layers read both halves, the only places the GPUs
+# exchanged data. `split_groups=True` draws each group as its own tower:
+
+# %%
+draw(on_meta(alexnet, groups=2), (3, 224, 224), split_groups=True, title="AlexNet with groups=2: the two GPU towers",
+     row_height=0.45)
+plt.show()
+
+# %% [markdown]
 # ## 3. ZFNet (2013)
 #
 # The ILSVRC 2013 winner (Zeiler and Fergus, "ZFNet") kept AlexNet's layout but changed its
-# hyperparameters: CONV1 uses 7x7 filters at stride 2 instead of 11x11 at stride 4, and CONV3,
-# CONV4, CONV5 use 512, 1024 and 512 filters instead of 384, 384 and 256. A smaller stride in
-# the first layer keeps more spatial detail:
+# first layers, guided by visualising what each layer had learned: CONV1 uses 7x7 filters at
+# stride 2 instead of 11x11 at stride 4 (and CONV2 a stride of 2). Its base model keeps AlexNet's
+# 384, 384 and 256 filters in CONV3-CONV5; the "512, 1024, 512" that slides often give is an
+# *enlarged variant* from the paper's results table, a single network that did a little better
+# on the validation set. A smaller stride in the first layer keeps more spatial detail:
 
 # %%
 print("AlexNet CONV1 on 227: 11x11 stride 4 ->", conv_output_size(227, 11, 4))
 print("ZFNet   CONV1 on 224: 7x7 stride 2   ->", conv_output_size(224, 7, 2))
+for name, widths in [("base model (AlexNet's)", (384, 384, 256)), ("enlarged variant", (512, 1024, 512))]:
+    c3 = nn.Conv2d(256, widths[0], 3)
+    c4 = nn.Conv2d(widths[0], widths[1], 3)
+    c5 = nn.Conv2d(widths[1], widths[2], 3)
+    print(f"ZFNet CONV3-5 {widths}, {name}: {sum(count_params(c) for c in (c3, c4, c5)):,} parameters")
 
 # %% [markdown]
 # ## 4. The ImageNet challenge, 2010-2017
@@ -344,13 +378,14 @@ vgg_2014 = 7.3  # second place in 2014
 human = 5.1
 years = [y for y, _, _ in ilsvrc]
 errors = [e for _, e, _ in ilsvrc]
-fig, ax = plt.subplots(figsize=(8, 4))
-ax.bar(years, errors, color=["grey", "grey"] + ["tab:blue"] * 6)
+fig, ax = plt.subplots(figsize=(9, 4.2))
+ax.bar(years, errors, width=0.7, color=["grey", "grey"] + ["tab:blue"] * 6)
 for y, e, name in ilsvrc:
-    ax.text(y, e + 0.6, f"{e:g}\n{name}", ha="center", fontsize=7)
-ax.plot(2014, vgg_2014, "o", color="tab:orange", label=f"VGG (2nd in 2014): {vgg_2014}")
+    ax.text(y, e + 0.5, f"{e:g}", ha="center", fontsize=8)  # the value above its bar
+ax.set_xticks(years, [f"{y}\n{name}" for y, _, name in ilsvrc], fontsize=8)  # winners under the axis
+ax.plot(2014.25, vgg_2014, "D", color="tab:orange", label=f"VGG (2nd in 2014): {vgg_2014}")
 ax.axhline(human, color="red", ls="--", label=f"human: about {human}")
-ax.set_xlabel("ILSVRC year")
+ax.set_xlabel("ILSVRC year and winner")
 ax.set_ylabel("top-5 error (%)")
 ax.set_ylim(0, 34)
 ax.legend()
@@ -525,7 +560,8 @@ print(f"activation values, batch 1: {one:,}; batch 2: {two:,} (ratio {two / one:
 #
 # - LeNet-5 fixed the conv-pool-FC pattern with about 60K parameters (60,840 in the paper,
 #   61,706 in the modern variant).
-# - AlexNet scaled it to ImageNet: 227x227 inputs (224 does not fit the first layer), ReLU,
+# - AlexNet scaled it to ImageNet: 227x227 inputs (224 gives 55x55 only with the paper code's
+#   rounding up, $1 + \lceil (2P + N - F)/S \rceil$), ReLU,
 #   dropout, augmentation, about 60M parameters, most in the FC layers; its two-GPU split is a
 #   grouped convolution in CONV2, CONV4 and CONV5.
 # - VGG uses only 3x3 convs and 2x2 pools; VGG16 has 138,357,544 parameters (FC6 alone 102.8M)

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Lecture 07 — GoogLeNet and the Inception module
 #
-# GoogLeNet won ILSVRC 2014 with a 6.7% top-5 error, deeper than VGG yet with a small fraction of
+# GoogLeNet won ILSVRC 2014 with a 6.7% top-5 error (an ensemble of 7 networks; section 3), deeper than VGG yet with a small fraction of
 # its parameters and computation. Its building block, the **Inception module**, runs several
 # filter sizes side by side and uses 1x1 convolutions to keep the cost down. This lecture counts
 # that cost exactly, then assembles the whole network.
@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from cnnkit.diagrams import draw
 from cnnkit.device import pick_device, seed_everything
 from cnnkit.inspect import conv_output_size, count_macs, count_params, flop_counter_macs, on_meta, receptive_field
 from cnnkit.models import GOOGLENET_MODULES, InceptionModule, alexnet, googlenet, vgg16
@@ -77,7 +78,16 @@ print(f"PyTorch's FlopCounterMode:  {flop_counter_macs(naive, (D, H, W)):,} mult
 # branch passes all 256 input channels through, so the output is always deeper than the input
 # (672 > 256). Stacking such modules makes the depth, and the cost of the next module, grow at
 # every step.
-#
+
+# %% [markdown]
+# The naive module, drawn from the object above: four branches side by side, each at full depth,
+# concatenated.
+
+# %%
+draw(naive, (D, H, W), title="naive Inception module on 28x28x256")
+plt.show()
+
+# %% [markdown]
 # ## 2. Bottleneck layers: 1x1 convolutions that reduce depth
 #
 # A 1x1 conv with $K$ filters maps a $28 \times 28 \times 256$ volume to $28 \times 28 \times K$:
@@ -133,7 +143,16 @@ print(f"the deck's 5x5 line reads '...x5x5x264': that term alone would be {H * W
 # strongly correlated. It is followed by a ReLU, so it also adds a non-linearity.
 #
 # </details>
-#
+
+# %% [markdown]
+# And the module GoogLeNet uses (inception 3a, with batch norm as torchvision builds it): the 1x1
+# reductions in front of the 3x3 and 5x5 convolutions and the 1x1 projection after the pooling.
+
+# %%
+draw(InceptionModule(192, 64, 96, 128, 16, 32, 32), (192, 28, 28), title="Inception 3a, with bottlenecks")
+plt.show()
+
+# %% [markdown]
 # ## 3. The full GoogLeNet
 #
 # GoogLeNet stacks nine bottleneck Inception modules, grouped in three stages (3a-3b, 4a-4e,
@@ -208,12 +227,46 @@ print(f"VGG16 FC6:    7*7*512 x 4096 + 4096 = {count_params(on_meta(vgg16).class
 # %% [markdown]
 # ### How many parameters?
 #
-# The talks say "only 5 million parameters, 12x fewer than AlexNet". Computed from the models:
+# The talks say "only 5 million parameters, 12x fewer than AlexNet". That figure is not from the
+# GoogLeNet paper: it comes from the later Inception-v3 paper (Szegedy et al., 2015, section 1),
+# which rounds GoogLeNet to 5 million against AlexNet's 60 million. The 2014 paper's Table 1 has a
+# parameter column per layer; its entries, as printed there, sum to about 6.8 "K" millions:
+
+# %%
+table1_params_k = {  # the 2014 paper's Table 1, "params" column, in its unit "K"
+    "conv1": 2.7, "conv2 + conv3": 112, "3a": 159, "3b": 380, "4a": 364, "4b": 437, "4c": 463,
+    "4d": 580, "4e": 840, "5a": 1072, "5b": 1388, "fc": 1000,
+}
+paper_net = on_meta(googlenet, five_by_five=True, batch_norm=False)
+
+
+def weights(module):
+    """Conv and FC weights, without biases (what the table counts)."""
+    return sum(m.weight.numel() for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+
+
+parts = {"conv1": [paper_net.conv1], "conv2 + conv3": [paper_net.conv2, paper_net.conv3],
+         **{k: [getattr(paper_net, f"inception{k}")] for k in GOOGLENET_MODULES}, "fc": [paper_net.fc]}
+print(f"{'layer':<14} {'Table 1 (K)':>11} {'our weights':>12} {'/ 1024':>8} {'/ 1000':>8}")
+for name, mods in parts.items():
+    n = sum(weights(m) for m in mods)
+    print(f"{name:<14} {table1_params_k[name]:>11g} {n:>12,} {n / 1024:>8.1f} {n / 1000:>8.1f}")
+table_sum = sum(table1_params_k.values())
+ours = sum(weights(m) for mods in parts.values() for m in mods)
+print(f"{'total':<14} {table_sum:>11,.1f} {ours:>12,} {ours / 1024:>8.1f} {ours / 1000:>8.1f}")
+
+# %% [markdown]
+# The table's "K" is 1024 (conv2 + conv3 is exactly $114{,}688 / 1024 = 112$, the FC layer
+# $1{,}024{,}000 / 1024 = 1000$), and most rows match the weights of a model built from the
+# table's own widths; a few do not (conv1's 2.7K is far from its $7 \cdot 7 \cdot 3 \cdot 64 =
+# 9{,}408$ weights; 4c and 5a are off by 5-7%, 4d and 5b by 1-2%): slips in the table. Its
+# sum, read in thousands, is the "about 6.8M" that is often quoted; the model itself has 6.99M
+# weights, about 7.0M with biases. Whole models:
 
 # %%
 variants = {
     "torchvision (BN, 3x3 in the '5x5' branch)": on_meta(googlenet),
-    "paper layout (no BN, real 5x5 kernels)": on_meta(googlenet, five_by_five=True, batch_norm=False),
+    "paper layout (no BN, real 5x5 kernels)": paper_net,
 }
 for name, m in variants.items():
     n, fc = count_params(m), count_params(m.fc)
@@ -221,16 +274,43 @@ for name, m in variants.items():
 alex_tv = count_params(on_meta(alexnet))
 alex_paper = count_params(on_meta(alexnet, variant="lecture", groups=2))
 g_tv = count_params(variants["torchvision (BN, 3x3 in the '5x5' branch)"])
-print(f"AlexNet / GoogLeNet: torchvision models {alex_tv / g_tv:.1f}x; "
-      f"paper figures 60M / 5M = {60 / 5:.0f}x; two-GPU AlexNet / 5M = {alex_paper / 5e6:.1f}x")
+g_paper = count_params(paper_net)
+print(f"AlexNet / GoogLeNet: torchvision models {alex_tv / g_tv:.1f}x; two-GPU AlexNet / paper layout "
+      f"{alex_paper / g_paper:.1f}x; the Inception-v3 paper's rounded 60M / 5M = {60 / 5:.0f}x")
 
 # %% [markdown]
-# torchvision's model has **6,624,904** parameters (its published figure), the paper's layout
-# about 7.0M. Only the convolutional part of the paper's layout, without the 1000-way classifier,
-# is near 6M; the "5M" of the talks is a rounded figure for the paper's claim that the network
-# uses "12 times fewer parameters" than AlexNet. With the real counts the ratio is about 9x: still
-# an order of magnitude, but not 12.
+# torchvision's model has **6,624,904** parameters (its published figure). With the real counts
+# GoogLeNet has about 9 times fewer parameters than AlexNet: still an order of magnitude, but
+# not 12.
 #
+# **What "paper layout" means here.** `googlenet(five_by_five=True, batch_norm=False)` takes the
+# paper's widths, its real 5x5 kernels and no batch norm (convs with biases instead), and keeps
+# the rest of torchvision's layout. Three differences from the 2014 network remain, none of
+# which changes a parameter count or an output shape: the paper has a local response
+# normalisation after the first max pool and another after conv3 (no parameters; torchvision
+# drops them); the pool before 5a is 2x2 with stride 2 in torchvision and 3x3 with stride 2 in
+# the paper (both give 7x7 from 14x14, with the rounding-up that Caffe's pooling uses); and the
+# dropout before the classifier drops 40% of the values in the paper, 20% in torchvision.
+
+# %%
+print("pool before 5a on 14x14: paper 3x3/2 ->", conv_output_size(14, 3, 2, ceil_mode=True),
+      "; torchvision 2x2/2 ->", conv_output_size(14, 2, 2, ceil_mode=True))
+print("dropout before the FC in the model:", gnet.dropout.p)
+
+# %% [markdown]
+# **Which 6.7%?** GoogLeNet's winning 6.67% top-5 error (test set) came from an ensemble of 7
+# networks, each applied to 144 crops of every image. One network on one crop had 10.07% on the
+# validation set. The paper's Table 3 shows how each factor helped:
+
+# %%
+table3 = [(1, 1, 10.07), (1, 10, 9.15), (1, 144, 7.89), (7, 1, 8.09), (7, 10, 7.62), (7, 144, 6.67)]
+print(f"{'models':>6} {'crops':>6} {'forward passes':>15} {'top-5 error %':>14}")
+for models, crops, err in table3:
+    print(f"{models:>6} {crops:>6} {models * crops:>15,} {err:>14.2f}")
+print(f"7 models x 144 crops cost {7 * 144:,} forward passes per image and cut the error by "
+      f"{10.07 - 6.67:.2f} points")
+
+# %% [markdown]
 # The computation is small too:
 
 # %%
@@ -366,7 +446,9 @@ print(f"1x1 / 3x3 cost: {count_macs(one, (C, S, S)) / macs['3x3']:.4f} (1/9 = {1
 # - 1x1 bottlenecks of 64 channels cut it to 271M with 480 output channels; the slides' 358M
 #   counts the 3x3 term twice.
 # - GoogLeNet: 22 layers, 9 Inception modules, global average pooling and one FC layer; 6.6M
-#   parameters in torchvision's version (about 9x fewer than AlexNet) and 1.5 G multiply-adds;
+#   parameters in torchvision's version, 7.0M in the paper's layout (about 9x fewer than AlexNet;
+#   the "5M" is the Inception-v3 paper's rounding) and 1.5 G multiply-adds; its 6.67% top-5 error
+#   took 7 networks x 144 crops (one network, one crop: 10.07%);
 #   two auxiliary classifiers help train the middle layers.
 # - Inception v2/v3 factorise 5x5 into two 3x3 (28% cheaper) and $n \times n$ into $1 \times n$
 #   plus $n \times 1$ (a $2/n$ fraction of the cost).

@@ -157,12 +157,16 @@ class Lab:
         self._log.close()
 
 
-def start_chromium(user_data_dir: Path):
+def start_chromium(user_data_dir: Path, console_log: bool = False):
+    """Headless Chromium through chromedriver; with console_log, driver.get_log('browser') returns
+    the page's console messages."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
+    if console_log:
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     for flag in CHROMIUM_FLAGS + [f"--user-data-dir={user_data_dir}"]:
         opts.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)

@@ -13,8 +13,7 @@ import pytest
 
 from autograder import batch, cli, course, sandbox, submissions
 from tests import tiny_assignment as tiny
-
-needs_sandbox = pytest.mark.skipif(sandbox.check() is not None, reason=f"no sandbox here: {sandbox.check()}")
+from tests.isolation import UNSAFE, needs_sandbox
 
 
 @pytest.fixture(scope="module")
@@ -209,14 +208,17 @@ def test_rerun_regrades_only_what_changed_and_force_regrades_all(corpus, tiny_co
     assert status["status"] == "graded" and status["reason"] == "ok"
 
 
-def test_refuses_without_sandbox_unless_risk_accepted(tiny_course, monkeypatch):
-    _, work, _ = tiny_course
+def test_refuses_without_sandbox_unless_risk_accepted(tiny_course, monkeypatch, tmp_path):
+    root, _, released = tiny_course
+    work = tmp_path / "unisolated-course"
+    folder = work / "submitted" / "someone" / tiny.NAME
+    folder.mkdir(parents=True)
+    nbformat.write(_filled(released, root), folder / tiny.NOTEBOOK)
     monkeypatch.setattr(sandbox, "check", lambda: "bubblewrap is not installed")
     with pytest.raises(course.CourseError, match="(?s)cannot be isolated.*--unsafe-no-sandbox"):
         batch.grade_batch(tiny.NAME, work, progress=False)
 
 
-@needs_sandbox
 def test_dask_local_cluster_grades_like_local_workers(tiny_course, tmp_path):
     """The same submissions graded through a local Dask cluster of 2 worker processes reach the
     one gradebook with the same grades as the local pool."""
@@ -227,7 +229,8 @@ def test_dask_local_cluster_grades_like_local_workers(tiny_course, tmp_path):
         folder = work / "submitted" / student / tiny.NAME
         folder.mkdir(parents=True)
         nbformat.write(_filled(released, root, parts), folder / tiny.NOTEBOOK)
-    outcomes = batch.grade_batch(tiny.NAME, work, workers=2, scheduler="local", progress=False)
+    outcomes = batch.grade_batch(tiny.NAME, work, workers=2, scheduler="local", progress=False,
+                                unsafe=UNSAFE)
     assert [o.status for o in outcomes] == ["graded"] * 3
     rows = {r["student"]: r["autograded"] for r in cli.grade_rows(work, tiny.NAME)}
     assert rows == {"full": 5, "half": 2, "none": 0}

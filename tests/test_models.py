@@ -171,3 +171,47 @@ def test_alexnet_lecture_input_227():
     x = torch.zeros(1, 3, 227, 227, device="meta")
     assert m.features(x).shape == (1, 256, 6, 6)
     assert m(x).shape == (1, 1000)
+
+
+def test_bottleneck_stride_placement():
+    """v1.5 (torchvision, default) strides the 3x3 conv; the paper's v1 strides the first 1x1.
+    Same parameters, and the paper's multiply-adds (3.86/7.57/11.28 G against 4.09/7.80/11.51 G)."""
+    from cnnkit.inspect import count_macs
+
+    expected = {  # builder: (v1.5 MACs, v1 MACs) at 224x224, conv + linear
+        M.resnet50: (4_089_184_256, 3_857_973_248),
+        M.resnet101: (7_801_405_440, 7_570_194_432),
+        M.resnet152: (11_513_626_624, 11_282_415_616),
+    }
+    for builder, (v15, v1) in expected.items():
+        a, b = meta(builder), meta(builder, stride_in_1x1=True)
+        assert count_params(a) == count_params(b)
+        assert count_macs(a, (1, 3, 224, 224)) == v15
+        assert count_macs(b, (1, 3, 224, 224)) == v1
+    b = meta(M.resnet50, stride_in_1x1=True).layer2[0]
+    assert b.conv1.stride == (2, 2) and b.conv2.stride == (1, 1)
+    a = meta(M.resnet50).layer2[0]
+    assert a.conv1.stride == (1, 1) and a.conv2.stride == (2, 2)
+    x = torch.zeros(1, 256, 8, 8)
+    down = torch.nn.Sequential(torch.nn.Conv2d(256, 512, 1, stride=2, bias=False), torch.nn.BatchNorm2d(512))
+    assert M.Bottleneck(256, 128, 2, down, stride_in_1x1=True)(x).shape == (1, 512, 4, 4)
+    with pytest.raises(ValueError, match="Bottleneck"):
+        M.ResNet(M.BasicBlock, [2, 2, 2, 2], stride_in_1x1=True)
+
+
+def test_nin_variant_has_relu_on_logits():
+    """The ImageNet NiN (a later model-zoo variant) ends with a ReLU: its logits are never negative."""
+    torch.manual_seed(0)
+    m = M.nin(num_classes=5).eval()
+    assert isinstance(m.features[-1][-1], torch.nn.ReLU)
+    with torch.no_grad():
+        assert (m(torch.randn(2, 3, 96, 96)) >= 0).all()
+
+
+def test_densenet121_is_bc():
+    """DenseNet-121 is DenseNet-BC: 1x1 bottlenecks to 4k channels, transitions halve the channels."""
+    m = meta(M.densenet121)
+    layer = m.features[4].layers[0]
+    assert layer.conv1.out_channels == 4 * 32 and layer.conv2.out_channels == 32
+    transition = m.features[5]
+    assert transition[2].out_channels == transition[2].in_channels // 2

@@ -1,17 +1,15 @@
 """Each stored notebook is what its percent source builds (the outputs aside), and the released
 student versions in assignments/ are what `python -m autograder release` produces today."""
 import json
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from autograder import cli, course
+from tools import build_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
-import build_notebooks  # noqa: E402
 
 SOURCES = sorted(p for g in build_notebooks.SOURCE_GLOBS for p in ROOT.glob(g))
 

@@ -83,6 +83,27 @@ def test_fit_history_and_progress_off():
     assert "3 epochs" in repr(h)
 
 
+def test_step_losses_one_per_step_and_consistent_with_epoch_means():
+    torch.manual_seed(0)
+    x, y = toy_batch(64)
+    h = train.fit(tiny_cnn(), (x, y), epochs=3, lr=0.05, batch_size=16, device="cpu", progress=False)
+    assert len(h.step_losses) == 3 * 4 and all(isinstance(v, float) for v in h.step_losses)
+    for e in range(3):  # equal batches: the epoch's mean loss is the mean of its step losses
+        assert np.mean(h.step_losses[4 * e:4 * e + 4]) == pytest.approx(h.train_loss[e], rel=1e-6)
+    assert h.step_losses[-1] < h.step_losses[0]
+
+
+def test_step_losses_are_the_losses_of_the_model_being_stepped():
+    """lr=0 leaves the weights alone, so every step's loss is the initial model's loss on the
+    whole set (one batch; train mode, so batch norm uses the batch statistics)."""
+    torch.manual_seed(0)
+    x, y = toy_batch(16)
+    model = tiny_cnn()
+    expected = nn.functional.cross_entropy(model.train()(x), y).item()
+    h = train.fit(model, (x, y), epochs=2, lr=0.0, batch_size=16, device="cpu", progress=False)
+    assert h.step_losses == pytest.approx([expected] * 2, rel=1e-6)
+
+
 def test_fit_is_deterministic_on_cpu():
     runs = []
     for _ in range(2):

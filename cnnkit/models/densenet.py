@@ -1,5 +1,10 @@
 """DenseNet (Huang, Liu, van der Maaten and Weinberger, 2016), laid out as torchvision lays it out.
 
+These are the paper's **DenseNet-BC** networks (B: bottleneck layers, C: compression): every
+dense layer first reduces its input with a 1x1 conv to ``bn_size * growth_rate`` = 4k channels
+(B), and every transition keeps only half of the channels (compression 0.5, C). The plain
+DenseNet of the paper has neither (one BN-ReLU-3x3 conv per layer, transitions that keep the width).
+
 Inside a dense block every layer receives the concatenation of all earlier feature maps of the
 block and adds ``growth_rate`` new maps (BN-ReLU-1x1 conv to ``bn_size * growth_rate``, then
 BN-ReLU-3x3 conv to ``growth_rate``). Between blocks a transition (BN-ReLU-1x1 conv that halves

@@ -2,7 +2,11 @@
 1x1 convs (a small MLP slid over the image); the last block outputs one map per class and global
 average pooling turns the maps into logits, so there is no fully connected layer at all.
 
-This is the ImageNet-sized version with AlexNet-like first kernels (11x11 stride 4, 5x5, 3x3).
+This is not a network from the paper, which only trained NiNs on CIFAR-10/100, SVHN and MNIST:
+it is the later ImageNet-sized variant (the Caffe model zoo's, also the one most textbooks show)
+with AlexNet-like first kernels (11x11 stride 4, 5x5, 3x3). Like that variant, its last mlpconv
+ends with a ReLU, so the class scores that global average pooling produces are never negative
+(the paper's models feed the pooled maps straight into the softmax).
 """
 from __future__ import annotations
 

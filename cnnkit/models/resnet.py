@@ -4,9 +4,13 @@ the variants the course discusses: pre-activation ResNet, Wide ResNet, ResNeXt a
 Blocks:
 
 - ``BasicBlock``: 3x3 conv -> BN -> ReLU -> 3x3 conv -> BN, plus the shortcut, then ReLU (18/34).
-- ``Bottleneck``: 1x1 reduce -> 3x3 -> 1x1 expand (x4), plus the shortcut (50/101/152). The stride
-  sits on the 3x3 conv ("ResNet v1.5", as in torchvision). ``groups`` and ``base_width`` give
-  ResNeXt and Wide ResNet; ``se=True`` adds a squeeze-and-excitation block before the addition.
+- ``Bottleneck``: 1x1 reduce -> 3x3 -> 1x1 expand (x4), plus the shortcut (50/101/152). By
+  default the stride of a downsampling block sits on the 3x3 conv ("ResNet v1.5", as in
+  torchvision and its pretrained weights); ``stride_in_1x1=True`` puts it on the first 1x1 conv
+  as in the 2015 paper and its Caffe models, so that the 3x3 conv already runs at the lower
+  resolution: the same parameters, fewer multiply-adds (ResNet-50: 3.86 G instead of 4.09 G).
+  ``groups`` and ``base_width`` give ResNeXt and Wide ResNet; ``se=True`` adds a
+  squeeze-and-excitation block before the addition.
 - ``PreActBlock``: BN -> ReLU -> conv -> BN -> ReLU -> conv, plus the identity (He et al., 2016).
 
 When a block changes the resolution or the width, its shortcut is a projection (1x1 conv with the
@@ -52,7 +56,8 @@ class SEBlock(nn.Module):
 class BasicBlock(nn.Module):
     expansion = 1
 
-    def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, se=False):
+    def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, se=False,
+                 stride_in_1x1=False):
         super().__init__()
         if groups != 1 or base_width != 64:
             raise ValueError("BasicBlock only supports groups=1 and base_width=64")
@@ -74,14 +79,22 @@ class BasicBlock(nn.Module):
 
 
 class Bottleneck(nn.Module):
+    """1x1 reduce -> 3x3 -> 1x1 expand; x (N, inplanes, H, W) -> (N, 4 planes, H / stride, W / stride).
+
+    stride_in_1x1: False (torchvision, "v1.5"): the 3x3 conv has the stride; True (the paper,
+    "v1"): the first 1x1 conv has it.
+    """
+
     expansion = 4
 
-    def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, se=False):
+    def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, se=False,
+                 stride_in_1x1=False):
         super().__init__()
         width = int(planes * (base_width / 64.0)) * groups
-        self.conv1 = conv1x1(inplanes, width)
+        s1, s3 = (stride, 1) if stride_in_1x1 else (1, stride)
+        self.conv1 = conv1x1(inplanes, width, s1)
         self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = conv3x3(width, width, stride, groups)
+        self.conv2 = conv3x3(width, width, s3, groups)
         self.bn2 = nn.BatchNorm2d(width)
         self.conv3 = conv1x1(width, planes * self.expansion)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
@@ -105,7 +118,8 @@ class PreActBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, se=False):
+    def __init__(self, inplanes, planes, stride=1, downsample=None, groups=1, base_width=64, se=False,
+                 stride_in_1x1=False):
         super().__init__()
         self.bn1 = nn.BatchNorm2d(inplanes)
         self.relu = nn.ReLU(inplace=False)
@@ -125,8 +139,12 @@ class PreActBlock(nn.Module):
 
 class ResNet(nn.Module):
     def __init__(self, block, layers, num_classes=1000, groups=1, width_per_group=64, se=False,
-                 preact=False):
+                 preact=False, stride_in_1x1=False):
         super().__init__()
+        if stride_in_1x1 and block is not Bottleneck:
+            raise ValueError(f"stride_in_1x1 only applies to Bottleneck blocks (a {block.__name__} has no "
+                             "1x1 conv before its 3x3); leave it False for ResNet-18/34")
+        self.stride_in_1x1 = stride_in_1x1
         self.inplanes = 64
         self.groups, self.base_width, self.se, self.preact = groups, width_per_group, se, preact
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
@@ -152,7 +170,8 @@ class ResNet(nn.Module):
             if not self.preact:
                 proj.append(nn.BatchNorm2d(planes * block.expansion))
             downsample = nn.Sequential(*proj)
-        layers = [block(self.inplanes, planes, stride, downsample, self.groups, self.base_width, self.se)]
+        layers = [block(self.inplanes, planes, stride, downsample, self.groups, self.base_width, self.se,
+                        self.stride_in_1x1)]
         self.inplanes = planes * block.expansion
         for _ in range(1, blocks):
             layers.append(block(self.inplanes, planes, groups=self.groups,
@@ -177,19 +196,19 @@ def resnet34(num_classes: int = 1000) -> ResNet:
     return ResNet(BasicBlock, [3, 4, 6, 3], num_classes)
 
 
-def resnet50(num_classes: int = 1000) -> ResNet:
-    """25,557,032 parameters."""
-    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes)
+def resnet50(num_classes: int = 1000, stride_in_1x1: bool = False) -> ResNet:
+    """25,557,032 parameters (either stride placement; see Bottleneck for ``stride_in_1x1``)."""
+    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, stride_in_1x1=stride_in_1x1)
 
 
-def resnet101(num_classes: int = 1000) -> ResNet:
-    """44,549,160 parameters."""
-    return ResNet(Bottleneck, [3, 4, 23, 3], num_classes)
+def resnet101(num_classes: int = 1000, stride_in_1x1: bool = False) -> ResNet:
+    """44,549,160 parameters (either stride placement; see Bottleneck for ``stride_in_1x1``)."""
+    return ResNet(Bottleneck, [3, 4, 23, 3], num_classes, stride_in_1x1=stride_in_1x1)
 
 
-def resnet152(num_classes: int = 1000) -> ResNet:
-    """60,192,808 parameters."""
-    return ResNet(Bottleneck, [3, 8, 36, 3], num_classes)
+def resnet152(num_classes: int = 1000, stride_in_1x1: bool = False) -> ResNet:
+    """60,192,808 parameters (either stride placement; see Bottleneck for ``stride_in_1x1``)."""
+    return ResNet(Bottleneck, [3, 8, 36, 3], num_classes, stride_in_1x1=stride_in_1x1)
 
 
 def preact_resnet18(num_classes: int = 1000) -> ResNet:
@@ -207,6 +226,7 @@ def resnext50_32x4d(num_classes: int = 1000) -> ResNet:
     return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, groups=32, width_per_group=4)
 
 
-def se_resnet50(num_classes: int = 1000) -> ResNet:
-    """ResNet-50 with a squeeze-and-excitation block (reduction 16) in every bottleneck."""
-    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, se=True)
+def se_resnet50(num_classes: int = 1000, stride_in_1x1: bool = False) -> ResNet:
+    """ResNet-50 with a squeeze-and-excitation block (reduction 16) in every bottleneck.
+    The SENet paper's ResNet-50 figures are for the paper's stride placement (``stride_in_1x1=True``)."""
+    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes, se=True, stride_in_1x1=stride_in_1x1)

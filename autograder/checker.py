@@ -1,0 +1,279 @@
+"""The checker: runs an assignment's test cells outside the student's kernel.
+
+At grading time the student's notebook runs in the sandboxed kernel without its test cells; the
+worker (autograder.execute) starts this program beside it, sends it the instructor's locked and
+test cells in notebook order, and relays its requests to the kernel. A test cell runs here, in
+the instructor's own Python, numpy, torch and cnnkit, against *proxies* of the names the
+student's cells define (the names come from the instructor's notebook, never from the kernel).
+
+Using a proxy is a request to the kernel: call a function, build an object, get or set an
+attribute, index, take a length, iterate, test isinstance. What comes back is plain data decoded
+by `autograder.wire.decode` (numbers, strings, numpy arrays and torch tensors without pickle,
+lists, tuples and dicts of these), or a new proxy for anything else. A checker function passed to
+the student's code (a callback, e.g. a recording `model.loss`) runs here when the student's code
+calls it. Nothing the student produced is imported, unpickled or run here; every comparison
+happens here.
+
+Protocol with the worker: one JSON object per line on stdin (from the worker) and on the file
+descriptor that was stdout (to the worker):
+    worker -> checker  {"op": "run", "name": ..., "source": ..., "names": [...] or null}
+                       {"op": "reply", "payload": TEXT} or {"op": "reply", "error": WHY}
+    checker -> worker  {"op": "kernel", "payload": TEXT}   (to be answered by a "reply")
+                       {"op": "done", "outputs": [nbformat outputs]}
+"names" is null for an instructor cell that needs no kernel (setup code), else the student names
+to bind before the cell runs.
+
+Run as a script (`python checker.py`), beside a copy of wire.py, inside a sandbox without network.
+"""
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import json
+import linecache
+import os
+import sys
+import traceback
+
+try:
+    from . import wire
+except ImportError:  # run as a script beside wire.py
+    import wire  # type: ignore[no-redef]
+
+# Exceptions raised by the student's code are re-raised here as the builtin of the same name
+# (a test may expect a ValueError); anything else becomes StudentError.
+_SAME_NAME = {e.__name__: e for e in (ValueError, TypeError, IndexError, KeyError, AttributeError,
+                                        RuntimeError, NotImplementedError, ZeroDivisionError,
+                                        ArithmeticError, LookupError, FloatingPointError, OverflowError,
+                                        RecursionError, NameError, UnboundLocalError, MemoryError,
+                                        AssertionError)}
+
+
+class StudentError(Exception):
+    """An exception of a type the checker does not share, raised in the student's code."""
+
+
+class KernelGone(Exception):
+    """The student's kernel stopped answering (it died, timed out or left the channel)."""
+
+
+class Channel:
+    def __init__(self, send_line, read_line):
+        self._send, self._read = send_line, read_line
+        self.callbacks: dict[int, object] = {}
+        self.gone: str | None = None
+
+    # what the checker sends: plain data, proxies (by handle), and its own callables (callbacks)
+    def _handle_for(self, obj):
+        if isinstance(obj, Remote):
+            return {"$": "h", "id": object.__getattribute__(obj, "_h")}
+        if callable(obj):
+            cid = len(self.callbacks) + 1
+            self.callbacks[cid] = obj
+            return {"$": "cb", "id": cid}
+        raise TypeError(f"the grader cannot send a {type(obj).__name__} to your code")
+
+    def _kernel(self, text: str) -> str:
+        if self.gone:
+            raise KernelGone(self.gone)
+        self._send({"op": "kernel", "payload": text})
+        msg = self._read()
+        if msg.get("op") != "reply":
+            raise KernelGone(f"unexpected message from the worker: {msg.get('op')!r}")
+        if "error" in msg:
+            self.gone = str(msg["error"])
+            raise KernelGone(self.gone)
+        return msg["payload"]
+
+    def decode(self, text):
+        return wire.decode(text, lambda hid, info: Remote(self, hid, info))
+
+    def request(self, req: dict):
+        """Send a request to the kernel; run callbacks it asks for; return the decoded answer."""
+        text = wire.encode(req, self._handle_for)
+        callback_error = None
+        while True:
+            try:
+                reply = self.decode(self._kernel(text))
+            except wire.WireError as exc:
+                raise StudentError(f"your code sent back something the grader cannot read: {exc}") from None
+            if type(reply) is not dict:
+                raise StudentError("the answer from your kernel is not a grader message")
+            if "cb" in reply:
+                func = self.callbacks.get(reply["cb"])
+                args, kwargs = reply.get("a", []), reply.get("k", {})
+                try:
+                    if func is None or type(args) is not list or type(kwargs) is not dict \
+                            or not all(type(k) is str for k in kwargs):
+                        raise StudentError("a malformed callback request")
+                    result = func(*args, **kwargs)
+                    text = wire.encode({"op": "return", "v": result}, self._handle_for)
+                except KernelGone:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - re-raised below, whatever the student does
+                    callback_error = callback_error or exc
+                    text = wire.encode({"op": "raise", "m": f"{type(exc).__name__}: {exc}"[:2000]}, self._handle_for)
+                continue
+            if callback_error is not None:
+                raise callback_error
+            if "ok" in reply:
+                return reply["ok"]
+            if "err" in reply:
+                name, msg = str(reply.get("err"))[:100], str(reply.get("m", ""))[:2000]
+                if name in _SAME_NAME:
+                    raise _SAME_NAME[name](msg)
+                raise StudentError(f"{name}: {msg}")
+            raise StudentError("the answer from your kernel is not a grader message")
+
+
+class Remote:
+    """Stands for an object in the student's kernel. Its operations are requests to the kernel;
+    comparisons, truth and hashing stay here (a student object cannot make == succeed)."""
+
+    __slots__ = ("_ch", "_h", "_info")
+
+    def __init__(self, ch, hid, info):
+        object.__setattr__(self, "_ch", ch)
+        object.__setattr__(self, "_h", hid)
+        object.__setattr__(self, "_info", info)
+
+    def _req(self, op, **kw):
+        return object.__getattribute__(self, "_ch").request({"op": op, "h": object.__getattribute__(self, "_h"), **kw})
+
+    def __call__(self, *args, **kwargs):
+        return self._req("call", a=list(args), k=kwargs)
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            if name == "__name__":
+                return str(object.__getattribute__(self, "_info").get("name", ""))
+            raise AttributeError(name)  # numpy and the like probe these; they stay local
+        return self._req("getattr", n=name)
+
+    def __setattr__(self, name, value):
+        self._req("setattr", n=name, v=value)
+
+    def __getitem__(self, key):
+        return self._req("getitem", k=key)
+
+    def __setitem__(self, key, value):
+        self._req("setitem", k=key, v=value)
+
+    def __len__(self):
+        n = self._req("len")
+        if type(n) is not int or n < 0:
+            raise StudentError("len() of your object did not give a non-negative int")
+        return n
+
+    def __iter__(self):
+        items = self._req("list")
+        if type(items) is not list:
+            raise StudentError("iterating over your object did not give a list")
+        return iter(items)
+
+    def __instancecheck__(self, obj):
+        result = self._req("isinstance", v=obj)
+        return result is True
+
+    def __repr__(self):
+        info = object.__getattribute__(self, "_info")
+        what = info.get("name") or info.get("type", "object")
+        return f"<your {info.get('type', 'object')} {what}>" if info.get("name") else f"<your {what}>"
+
+    __str__ = __repr__
+
+
+@contextlib.contextmanager
+def _no_calls_to(*targets, name: str = "your code", hint: str = ""):
+    """cnnkit.grading.no_calls_to at grading time. The course library's reference versions are
+    not there to call (the grading sandbox holds a cnnkit whose graded functions raise), so
+    module targets need no watching here; the student's own functions (a "fast" version that
+    must not call the naive one) are watched in their kernel."""
+    from cnnkit.grading import _fail
+
+    remotes = [t for t in targets if isinstance(t, Remote)]
+    if not remotes:
+        yield
+        return
+    ch = object.__getattribute__(remotes[0], "_ch")
+    ch.request({"op": "watch", "hs": [object.__getattribute__(r, "_h") for r in remotes], "on": True})
+    try:
+        yield
+    finally:
+        seen = ch.request({"op": "watch", "hs": [], "on": False})
+    if seen:
+        called = ", ".join(str(s) for s in seen) if isinstance(seen, list) else "?"
+        _fail(name, f"calls {called}", hint)
+
+
+def _outputs_for(stdout: str, stderr: str, exc: BaseException | None, cell_name: str) -> list[dict]:
+    outputs = []
+    if stdout:
+        outputs.append({"output_type": "stream", "name": "stdout", "text": stdout})
+    if stderr:
+        outputs.append({"output_type": "stream", "name": "stderr", "text": stderr})
+    if exc is not None:
+        here = {os.path.abspath(__file__), os.path.abspath(wire.__file__)}
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.abspath(f.filename) not in here]
+        lines = ["Traceback (most recent call last):\n"] + traceback.format_list(frames)
+        lines += traceback.format_exception_only(type(exc), exc)
+        outputs.append({"output_type": "error", "ename": type(exc).__name__, "evalue": str(exc)[:5000],
+                        "traceback": [ln.rstrip("\n") for ln in lines]})
+    return outputs
+
+
+def main() -> int:
+    proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # stray prints of libraries cannot corrupt the protocol
+    stdin = sys.stdin.buffer
+
+    def send(msg):
+        proto.write(json.dumps(msg) + "\n")
+        proto.flush()
+
+    def read():
+        line = stdin.readline()
+        if not line:
+            raise SystemExit(0)
+        return json.loads(line)
+
+    import cnnkit.grading
+
+    cnnkit.grading.no_calls_to = _no_calls_to
+    channel = Channel(send, read)
+    ns = {"__name__": "__main__", "__builtins__": builtins}
+    count = 0
+    while True:
+        msg = read()
+        if msg.get("op") != "run":
+            continue
+        count += 1
+        name, source = str(msg.get("name", f"cell{count}")), msg["source"]
+        filename = f"<grader cell {name}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        out, err = io.StringIO(), io.StringIO()
+        exc = None
+        channel.gone = None
+        channel.callbacks.clear()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                names = msg.get("names")
+                if names is not None:
+                    found = channel.request({"op": "names", "names": list(names)})
+                    if type(found) is not dict:
+                        raise StudentError("your kernel did not list its names")
+                    for n in names:
+                        if n in found:
+                            ns[n] = found[n]
+                        else:
+                            ns.pop(n, None)
+                exec(compile(source, filename, "exec"), ns)  # noqa: S102 - the instructor's own cell
+            except BaseException as e:  # noqa: BLE001 - every failure is the cell's outcome
+                exc = e
+        send({"op": "done", "outputs": _outputs_for(out.getvalue(), err.getvalue(), exc, name)})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

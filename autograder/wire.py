@@ -1,0 +1,324 @@
+"""The channel between the grading checker and the student's kernel: the data format, and the small
+server the kernel runs while a test cell is checked.
+
+This file is self-contained (numpy only, torch if present): the checker imports it, and the
+worker sends its source to the student's kernel, which runs `serve()` inside the sandbox.
+
+Messages are JSON text. Plain data travels by value: None, bool, int, float, str, and tagged
+objects {"$": tag, ...} for tuples, lists, dicts, numpy arrays and scalars (bytes of `np.save`,
+read back with `np.load(..., allow_pickle=False)`, numeric or bool dtypes only) and torch
+tensors (sent as their numpy array). Anything else is a handle {"$": "h", "id": n}: a number
+that names an object kept on the side that owns it, and that can only be passed back.
+
+`decode` is the only function that reads what the other side sent. On the checker's side the
+sender is the student's code, so decode trusts nothing: it caps the size of the text, the depth
+of nesting and the number of items, and returns only the types listed above (or the handle
+objects the caller makes).
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import numpy as np
+
+MAX_TEXT = 64 * 1024 * 1024       # characters of one message
+MAX_DEPTH = 24                    # nesting of lists, tuples and dicts
+MAX_ITEMS = 200_000               # values in one message
+ARRAY_KINDS = "biuf"              # bool, signed, unsigned, float
+
+
+class WireError(ValueError):
+    """A message that is not valid channel data (too big, too deep, a forbidden type...)."""
+
+
+try:  # torch is optional on both sides
+    import torch as _torch
+except Exception:  # noqa: BLE001
+    _torch = None
+
+
+def _array_bytes(arr: np.ndarray) -> str:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(arr), allow_pickle=False)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _array_from(text) -> np.ndarray:
+    if not isinstance(text, str):
+        raise WireError("array data must be a base64 string")
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+        arr = np.load(io.BytesIO(raw), allow_pickle=False)
+    except WireError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever np.load refuses
+        raise WireError(f"not a numpy array ({type(exc).__name__})") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in ARRAY_KINDS or arr.dtype.fields is not None:
+        raise WireError(f"arrays of dtype {getattr(arr, 'dtype', '?')} are not accepted")
+    return arr
+
+
+def encode(value, handle_for) -> str:
+    """JSON text for value; handle_for(obj) -> dict is called for anything that is not plain data."""
+    return json.dumps(to_wire(value, handle_for, 0))
+
+
+def to_wire(value, handle_for, depth: int):
+    if depth > MAX_DEPTH:
+        return handle_for(value)
+    t = type(value)
+    if value is None or t in (bool, str):
+        return value
+    if t is int:
+        return value if -2**63 <= value < 2**63 else handle_for(value)
+    if t is float:
+        return value if value == value and abs(value) != float("inf") else {"$": "f", "v": repr(value)}
+    if isinstance(value, np.ndarray) and value.dtype.kind in ARRAY_KINDS and value.dtype.fields is None:
+        return {"$": "nd", "d": _array_bytes(np.asarray(value))}
+    if isinstance(value, np.generic) and np.asarray(value).dtype.kind in ARRAY_KINDS:
+        return {"$": "ns", "d": _array_bytes(np.asarray(value))}
+    if _torch is not None and isinstance(value, _torch.Tensor):
+        try:
+            t_ = value.detach().cpu()
+            if t_.dtype == _torch.bfloat16:
+                t_ = t_.float()
+            return {"$": "tn", "d": _array_bytes(t_.numpy()), "g": bool(value.requires_grad)}
+        except Exception:  # noqa: BLE001 - a tensor numpy cannot hold
+            return handle_for(value)
+    if isinstance(value, (tuple, list)):
+        items = tuple.__iter__(value) if isinstance(value, tuple) else list.__iter__(value)
+        return {"$": "t" if isinstance(value, tuple) else "l", "v": [to_wire(v, handle_for, depth + 1) for v in items]}
+    if isinstance(value, dict):
+        keys, vals = [], []
+        for k, v in dict.items(value):
+            if type(k) not in (str, int, float, bool, tuple) and k is not None:
+                return handle_for(value)
+            keys.append(to_wire(k, handle_for, depth + 1))
+            vals.append(to_wire(v, handle_for, depth + 1))
+        return {"$": "d", "k": keys, "v": vals}
+    return handle_for(value)
+
+
+def decode(text, make_handle, make_callback=None):
+    """The value a message holds. make_handle(id, info) builds what stands for the other side's
+    object; make_callback(id) likewise for a callback (None: callbacks are refused)."""
+    if not isinstance(text, str):
+        raise WireError("a message must be text")
+    if len(text) > MAX_TEXT:
+        raise WireError(f"a message of {len(text)} characters is over the limit of {MAX_TEXT}")
+    try:
+        raw = json.loads(text)
+    except RecursionError:
+        raise WireError("the message is nested too deeply") from None
+    except ValueError as exc:
+        raise WireError(f"not JSON ({exc})") from None
+    count = [0]
+    return _from_wire(raw, make_handle, make_callback, 0, count)
+
+
+def _from_wire(obj, make_handle, make_callback, depth, count):
+    count[0] += 1
+    if count[0] > MAX_ITEMS:
+        raise WireError(f"more than {MAX_ITEMS} values in one message")
+    if depth > MAX_DEPTH + 2:
+        raise WireError(f"nested deeper than {MAX_DEPTH}")
+    t = type(obj)
+    if obj is None or t in (bool, int, float, str):
+        if t is int and not -2**63 <= obj < 2**63:
+            raise WireError("integer out of range")
+        return obj
+    if t is not dict:
+        raise WireError(f"unexpected JSON {t.__name__}")
+    tag = obj.get("$")
+    if tag in ("t", "l"):
+        items = obj.get("v")
+        if type(items) is not list:
+            raise WireError("a sequence needs a list of values")
+        out = [_from_wire(v, make_handle, make_callback, depth + 1, count) for v in items]
+        return tuple(out) if tag == "t" else out
+    if tag == "d":
+        keys, vals = obj.get("k"), obj.get("v")
+        if type(keys) is not list or type(vals) is not list or len(keys) != len(vals):
+            raise WireError("a dict needs lists of keys and values of one length")
+        out = {}
+        for k, v in zip(keys, vals):
+            key = _from_wire(k, make_handle, make_callback, depth + 1, count)
+            if not _hashable_plain(key):
+                raise WireError("dict keys must be numbers, strings, None or tuples of them")
+            out[key] = _from_wire(v, make_handle, make_callback, depth + 1, count)
+        return out
+    if tag == "f":
+        if obj.get("v") not in ("nan", "inf", "-inf"):
+            raise WireError("bad special float")
+        return float(obj["v"])
+    if tag == "nd":
+        return _array_from(obj.get("d"))
+    if tag == "ns":
+        arr = _array_from(obj.get("d"))
+        if arr.ndim != 0:
+            raise WireError("a numpy scalar must have 0 dimensions")
+        return arr[()]
+    if tag == "tn":
+        arr = _array_from(obj.get("d"))
+        if _torch is None:
+            return arr
+        tensor = _torch.from_numpy(arr.copy())
+        if obj.get("g") is True and tensor.is_floating_point():
+            tensor.requires_grad_(True)
+        return tensor
+    if tag == "h":
+        hid = obj.get("id")
+        if type(hid) is not int:
+            raise WireError("a handle needs an integer id")
+        info = obj.get("i")
+        return make_handle(hid, info if type(info) is dict else {})
+    if tag == "cb":
+        hid = obj.get("id")
+        if make_callback is None or type(hid) is not int:
+            raise WireError("callbacks are not accepted here")
+        return make_callback(hid)
+    raise WireError(f"unknown tag {tag!r}")
+
+
+def _hashable_plain(key) -> bool:
+    if key is None or type(key) in (str, int, float, bool):
+        return True
+    return type(key) is tuple and all(_hashable_plain(k) for k in key)
+
+
+# ---------------------------------------------------------------------------------------------
+# The kernel's side. Everything below runs inside the student's kernel, which the student's code
+# owns: nothing here is trusted by the checker, it only answers requests.
+
+class _KernelServer:
+    def __init__(self, namespace, read):
+        self.ns = namespace
+        self.read = read            # read(text_to_send) -> the next request (text)
+        self.objects = {}           # handle id -> object
+        self.ids = {}               # id(object) -> handle id
+        self.watched = {}           # code object -> name, for no_calls_to on the student's functions
+        self.seen = []
+
+    # handles
+    def handle_for(self, obj):
+        key = id(obj)
+        hid = self.ids.get(key)
+        if hid is None or self.objects.get(hid) is not obj:
+            hid = len(self.objects) + 1
+            self.objects[hid] = obj
+            self.ids[key] = hid
+        info = {"type": type(obj).__name__, "callable": callable(obj),
+                "class": isinstance(obj, type)}
+        try:
+            info["name"] = str(getattr(obj, "__name__", ""))[:200]
+        except Exception:  # noqa: BLE001
+            pass
+        return {"$": "h", "id": hid, "i": info}
+
+    def obj(self, hid):
+        return self.objects[hid]
+
+    def make_callback(self, cid):
+        server = self
+
+        def callback(*args, **kwargs):
+            reply = server.exchange({"cb": cid, "a": list(args), "k": kwargs})
+            return reply
+        return callback
+
+    def load(self, text):
+        return decode(text, lambda hid, info: self.objects[hid], self.make_callback)
+
+    def send(self, value) -> str:
+        return encode(value, self.handle_for)
+
+    def exchange(self, message) -> object:
+        """Send a callback request and answer the checker's requests until it returns."""
+        text = self.send(message)
+        while True:
+            request = self.read(text)
+            req = self.load(request)
+            if req.get("op") == "return":
+                return req.get("v")
+            if req.get("op") == "raise":
+                raise RuntimeError(req.get("m", "the grader's callback failed"))
+            text = self.answer(req)
+
+    def answer(self, req) -> str:
+        try:
+            return self.send({"ok": self.perform(req)})
+        except BaseException as exc:  # noqa: BLE001 - the checker decides what an error means
+            try:
+                msg = str(exc)[:2000]
+            except Exception:  # noqa: BLE001
+                msg = "?"
+            return self.send({"err": type(exc).__name__, "m": msg})
+
+    def perform(self, req):
+        op = req.get("op")
+        if op == "names":
+            out = {}
+            for name in req["names"]:
+                if name in self.ns:
+                    out[name] = self.ns[name]
+            return out
+        if op == "call":
+            return self.obj(req["h"])(*req.get("a", []), **req.get("k", {}))
+        if op == "getattr":
+            return getattr(self.obj(req["h"]), req["n"])
+        if op == "setattr":
+            setattr(self.obj(req["h"]), req["n"], req["v"])
+            return None
+        if op == "getitem":
+            return self.obj(req["h"])[req["k"]]
+        if op == "setitem":
+            self.obj(req["h"])[req["k"]] = req["v"]
+            return None
+        if op == "len":
+            return len(self.obj(req["h"]))
+        if op == "list":
+            return list(self.obj(req["h"]))
+        if op == "isinstance":
+            return isinstance(req["v"], self.obj(req["h"]))
+        if op == "repr":
+            return repr(self.obj(req["h"]))[:2000]
+        if op == "watch":
+            return self.watch(req["hs"], req["on"])
+        raise ValueError(f"unknown request {op!r}")
+
+    def watch(self, hids, on):
+        import sys
+
+        if on:
+            self.watched = {}
+            for hid in hids:
+                code = getattr(self.obj(hid), "__code__", None)
+                if code is not None:
+                    self.watched[code] = getattr(self.obj(hid), "__name__", "?")
+            self.seen = []
+
+            def profiler(frame, event, arg):
+                if event == "call" and frame.f_code in self.watched:
+                    self.seen.append(self.watched[frame.f_code])
+            sys.setprofile(profiler)
+            return None
+        sys.setprofile(None)
+        return sorted(set(self.seen))
+
+    def run(self):
+        text = self.send({"ready": True})
+        while True:
+            request = self.read(text)
+            req = self.load(request)
+            if req.get("op") == "end":
+                return
+            text = self.answer(req)
+
+
+def serve(namespace=None):
+    """Answer the checker's requests until it says end (run by the grader, inside the kernel)."""
+    if namespace is None:
+        namespace = get_ipython().user_ns  # noqa: F821 - defined in an IPython kernel
+    _KernelServer(namespace, input).run()

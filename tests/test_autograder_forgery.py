@@ -1,0 +1,295 @@
+"""Grades that student code cannot forge.
+
+A corpus of blank or partly solved A1 submissions, each with one attack on the interpreter it
+runs in (the student's kernel), graded in one batch with good submissions. The test cells run in
+the checker, outside that kernel, so each attack earns exactly what its honest part earns (0 for
+a blank) and the good submissions keep full marks. A canary, on the tiny assignment, shows that
+the hidden tests' source never reaches the kernel: a submission that searches every file,
+environment variable, incoming message and object it can reach finds a control string that the
+instructor's setup cell sent it, and never the hidden test's.
+"""
+import copy
+import re
+
+import nbformat
+import pytest
+
+from autograder import batch, cli, course, submissions
+from tests import tiny_assignment as tiny
+from tests.isolation import needs_sandbox
+
+A1 = "A1"
+A1_NB = "A1_mlp_backprop.ipynb"
+
+
+def _prepend(nb, grade_id, code):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.source = code + "\n" + cell.source
+            return nb
+    raise KeyError(grade_id)
+
+
+# Each attack goes in front of the first answer cell (activations) of a submission.
+ATTACKS = {
+    # IPython's error display silenced: a failing cell shows no error
+    "error_display": "ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\nip._showtraceback = lambda *a, **k: None\n"
+                     "ip.showsyntaxerror = lambda *a, **k: None",
+    # every later cell becomes `pass` before it runs
+    "input_transformer": "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])",
+    # an AST transformer that drops every statement of later cells
+    "ast_transformer": "import ast\nclass _Drop(ast.NodeTransformer):\n    def visit_Module(self, node):\n"
+                       "        node.body = [ast.Pass()]\n        return node\nget_ipython().ast_transformers.append(_Drop())",
+    # the shell's code runner swallows every exception
+    "patched_runner": "ip = get_ipython()\nasync def _run_code(code_obj, result=None, *, async_=False):\n    try:\n"
+                      "        exec(code_obj, ip.user_global_ns, ip.user_ns)\n    except BaseException:\n        pass\n"
+                      "    return False\nip.run_code = _run_code",
+    # a tracer that widens every tolerance of cnnkit.grading.check_close
+    "settrace": "import sys, ctypes\ndef _tr(frame, event, arg):\n    if event == 'call' and frame.f_code.co_name == 'check_close':\n"
+                "        frame.f_locals['tol'] = float('inf')\n"
+                "        ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))\n    return None\n"
+                "sys.settrace(_tr)",
+    # a profiler that replaces the checking helpers the first time it sees them run
+    "setprofile": "import sys\ndef _pr(frame, event, arg):\n    if event == 'call' and frame.f_code.co_name in ('check_close', 'check_shape', '_fail'):\n"
+                  "        frame.f_globals['_fail'] = lambda *a, **k: None\nsys.setprofile(_pr)",
+    # builtins patched: AssertionError becomes a warning, sorted and any always agree
+    "builtins": "import builtins\nbuiltins.AssertionError = type('AssertionError', (Warning,), {})\n"
+                "builtins.sorted = lambda x, **k: ['W1', 'W2', 'b1', 'b2']\nbuiltins.any = lambda x: False",
+    # numpy patched: every difference is zero, so every relative error is zero
+    "numpy": "import numpy\nnumpy.abs = lambda x, *a, **k: numpy.zeros(numpy.shape(x))\n"
+             "numpy.allclose = lambda *a, **k: True\nnumpy.isfinite = lambda x, *a, **k: numpy.ones(numpy.shape(x), bool)",
+    # an import hook that serves a cnnkit.grading whose checks pass
+    "import_hook": "import sys, types, importlib.abc, importlib.util\nclass _Fake(importlib.abc.MetaPathFinder, importlib.abc.Loader):\n"
+                   "    def find_spec(self, name, path, target=None):\n"
+                   "        return importlib.util.spec_from_loader(name, self) if name == 'cnnkit.grading' else None\n"
+                   "    def create_module(self, spec):\n        return None\n"
+                   "    def exec_module(self, module):\n"
+                   "        for n in ('check_close', 'check_shape', 'check_hash', 'check_raises'):\n"
+                   "            setattr(module, n, lambda *a, **k: None)\n"
+                   "        import contextlib\n        module.no_calls_to = lambda *a, **k: contextlib.nullcontext()\n"
+                   "        module.quiet = contextlib.nullcontext\n"
+                   "sys.meta_path.insert(0, _Fake())\nsys.modules.pop('cnnkit.grading', None)",
+    # arrays whose every comparison and ufunc says 'equal', returned by every function
+    "ndarray_subclass": "import numpy as np\nclass _Yes(np.ndarray):\n"
+                        "    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):\n"
+                        "        return np.zeros(np.broadcast_shapes(*(np.shape(i) for i in inputs))).view(_Yes)\n"
+                        "    __eq__ = lambda self, other: True\n"
+                        "def _yes(*a, **k):\n    x = a[0] if a else np.zeros(1)\n"
+                        "    return np.zeros(np.shape(x)).view(_Yes), None\n"
+                        "sigmoid_forward = relu_forward = leaky_relu_forward = _yes",
+    # objects that equal everything and pretend to be arrays
+    "always_equal": "class _Any:\n    __eq__ = lambda self, other: True\n    __array_priority__ = 1000\n"
+                    "    shape = property(lambda self: (2, 3))\n    def __getattr__(self, name):\n        return lambda *a, **k: self\n"
+                    "def sigmoid_forward(x):\n    return _Any(), None\nrelu_forward = leaky_relu_forward = sigmoid_forward",
+    # the channel's answers replaced: nested too deep, then too big, then well-formed lies
+    "deep_and_huge": "import builtins\n_n = [0]\n_real_input = builtins.input\n"
+                     "def _input(prompt=''):\n    _n[0] += 1\n"
+                     "    if _n[0] % 3 == 1:\n        prompt = '[' * 100000 + ']' * 100000\n"
+                     "    elif _n[0] % 3 == 2:\n        prompt = '{\"ok\": \"' + 'x' * (80 * 1024 * 1024) + '\"}'\n"
+                     "    return _real_input(prompt)\nbuiltins.input = _input",
+    # every function hands back what it was given
+    "echo_inputs": "def _echo(*a, **k):\n    return (a[0] if a else None), (a if a else None)\n"
+                   "sigmoid_forward = relu_forward = leaky_relu_forward = _echo\n"
+                   "sigmoid_backward = relu_backward = leaky_relu_backward = lambda dout, cache: dout\n"
+                   "affine_forward = lambda x, w, b: (x, (x, w, b))\naffine_backward = lambda dout, cache: cache",
+    # shadowing the checker's names with the student's own
+    "shadow_names": "import types\nnp = types.SimpleNamespace()\ncheck_close = check_shape = lambda *a, **k: None\n"
+                    "quiet = no_calls_to = lambda *a, **k: __import__('contextlib').nullcontext()",
+    # the library's reference implementation under the student's names
+    "reference_impl": "import cnnkit.layers, cnnkit.gradcheck\nfrom cnnkit.layers import sigmoid_forward, sigmoid_backward, relu_forward, "
+                      "relu_backward, affine_forward, affine_backward, l2_loss, softmax_loss\n"
+                      "leaky_relu_forward = lambda x, slope=0.1: cnnkit.layers.relu_forward(x)\n"
+                      "numerical_gradient = cnnkit.gradcheck.numerical_gradient",
+    # memory and incoming messages searched for the test source, answers copied from it if found
+    "search_tests": "import gc, jupyter_client.session as _s\n_msgs = []\n_deser = _s.Session.deserialize\n"
+                    "def _spy(self, *a, **k):\n    m = _deser(self, *a, **k)\n    _msgs.append(repr(m.get('content')))\n    return m\n"
+                    "_s.Session.deserialize = _spy\n"
+                    "def _found():\n    needle = 'snoitavitca_neddih_'[::-1]\n"
+                    "    pool = _msgs + [o for o in gc.get_objects() if type(o) is str and o is not needle]\n"
+                    "    return any(needle in t for t in pool)\n"
+                    "import numpy as np\ndef relu_forward(x):\n    return (np.maximum(0, x) if _found() else 0 * x), x",
+}
+
+PARTIAL = {"setprofile", "numpy"}  # these two also solve part 1 honestly: they must earn its 12 points
+
+
+@pytest.fixture(scope="module")
+def a1_corpus(tmp_path_factory):
+    work = tmp_path_factory.mktemp("forgery-A1")
+    released = cli.release(A1, work, release_dir=work / "release")
+    student = submissions.read(released / A1_NB)
+    source = submissions.read(course.SOLUTIONS / A1 / A1_NB)
+    part1 = submissions.fill(student, source, {"activations"})
+    cases = {"good_a": (submissions.fill(student, source), 80), "good_b": (submissions.fill(student, source), 80),
+             "half": (submissions.fill(student, source, {"activations", "affine", "losses"}), 38)}
+    for name, code in ATTACKS.items():
+        base = part1 if name in PARTIAL else student
+        cases[f"attack_{name}"] = (_prepend(base, "activations", code), 12 if name in PARTIAL else 0)
+    for name, (nb, _) in cases.items():
+        folder = work / "submitted" / name / A1
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / A1_NB)
+    limits = {"cell_timeout": 120, "notebook_timeout": 600}
+    outcomes = {o.student: o for o in batch.grade_batch(A1, work, workers=2, limits=limits, progress=False)}
+    rows = {r["student"]: r for r in cli.grade_rows(work, A1)}
+    return cases, outcomes, rows, work
+
+
+@needs_sandbox
+def test_corpus_has_a_dozen_mechanisms():
+    assert len(ATTACKS) >= 12
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", ["good_a", "good_b", "half"] + [f"attack_{a}" for a in ATTACKS])
+def test_each_earns_exactly_its_honest_part(a1_corpus, student):
+    cases, outcomes, rows, work = a1_corpus
+    _, points = cases[student]
+    assert rows[student]["autograded"] == points, outcomes[student].reason
+    assert rows[student]["autograded_max"] == 80
+    assert outcomes[student].status == "graded" and outcomes[student].reason
+
+
+@needs_sandbox
+def test_a_failed_test_says_why(a1_corpus):
+    """The reason a forged submission lost its points is in its graded notebook, for feedback."""
+    *_, work = a1_corpus
+    nb = nbformat.read(work / "autograded" / "attack_input_transformer" / A1 / A1_NB, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "activations__tests")
+    errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+    assert errors and re.search("kernel did not answer|NameError|not defined", errors[0]["evalue"] + errors[0]["ename"])
+
+
+# ----------------------------------------------------------------------------------------------
+# A2 (numpy convolutions): torch patched in the kernel, and a fast convolution that secretly
+# calls the naive one, next to a good submission.
+
+A2 = "A2"
+A2_NB = "A2_convolution.ipynb"
+
+A2_ATTACKS = {
+    # torch patched: every parameter count is 0, every comparison succeeds
+    "torch": ("import torch\ntorch.Tensor.numel = lambda self: 0\ntorch.allclose = lambda *a, **k: True\n"
+              "torch.nn.Conv2d.parameters = lambda self: iter(())\n"
+              "def conv_param_count(in_channels, out_channels, kernel_size, bias=True):\n    return 0", 0),
+    # error display and the code runner both silenced
+    "silenced_runner": ("ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\n"
+                        "_orig = ip.run_cell\ndef _run_cell(*a, **k):\n    r = _orig(*a, **k)\n"
+                        "    r.error_in_exec = None\n    return r\nip.run_cell = _run_cell", 0),
+}
+
+
+@pytest.fixture(scope="module")
+def a2_corpus(tmp_path_factory):
+    work = tmp_path_factory.mktemp("forgery-A2")
+    released = cli.release(A2, work, release_dir=work / "release")
+    student = submissions.read(released / A2_NB)
+    source = submissions.read(course.SOLUTIONS / A2 / A2_NB)
+    good = submissions.fill(student, source)
+    first = submissions.solution_parts(source)[0]
+    cases = {"good": (good, submissions.autograded_points(source))}
+    for name, (code, points) in A2_ATTACKS.items():
+        cases[f"attack_{name}"] = (_prepend(student, first, code), points)
+    for name, (nb, _) in cases.items():
+        folder = work / "submitted" / name / A2
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / A2_NB)
+    outcomes = {o.student: o for o in batch.grade_batch(A2, work, workers=2, limits={"cell_timeout": 120},
+                                                          progress=False)}
+    rows = {r["student"]: r for r in cli.grade_rows(work, A2)}
+    return cases, outcomes, rows
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", ["good"] + [f"attack_{a}" for a in A2_ATTACKS])
+def test_a2_each_earns_exactly_its_honest_part(a2_corpus, student):
+    cases, outcomes, rows = a2_corpus
+    assert rows[student]["autograded"] == cases[student][1], outcomes[student].reason
+
+
+# ----------------------------------------------------------------------------------------------
+# The canary, on the tiny assignment (it runs in seconds).
+
+CANARY = "canary-" + "5e0f0c41d7a94b3c"          # only in the hidden test of the tiny assignment
+CONTROL = "control-" + "b6d1e0a2c9f34a87"        # in its setup cell, which the kernel does run
+
+SEARCH = """
+import gc, os, sys, jupyter_client.session as _s
+_msgs = []
+_deser = _s.Session.deserialize
+def _spy(self, *a, **k):
+    m = _deser(self, *a, **k)
+    _msgs.append(repr(m))
+    return m
+_s.Session.deserialize = _spy
+
+def _search(needle):
+    if any(needle in v for v in os.environ.values()):
+        return True
+    if any(needle in m for m in _msgs):
+        return True
+    for o in gc.get_objects():
+        if type(o) is str and o is not needle and needle in o:
+            return True
+        if type(o) in (list, tuple) and any(type(x) is str and x is not needle and needle in x for x in o):
+            return True
+    paths = ['/proc/self/environ', '/proc/self/cmdline']
+    for top in ('/tmp', os.getcwd(), os.path.expanduser('~')):
+        for root, dirs, files in os.walk(top):
+            paths += [os.path.join(root, f) for f in files]
+    for path in paths:
+        try:
+            if path.startswith('/proc') or os.path.isfile(path):
+                with open(path, 'rb') as fh:
+                    if needle.encode() in fh.read(20_000_000):
+                        return True
+        except OSError:
+            pass
+    return False
+
+def add(a, b):
+    canary = {canary!r}[::-1]
+    control = {control!r}[::-1]
+    return a + b if (_search(control) and not _search(canary)) else 0
+"""
+
+
+@pytest.fixture(scope="module")
+def canary_course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("canary")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(course, "SOLUTIONS", root / "solutions")
+    nb = tiny.source_notebook()
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid == "setup":
+            cell.source += f"\n# {CONTROL}"
+        if gid == "add__tests":
+            cell.source = cell.source.replace("### END HIDDEN TESTS", f"# {CANARY}\n### END HIDDEN TESTS")
+    (root / "solutions" / tiny.NAME).mkdir(parents=True)
+    nbformat.write(nb, root / "solutions" / tiny.NAME / tiny.NOTEBOOK)
+    work = root / "course"
+    released = cli.release(tiny.NAME, work, release_dir=root / "release")
+    student = submissions.read(released / tiny.NOTEBOOK)
+    source = submissions.read(root / "solutions" / tiny.NAME / tiny.NOTEBOOK)
+    good = submissions.fill(student, source)
+    for cell in good.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "add":
+            cell.source = SEARCH.format(canary=CANARY[::-1], control=CONTROL[::-1])
+    folder = work / "submitted" / "searcher" / tiny.NAME
+    folder.mkdir(parents=True)
+    nbformat.write(good, folder / tiny.NOTEBOOK)
+    outcomes = batch.grade_batch(tiny.NAME, work, progress=False)
+    rows = {r["student"]: r for r in cli.grade_rows(work, tiny.NAME)}
+    yield outcomes, rows, work
+    mp.undo()
+
+
+@needs_sandbox
+def test_canary_never_reaches_the_kernel(canary_course):
+    outcomes, rows, work = canary_course
+    # 5 points: add's tests pass, so the search found the control string and not the canary
+    assert rows["searcher"]["autograded"] == 5, outcomes[0].reason
+    graded = (work / "autograded" / "searcher" / tiny.NAME / tiny.NOTEBOOK).read_text()
+    assert CANARY in graded  # the hidden test did run (in the checker)

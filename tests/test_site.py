@@ -1,0 +1,201 @@
+"""The course website (tools/build_site.py): built from the stored notebooks, checked in files
+and in headless Chromium.
+
+The site is built once into a temporary folder. File checks: every lecture and released
+assignment has a page, nothing of solutions/ (solution code, hidden tests) is on any page, and
+the build fails on a broken reference, a missing image or a notebook outside the table of
+contents. Browser checks (the system's Chromium, as in test_browser.py): the home page lists
+every lecture and assignment, a lecture shows rendered math and loaded plots with no console
+errors, and the search finds a term of lecture 08. Screenshots go to test-output/browser/.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests import browser_lab as bl
+from tools import build_site
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "test-output" / "browser"
+LECTURES = sorted(p.stem for p in ROOT.glob(build_site.LECTURES))
+ASSIGNMENTS = sorted(p.parent.name for p in ROOT.glob(build_site.ASSIGNMENTS))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    return build_site.build(tmp_path_factory.mktemp("site") / "html").parent
+
+
+def _flat(text: str) -> str:
+    """Source as a reader sees it: comment markers dropped, whitespace runs made one space."""
+    return " ".join(re.sub(r"^\s*# ?", "", text, flags=re.M).split())
+
+
+HIDDEN = r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS"
+SOLUTION = r"### BEGIN SOLUTION\n(.*?)### END SOLUTION"
+
+
+def _public_text() -> str:
+    """What may be published: the lectures, and the solution notebooks less their solutions and
+    hidden tests (what the release keeps), flattened."""
+    texts = [p.read_text() for p in ROOT.glob("lectures/*.pct.py")]
+    for src in ROOT.glob("solutions/*/*.pct.py"):
+        texts.append(re.sub(SOLUTION, "", re.sub(HIDDEN, "", src.read_text(), flags=re.S), flags=re.S))
+    return _flat("\n".join(texts))
+
+
+def _secret_lines(pattern: str, min_len: int) -> list[str]:
+    """Distinctive lines inside the solutions' blocks of this kind that nothing public shares."""
+    public = _public_text()
+    lines = []
+    for src in ROOT.glob("solutions/*/*.pct.py"):
+        for block in re.findall(pattern, src.read_text(), re.S):
+            lines += [ln.strip() for ln in block.splitlines() if len(ln.strip()) >= min_len and _flat(ln) not in public]
+    return lines
+
+
+def test_every_lecture_and_assignment_has_a_page(site):
+    for stem in LECTURES:
+        assert (site / "lectures" / f"{stem}.html").is_file(), stem
+    for name in ASSIGNMENTS:
+        assert list((site / "assignments" / name).glob("*.html")), name
+    assert (site / "running.html").is_file() and (site / "instructors.html").is_file()
+    assert "python3 -m venv .venv" in (site / "running.html").read_text()
+
+
+def _leaks(site: Path) -> list[str]:
+    """Pages of the built site that hold solution markers, solution lines or hidden test lines."""
+    import html as htmllib
+
+    hidden, solution = _secret_lines(HIDDEN, 30), _secret_lines(SOLUTION, 40)
+    assert len(hidden) > 20 and len(solution) > 20  # the check has something to look for
+    found = []
+    for page in [*site.rglob("*.html"), *site.rglob("*.txt"), *site.rglob("*.js"), *site.rglob("*.ipynb")]:
+        text = htmllib.unescape(re.sub(r"<[^>]+>", "", page.read_text(errors="replace")))
+        found += [f"{page.relative_to(site)}: '{m}'" for m in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS",
+                                                                "END HIDDEN TESTS") if m in text]
+        found += [f"{page.relative_to(site)}: hidden test line {ln!r}" for ln in hidden if ln in text]
+        found += [f"{page.relative_to(site)}: solution line {ln!r}" for ln in solution if ln in text]
+    return found
+
+
+def test_no_page_holds_solutions_or_hidden_tests(site):
+    assert _leaks(site) == []
+
+
+def test_the_leak_check_finds_a_leak(site, tmp_path):
+    copy = tmp_path / "site"
+    copy.mkdir()
+    page = next(site.glob("assignments/A1/*.html"))
+    (copy / page.name).write_text(page.read_text().replace(
+        "</article>", "<pre>" + _secret_lines(HIDDEN, 30)[0] + "</pre></article>"))
+    assert len(_leaks(copy)) == 1
+def test_build_fails_on_broken_reference_missing_image_or_orphan_notebook(tmp_path):
+    src = tmp_path / "src"
+    build_site.stage(src)
+    index = src / "index.md"
+    good = index.read_text()
+    index.write_text(good + "\nSee [the lost lecture](lectures/99_missing.ipynb).\n")
+    with pytest.raises(SystemExit, match="site build failed"):
+        build_site.sphinx_build(src, tmp_path / "out-ref")
+    index.write_text(good + "\n![a plot](figures/missing.png)\n")
+    with pytest.raises(SystemExit, match="site build failed"):
+        build_site.sphinx_build(src, tmp_path / "out-img")
+    index.write_text(good)
+    (src / "lectures" / "11_orphan.ipynb").write_text((src / "lectures" / f"{LECTURES[0]}.ipynb").read_text())
+    with pytest.raises(SystemExit, match="site build failed"):
+        build_site.sphinx_build(src, tmp_path / "out-orphan")
+
+
+# ------------------------------------------------------------------------------------------
+# in the browser
+# ------------------------------------------------------------------------------------------
+_missing = bl.missing_browser()
+browser = pytest.mark.skipif(_missing is not None, reason=_missing or "")
+
+
+@pytest.fixture(scope="module")
+def served(site):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    if _missing:
+        pytest.skip(_missing)
+    d = bl.start_chromium(tmp_path_factory.mktemp("chromium-site"), console_log=True)
+    yield d
+    d.quit()
+
+
+def _scroll_to(driver, selector):
+    import time
+
+    driver.execute_script("const e = document.querySelector(arguments[0]);"
+                          "window.scrollTo({top: e.getBoundingClientRect().top + window.scrollY - 150, behavior: 'instant'});",
+                          selector)
+    time.sleep(0.5)
+
+
+def _shot(driver, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SHOTS / name))
+
+
+@browser
+def test_home_page_lists_every_lecture_and_assignment(driver, served):
+    driver.get(served + "/index.html")
+    hrefs = driver.execute_script("return Array.from(document.querySelectorAll('article a')).map(a => a.href)")
+    for stem in LECTURES:
+        assert any(h.endswith(f"lectures/{stem}.html") for h in hrefs), stem
+    for name in ASSIGNMENTS:
+        assert any(f"assignments/{name}/" in h for h in hrefs), name
+    _shot(driver, "site-home.png")
+
+
+@browser
+def test_lecture_page_shows_math_and_plots_without_console_errors(driver, served):
+    driver.get_log("browser")  # drop what earlier pages logged
+    driver.get(served + "/lectures/02_backprop.html")
+    rendered = bl.wait_for("MathJax to typeset the page", lambda: driver.execute_script(
+        "return document.querySelectorAll('mjx-container').length"), timeout=60)
+    assert rendered > 20
+    prose = driver.execute_script("""
+        const a = document.querySelector('article').cloneNode(true);
+        a.querySelectorAll('pre, code, mjx-container, .cell_output').forEach(e => e.remove());
+        return a.innerText;""")
+    raw = re.findall(r"\$[^$\n]{1,80}\$", prose)
+    assert not raw, f"math left as raw TeX: {raw[:5]}"
+    images = driver.execute_script("""
+        return Array.from(document.querySelectorAll('article img'))
+                    .map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]);""")
+    assert images and all(ok for _, ok in images), images
+    errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+    assert not errors, errors
+    _scroll_to(driver, "mjx-container[display='true']")
+    _shot(driver, "site-lecture-math.png")
+    _scroll_to(driver, "article img")
+    _shot(driver, "site-lecture-plot.png")
+
+
+@browser
+def test_search_finds_a_term_of_lecture_08(driver, served):
+    driver.get(served + "/search.html?q=degradation")
+    bl.wait_for("the search to finish", lambda: driver.execute_script(
+        "const s = document.querySelector('#search-results .search-summary');"
+        "return s && /found/i.test(s.textContent) ? s.textContent : null"), timeout=60)
+    found = driver.execute_script("return Array.from(document.querySelectorAll('#search-results a')).map(a => a.href)")
+    assert any("08_resnet" in h for h in found), found
+    _shot(driver, "site-search.png")
