@@ -421,3 +421,41 @@ def test_receptive_field_refuses_layers_of_other_lengths():
         with pytest.raises(ValueError) as info:
             receptive_field([(3, 1), bad])
         assert str(info.value) == f"each layer is (kernel, stride) or (kernel, stride, dilation), got {bad}"
+
+
+def test_flop_counter_macs_prints_nothing(capsys):
+    flop_counter_macs(nn.Linear(3, 5), (2, 3))
+    assert capsys.readouterr().out == ""
+
+
+def test_measure_receptive_field_of_a_known_stack():
+    from cnnkit.inspect import measure_receptive_field
+
+    # a 3x5 kernel: the field is 3 rows by 5 columns, wherever the unit is (torch.rand is never 0 here)
+    conv = nn.Conv2d(2, 1, (3, 5), bias=False)
+    nn.init.constant_(conv.weight, 1.0)
+    assert measure_receptive_field(conv, (2, 9, 12)) == (3, 5)
+    assert measure_receptive_field(conv, (2, 9, 12), unit=(0, 7)) == (3, 5)
+    # two stacked: 5 x 9; the output is 5 x 4, its centre (2, 2)
+    stack = nn.Sequential(conv, nn.Conv2d(1, 1, (3, 5), bias=False))
+    nn.init.constant_(stack[1].weight, 1.0)
+    assert measure_receptive_field(stack, (2, 9, 12)) == (5, 9)
+    # a unit that sees nothing (a zero kernel) has an empty field
+    zero = nn.Conv2d(1, 1, 3, bias=False)
+    nn.init.constant_(zero.weight, 0.0)
+    assert measure_receptive_field(zero, (1, 6, 6)) == (0, 0)
+
+
+def test_measure_receptive_field_is_taken_at_the_centre_of_a_non_square_map():
+    from cnnkit.inspect import measure_receptive_field
+
+    # a 5x7 kernel with 'same' padding on a 5x7 input: only the centre unit (2, 3) sees the whole
+    # input; any other unit's field is cut by the padding
+    conv = nn.Conv2d(1, 1, (5, 7), padding=(2, 3), bias=False)
+    nn.init.constant_(conv.weight, 1.0)
+    assert measure_receptive_field(conv, (1, 5, 7)) == (5, 7)
+    assert measure_receptive_field(conv, (1, 5, 7), unit=(0, 3)) == (3, 7)
+    assert measure_receptive_field(conv, (1, 5, 7), unit=(2, 0)) == (5, 4)
+    one = nn.Conv2d(1, 1, 1, bias=False)
+    nn.init.constant_(one.weight, 1.0)
+    assert measure_receptive_field(one, (1, 4, 4)) == (1, 1)

@@ -114,3 +114,40 @@ def test_softmax_loss_with_large_scores_and_class_zero():
     st = torch.tensor(scores, requires_grad=True)
     torch.nn.functional.cross_entropy(st, torch.tensor(y)).backward()
     assert rel_error(dscores, st.grad.numpy()) < 1e-12
+
+
+# ---------------------------------------------------------------------------------------------
+# batch normalisation: every message, the smallest batch, the dtype of the running statistics
+# ---------------------------------------------------------------------------------------------
+def _bn_message(fn, *args):
+    with pytest.raises(ValueError) as info:
+        fn(*args)
+    return str(info.value)
+
+
+def test_batchnorm_messages():
+    g, b = np.ones(3), np.zeros(3)
+    assert _bn_message(layers.batchnorm_forward, np.zeros((2, 3, 4, 4)), g, b, {"mode": "train"}) == (
+        "batchnorm_forward: x must be (N, D), got shape (2, 3, 4, 4); for (N, C, H, W) use spatial_batchnorm_forward")
+    assert _bn_message(layers.batchnorm_forward, np.zeros((2, 3)), np.ones(2), np.zeros(4), {"mode": "train"}) == (
+        "batchnorm_forward: gamma (2,) and beta (4,) must both be (3,)")
+    assert _bn_message(layers.batchnorm_forward, np.zeros((1, 3)), g, b, {"mode": "train"}) == (
+        "batchnorm_forward: training mode needs at least 2 examples to estimate a variance, got 1")
+    _, cache = layers.batchnorm_forward(np.zeros((2, 3)), g, b, {"mode": "eval"})
+    assert _bn_message(layers.batchnorm_backward, np.zeros((2, 3)), cache) == (
+        "batchnorm_backward: the forward pass ran in 'eval' mode, which keeps no cache; run it in 'train' mode "
+        "to backpropagate through the batch statistics")
+    assert _bn_message(layers.spatial_batchnorm_forward, np.zeros((2, 3)), g, b, {"mode": "train"}) == (
+        "spatial_batchnorm_forward: x must be (N, C, H, W), got shape (2, 3)")
+    _, cache = layers.spatial_batchnorm_forward(np.zeros((2, 3, 2, 2)), g, b, {"mode": "train"})
+    assert _bn_message(layers.spatial_batchnorm_backward, np.zeros((2, 3)), cache) == (
+        "spatial_batchnorm_backward: dout must be (N, C, H, W), got shape (2, 3)")
+
+
+def test_batchnorm_trains_on_two_examples_and_keeps_float32_statistics():
+    x = np.array([[1.0, 2.0], [3.0, 6.0]], dtype=np.float32)
+    param = {"mode": "train"}
+    out, _ = layers.batchnorm_forward(x, np.ones(2, dtype=np.float32), np.zeros(2, dtype=np.float32), param)
+    assert np.allclose(out, [[-1, -1], [1, 1]], atol=1e-2)
+    assert param["running_mean"].dtype == np.float32 and param["running_var"].dtype == np.float32
+    assert np.allclose(param["running_mean"], [0.2, 0.4]) and np.allclose(param["running_var"], [0.9 + 0.2, 0.9 + 0.8])
