@@ -123,6 +123,15 @@ def _conv_args(x, w, b, conv_param, what):
     return x, w, b, conv_param["stride"], conv_param["pad"]
 
 
+def _check_dout(dout, expected, what):
+    """dout as an array, or a ValueError unless it has the forward output's shape."""
+    dout = np.asarray(dout)
+    if dout.shape != tuple(expected):
+        raise ValueError(f"{what}: dout has shape {dout.shape}, expected {tuple(expected)}, the shape of the "
+                         "forward output")
+    return dout
+
+
 def _pad(x, pad):
     if pad == 0:
         return x
@@ -215,12 +224,9 @@ def conv_backward(dout, cache):
     x_shape, w, b, conv_param, cols = cache
     F, C, HH, WW = w.shape
     stride, pad = conv_param["stride"], conv_param["pad"]
-    N = x_shape[0]
-    dtype = cols.dtype
-    dout = np.asarray(dout)
-    expected = (N, F, cols.shape[1] // N)
-    if dout.ndim != 4 or (dout.shape[0], dout.shape[1], dout.shape[2] * dout.shape[3]) != expected:
-        raise ValueError(f"conv_backward: dout has shape {dout.shape}, expected the forward output's shape")
+    N, _, _, _, Ho, Wo = _conv_sizes(x_shape, HH, WW, stride, pad, "conv_backward")
+    dout = _check_dout(dout, (N, F, Ho, Wo), "conv_backward")
+    dtype = np.result_type(cols.dtype, dout)  # as in the naive loops and the pools: the more precise one
     ds = np.ascontiguousarray(dout.astype(dtype, copy=False).transpose(1, 0, 2, 3)).reshape(F, -1)
     db = ds.sum(axis=1)
     dw = (ds @ cols.T).reshape(w.shape)
@@ -257,7 +263,8 @@ def conv_backward_naive(dout, cache):
     x, w, b, conv_param = cache
     stride, pad = conv_param["stride"], conv_param["pad"]
     F, C, HH, WW = w.shape
-    N, _, Ho, Wo = dout.shape
+    N, _, _, _, Ho, Wo = _conv_sizes(x.shape, HH, WW, stride, pad, "conv_backward_naive")
+    dout = _check_dout(dout, (N, F, Ho, Wo), "conv_backward_naive")
     xp = _pad(x, pad)
     dtype = np.result_type(x, w, dout)
     dxp = np.zeros(xp.shape, dtype=dtype)
@@ -309,9 +316,7 @@ def max_pool_backward(dout, cache):
     x_shape, dtype, pool_param, arg = cache
     PH, PW, S = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     N, C, Ho, Wo = arg.shape
-    dout = np.asarray(dout)
-    if dout.shape != arg.shape:
-        raise ValueError(f"max_pool_backward: dout has shape {dout.shape}, expected {arg.shape}")
+    dout = _check_dout(dout, arg.shape, "max_pool_backward")
     dx = np.zeros(x_shape, dtype=np.result_type(dtype, dout))
     hs, ws = S * (Ho - 1) + 1, S * (Wo - 1) + 1
     for k in range(PH * PW):
@@ -332,8 +337,8 @@ def avg_pool_backward(dout, cache):
     """Gradient of average pooling: each window spreads dout / (PH*PW) evenly over its inputs."""
     x_shape, dtype, pool_param = cache
     PH, PW, S = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    dout = np.asarray(dout)
-    N, C, Ho, Wo = dout.shape
+    N, C, _, _, Ho, Wo = _conv_sizes(x_shape, PH, PW, S, 0, "avg_pool_backward")
+    dout = _check_dout(dout, (N, C, Ho, Wo), "avg_pool_backward")
     dx = np.zeros(x_shape, dtype=np.result_type(dtype, dout))
     share = dout / (PH * PW)
     hs, ws = S * (Ho - 1) + 1, S * (Wo - 1) + 1

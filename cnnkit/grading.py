@@ -60,6 +60,8 @@ def check_close(name: str, got, expected, tol: float = 1e-7, hint: str = "", ato
     __tracebackhide__ = True
     got_a = _as_array(name, got, hint)
     exp_a = np.asarray(expected)
+    if got_a.dtype.kind not in "biuf":  # strings cannot be compared; complex would lose its imaginary part
+        _fail(name, f"expected real numbers, got an array of {got_a.dtype}", hint)
     if got_a.shape != exp_a.shape:
         _fail(name, f"expected shape {exp_a.shape}, got {got_a.shape}", hint)
     got_f = got_a.astype(np.float64)
@@ -152,12 +154,14 @@ def no_calls_to(*targets, name: str = "your code", hint: str = ""):
         else:
             raise TypeError(f"no_calls_to takes modules or functions, got {target!r}")
     seen: list[str] = []
+    previous = sys.getprofile()  # an enclosing no_calls_to (or a profiler) keeps watching
 
     def profiler(frame, event, arg):
         if event == "call" and frame.f_code in codes:
             seen.append(codes[frame.f_code])
+        if previous is not None:
+            previous(frame, event, arg)
 
-    previous = sys.getprofile()
     sys.setprofile(profiler)
     try:
         yield

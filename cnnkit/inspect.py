@@ -227,6 +227,8 @@ def receptive_field_steps(layers: Iterable[Sequence[int]]) -> list[tuple[int, in
     """
     r, j, out = 1, 1, []
     for layer in layers:
+        if len(layer) not in (2, 3):
+            raise ValueError(f"each layer is (kernel, stride) or (kernel, stride, dilation), got {tuple(layer)}")
         k, s, d = (tuple(layer) + (1,))[:3] if len(layer) == 2 else tuple(layer)
         if k < 1 or s < 1 or d < 1:
             raise ValueError(f"kernel, stride and dilation must be >= 1, got {layer}")

@@ -1,4 +1,7 @@
+import sys
+import types
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,21 +71,42 @@ def test_check_raises():
         grading.check_raises("size", {}.__getitem__, ("k",), exc_type=ValueError)
 
 
+def _fake_library(source: str, name: str = "fakelib"):
+    # a module of its own, so that the test does not depend on how cnnkit.layers is built (a
+    # mutation-testing run wraps every function of the modules it mutates)
+    lib = types.ModuleType(name)
+    exec(source, lib.__dict__)
+    for obj in vars(lib).values():
+        if isinstance(obj, (types.FunctionType, type)):
+            obj.__module__ = name
+    return lib
+
+
 def test_no_calls_to_catches_aliases_and_allows_own_code():
+    lib = _fake_library("def affine_forward(x):\n    return x\n\ndef relu_forward(x):\n    return x\n")
+    alias = lib.affine_forward
+
+    def students_own(x):
+        return x + 1
+
+    def students_copy(x):
+        return alias(x)
+
+    with grading.no_calls_to(lib):
+        students_own(1)
+    with pytest.raises(AssertionError) as info:
+        with grading.no_calls_to(lib):
+            students_copy(1)
+    assert str(info.value) == ("your code: calls the course library's reference implementation "
+                               "(fakelib.affine_forward). Write it yourself.")
+
+
+def test_no_calls_to_the_real_library():
     x, w, b = np.ones((2, 3)), np.ones((3, 4)), np.zeros(4)
     alias = layers.affine_forward
-
-    def students_own(x, w, b):
-        return x @ w + b, None
-
-    def students_copy(x, w, b):
-        return alias(x, w, b)
-
-    with grading.no_calls_to(layers):
-        students_own(x, w, b)
-    with pytest.raises(AssertionError, match=r"cnnkit\.layers\.affine_forward"):
+    with pytest.raises(AssertionError, match=r"reference implementation \(cnnkit\.layers\."):
         with grading.no_calls_to(layers):
-            students_copy(x, w, b)
+            alias(x, w, b)
 
 
 def test_quiet_swallows_warnings():
@@ -123,3 +147,271 @@ def test_no_calls_to_watches_library_class_methods():
     with pytest.raises(AssertionError, match=r"fakelib\.Block\.__init__"):
         with grading.no_calls_to(lib):
             lib.Block()
+
+
+# ---------------------------------------------------------------------------------------------
+# every failure path: the exact message, with and without a hint, and no library frame shown
+# ---------------------------------------------------------------------------------------------
+class _Unconvertible:
+    def __array__(self, dtype=None, copy=None):
+        raise RuntimeError("no array here")
+
+
+FAILURES = [
+    (lambda **kw: grading.check_close("out", None, np.zeros(2), **kw),
+     "out: got None. Did the function reach its `return` statement?"),
+    (lambda **kw: grading.check_close("out", (np.zeros(2), {}), np.zeros(2), **kw),
+     "out: got a tuple of 2 items, expected one array. A forward pass returns (out, cache): unpack it first"),
+    (lambda **kw: grading.check_close("out", _Unconvertible(), np.zeros(2), **kw),
+     "out: could not turn the value into an array (no array here)"),
+    (lambda **kw: grading.check_close("out", {"a": 1}, np.zeros(2), **kw),
+     "out: got dict that is not a numeric array"),
+    (lambda **kw: grading.check_close("out", ["1.0", "2.0"], np.zeros(2), **kw),
+     "out: expected real numbers, got an array of <U3"),
+    (lambda **kw: grading.check_close("out", np.zeros(3), np.zeros(2), **kw),
+     "out: expected shape (2,), got (3,)"),
+    (lambda **kw: grading.check_close("out", np.array([[1.0, np.inf], [np.nan, 0.0]]), np.zeros((2, 2)), **kw),
+     "out: contains nan or inf (first at index (0, 1)); look for a division by zero, a log of 0 or an exp "
+     "that overflows"),
+    (lambda **kw: grading.check_close("out", np.array([1.0, 3.0]), np.array([1.0, 1.0]), **kw),
+     "out: relative error 5.00e-01 is above the tolerance 1e-07; worst at index (1,): expected 1.0, got 3.0"),
+    (lambda **kw: grading.check_close("loss", 3.0, 1.0, **kw),
+     "loss: relative error 5.00e-01 is above the tolerance 1e-07; worst: expected 1.0, got 3.0"),
+    (lambda **kw: grading.check_shape("s", np.zeros((2, 3)), [3, 2], **kw),
+     "s: expected shape (3, 2), got (2, 3)"),
+    (lambda **kw: grading.check_shape("s", None, (3, 2), **kw),
+     "s: got None. Did the function reach its `return` statement?"),
+    (lambda **kw: grading.check_hash("p", "abc", grading.answer_hash(1), **kw),
+     "p: expected a number, got <U3"),
+    (lambda **kw: grading.check_hash("p", None, grading.answer_hash(1), **kw),
+     "p: got None. Did the function reach its `return` statement?"),
+    (lambda **kw: grading.check_hash("p", 0.5, grading.answer_hash(0.25), **kw),
+     "p: your answer 0.5 is not the expected one (checked to 6 decimals, by hash, so the test does not give "
+     "the answer away)"),
+    (lambda **kw: grading.check_hash("p", np.array([1.0, 2.0]), grading.answer_hash([1.0, 3.0]), decimals=3, **kw),
+     "p: your answer an array of shape (2,) is not the expected one (checked to 3 decimals, by hash, so the "
+     "test does not give the answer away)"),
+    (lambda **kw: grading.check_raises("size", {}.__getitem__, ("k",), **kw),
+     "size: expected ValueError, but it raised KeyError: 'k'"),
+    (lambda **kw: grading.check_raises("size", int, ("3",), exc_type=TypeError, **kw),
+     "size: expected TypeError to be raised, but the call returned normally"),
+]
+
+@pytest.mark.parametrize("call,message", FAILURES)
+def test_every_failure_says_what_was_checked_and_carries_the_hint(call, message):
+    with pytest.raises(AssertionError) as info:
+        call()
+    assert str(info.value) == message  # no "Hint:" line when there is no hint
+    # pytest (and IPython) show the student's line, not the frames of cnnkit/grading.py
+    shown = [Path(str(entry.path)) for entry in info.traceback.filter(info)]
+    assert not [p for p in shown if p.name == "grading.py" and p.parent.name == "cnnkit"], shown
+    assert Path(__file__).name in {p.name for p in shown}
+    with pytest.raises(AssertionError) as info:
+        call(hint="divide by N")
+    assert str(info.value) == message + "\nHint: divide by N"
+
+
+def test_check_close_compares_unequal_values_to_the_tolerance():
+    exp = np.array([2.0, -3.0, 4.0])
+    grading.check_close("x", exp * (1 + 1e-9), exp)          # rel. error 5e-10 < 1e-7
+    grading.check_close("x", exp * (1 + 1e-5), exp, tol=1e-5)  # 5e-6 < 1e-5
+    with pytest.raises(AssertionError, match="relative error 5.00e-06"):
+        grading.check_close("x", exp * (1 + 1e-5), exp)
+    # the error is |got - exp| / (|got| + |exp|): 3 against 1 is 2 / 4, whatever the signs
+    grading.check_close("x", 3.0, 1.0, tol=0.5000001)
+    with pytest.raises(AssertionError):   # equal to the tolerance is not below it
+        grading.check_close("x", 3.0, 1.0, tol=0.5)
+    grading.check_close("x", -3.0, -1.0, tol=0.5000001)
+    with pytest.raises(AssertionError, match="relative error 1.00e"):
+        grading.check_close("x", 1.0, -1.0, tol=0.5)  # opposite signs: |1 - (-1)| / 2 = 1
+
+
+def test_check_close_names_the_worst_of_several_wrong_elements():
+    exp = np.array([[1.0, 1.0], [1.0, 1.0]])
+    got = np.array([[1.1, 1.0], [1.0, 2.0]])
+    with pytest.raises(AssertionError, match=r"worst at index \(1, 1\): expected 1.0, got 2.0$"):
+        grading.check_close("x", got, exp)
+
+
+def test_check_close_tiny_values_count_as_absolute_error():
+    # both near 0: divided by 1e-8 instead of their own size, so 1e-12 against 0 is 1e-4
+    grading.check_close("x", np.array([1e-12]), np.array([0.0]), tol=1.1e-4)
+    with pytest.raises(AssertionError, match="relative error 1.00e-04"):
+        grading.check_close("x", np.array([1e-12]), np.array([0.0]), tol=0.9e-4)
+
+
+def test_check_close_atol_with_a_nonzero_expected_value():
+    exp = np.array([100.0, 0.25])
+    got = np.array([100.0005, 0.5])  # relative errors 2.5e-6 and 1/3
+    with pytest.raises(AssertionError):
+        grading.check_close("x", got, exp, tol=1e-2, atol=1e-3)  # 0.25 is far above atol
+    grading.check_close("x", got, exp, tol=1e-2, atol=0.25)  # |0.5 - 0.25| is exactly atol: within it
+    grading.check_close("x", got, exp, tol=1e-5, atol=0.25)
+    with pytest.raises(AssertionError, match="relative error 2.50e-06"):
+        grading.check_close("x", 100.0005, 100.0, tol=1e-6)
+    grading.check_close("x", 100.0005, 100.0, tol=1e-6, atol=6e-4)
+    with pytest.raises(AssertionError, match="relative error 2.50e-06"):
+        grading.check_close("x", 100.0005, 100.0, tol=1e-6, atol=4e-4)
+    # atol is about the difference, not the sum: -0.25 against 0.25 differ by 0.5
+    with pytest.raises(AssertionError):
+        grading.check_close("x", np.array([-0.25]), np.array([0.25]), atol=0.3)
+
+
+def test_check_close_accepts_lists_ints_and_empty_arrays():
+    grading.check_close("x", [1, 2], np.array([1.0, 2.0]))
+    grading.check_close("x", (1.0, 2.0), [1, 2])  # a tuple of two numbers is not a forward pass' (out, cache)
+    grading.check_close("x", np.zeros((0, 3)), np.zeros((0, 3)))
+    grading.check_close("x", np.int64(7), 7.0)
+
+
+def test_check_close_torch_tensors_that_require_grad():
+    w = torch.ones(3, requires_grad=True)
+    out = w * 2  # part of an autograd graph: numpy() alone would refuse it
+    grading.check_close("t", out, np.full(3, 2.0))
+    grading.check_close("t", w, np.ones(3))
+    with pytest.raises(AssertionError, match=r"expected 2.0, got 3.0"):
+        grading.check_close("t", w * 3, np.full(3, 2.0))
+    grading.check_shape("t", out, (3,))
+    grading.check_hash("t", out.sum(), grading.answer_hash(6))
+
+
+def test_answer_hash_is_pinned():
+    # stored in released assignments: a change to the canonical form breaks every one of them
+    assert grading.answer_hash(760) == "54ba749717c7020c"
+    assert grading.answer_hash(760.0000001) == "54ba749717c7020c"
+    assert grading.answer_hash([[1, 2]]) == "78efb9edd3430c4d"
+    assert grading.answer_hash(5) == "47e7b4509d40d357"
+    assert grading.answer_hash([5]) == "93f93693086f4c43"  # an array of one value is not the scalar
+    assert grading.answer_hash(0.125, decimals=2) == "4469f737b2dd8040"
+    assert grading.answer_hash(-1e-9) == grading.answer_hash(0) == grading.answer_hash(0.0)
+    assert grading.answer_hash(True) == grading.answer_hash(1)
+
+
+def test_answer_hash_decimals():
+    assert grading.answer_hash(0.1234, decimals=2) == grading.answer_hash(0.12, decimals=2)
+    assert grading.answer_hash(0.1234, decimals=2) != grading.answer_hash(0.13, decimals=2)
+    assert grading.answer_hash(0.1234, decimals=3) != grading.answer_hash(0.12, decimals=3)
+    assert grading.answer_hash([0.5, 0.25]) != grading.answer_hash([0.25, 0.5])
+
+
+@pytest.mark.parametrize("got", [0.1234564, 0.12345651, 0.123457, 0.1234574, 0.1234576, 0.12345749999])
+def test_check_hash_accepts_within_0_4_units_on_either_side(got):
+    # the right answer 0.123457: values that round to it, and those within 0.4e-6 of rounding to it
+    grading.check_hash("p", got, grading.answer_hash(0.123457))
+
+
+@pytest.mark.parametrize("got", [0.1234560, 0.1234558, 0.123458, 0.1234581, 0.0, -0.123457])
+def test_check_hash_rejects_beyond_0_4_units(got):
+    with pytest.raises(AssertionError, match="is not the expected one"):
+        grading.check_hash("p", got, grading.answer_hash(0.123457))
+
+
+def test_check_hash_tolerance_follows_decimals():
+    h = grading.answer_hash(0.12, decimals=2)  # accepted: [0.115 - 0.004, 0.125 + 0.004)
+    grading.check_hash("p", 0.1115, h, decimals=2)
+    grading.check_hash("p", 0.1285, h, decimals=2)
+    for wrong in (0.1105, 0.1295):
+        with pytest.raises(AssertionError, match="checked to 2 decimals"):
+            grading.check_hash("p", wrong, h, decimals=2)
+
+
+def test_check_hash_arrays_have_no_tolerance_and_a_wrong_array_fails():
+    h = grading.answer_hash([1.0, 2.0])
+    grading.check_hash("a", np.array([1.0, 2.0]), h)
+    grading.check_hash("a", [1, 2], h)
+    for wrong in (np.array([1.0, 2.1]), np.array([2.0, 1.0]), np.array([1.0, 2.0, 0.0]), np.array([[1.0, 2.0]]),
+                  np.array([1.0, 1.9999994])):
+        with pytest.raises(AssertionError, match="an array of shape"):
+            grading.check_hash("a", wrong, h)
+    grading.check_hash("b", np.int32(3), grading.answer_hash(3.0))
+    grading.check_hash("b", True, grading.answer_hash(1))
+
+
+def test_check_raises_passes_kwargs_and_returns_the_exception():
+    def needs_keyword(*, a):
+        return 1 / a
+
+    exc = grading.check_raises("div", needs_keyword, kwargs={"a": 0}, exc_type=ZeroDivisionError)
+    assert isinstance(exc, ZeroDivisionError)
+    exc = grading.check_raises("int", int, ("x",))  # ValueError by default
+    assert isinstance(exc, ValueError)
+    assert isinstance(grading.check_raises("lookup", {}.__getitem__, ("k",), exc_type=LookupError), KeyError)
+
+
+def test_no_calls_to_nested_blocks_both_watch():
+    def f():
+        return 1
+
+    def g():
+        return 2
+
+    before = sys.getprofile()
+    with pytest.raises(AssertionError, match="^outer: calls f$"):
+        with grading.no_calls_to(f, name="outer"):
+            with grading.no_calls_to(g, name="inner"):
+                f()  # only the outer block forbids it
+    with pytest.raises(AssertionError, match="^inner: calls g$"):
+        with grading.no_calls_to(f, name="outer"):
+            with grading.no_calls_to(g, name="inner"):
+                g()
+    with pytest.raises(AssertionError, match="^outer: calls f$"):
+        with grading.no_calls_to(f, name="outer"):
+            with grading.no_calls_to(g, name="inner"):
+                pass
+            f()  # after the inner block, the outer one still watches
+    assert sys.getprofile() is before
+
+
+def test_no_calls_to_restores_the_profiler_when_the_block_raises():
+    before = sys.getprofile()
+    with pytest.raises(KeyError):
+        with grading.no_calls_to(grading.answer_hash):
+            raise KeyError("student bug")
+    assert sys.getprofile() is before
+
+
+def test_no_calls_to_lists_each_call_once_in_order_and_watches_only_the_targets():
+    def a():
+        return 1
+
+    def b():
+        return 2
+
+    def fine():
+        return 3
+
+    with pytest.raises(AssertionError, match="^your code: calls a, b$"):
+        with grading.no_calls_to(b, a):
+            b(), a(), b(), fine()
+    with grading.no_calls_to(a):
+        fine()
+
+
+def test_no_calls_to_watches_only_what_a_module_defines():
+    def outsider():
+        return 0
+
+    lib = _fake_library("class Block:\n    size = 3\n    def forward(self):\n        return 1\n\n"
+                        "def helper():\n    return 2\n")
+    lib.outsider = outsider  # imported into the module, defined elsewhere: not the library's own
+    with grading.no_calls_to(lib):
+        lib.outsider()
+        assert lib.Block.size == 3
+    with pytest.raises(AssertionError, match=r"^your code: calls the course library's reference implementation "
+                                             r"\(fakelib\.Block\.forward\)\. Write it yourself\.$"):
+        with grading.no_calls_to(lib):
+            lib.Block().forward()
+    # a module and a function: calling only the function is not the library's reference version
+    with pytest.raises(AssertionError, match="^your code: calls outsider$"):
+        with grading.no_calls_to(lib, outsider):
+            outsider()
+    with pytest.raises(AssertionError, match=r"^mine: calls the course library's reference implementation "
+                                             r"\(fakelib\.helper\)\. Write it yourself\.\nHint: no loops$"):
+        with grading.no_calls_to(lib, name="mine", hint="no loops"):
+            lib.helper()
+
+
+def test_no_calls_to_refuses_other_targets():
+    with pytest.raises(TypeError, match=r"^no_calls_to takes modules or functions, got 'layers'$"):
+        with grading.no_calls_to("layers"):
+            pass
