@@ -80,8 +80,13 @@ def notebook_too_big(path: Path, limits: dict) -> str | None:
 
 
 def message_cap(limits: dict) -> int:
-    """The largest single message the grader accepts from a kernel (bytes on the wire)."""
-    return 2 * int(limits["max_cell_output_bytes"]) + 1_000_000
+    """The largest single message the grader accepts from a kernel (bytes on the wire): twice a
+    cell's output limit, but never less than the largest answer the checker's channel may carry
+    (autograder.wire.MAX_TEXT, e.g. AlexNet's 363 x 3025 im2col matrix), since the answers come
+    over the same transport."""
+    from .wire import MAX_TEXT
+
+    return max(2 * int(limits["max_cell_output_bytes"]), MAX_TEXT) + 1_000_000
 
 
 SEND_TIMEOUT_MS = 10_000
