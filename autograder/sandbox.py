@@ -228,16 +228,18 @@ def wrap(cmd: list[str], kdir: Path, inbox: Path, limits: dict, env: dict[str, s
             "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--clearenv"]
     if f["disable_userns"]:
         args.append("--disable-userns")
+    # the tmpfs first, then what is bound into the tree: the Python installation, the course
+    # library (a clone under /tmp, as in CI) and the kernel's connection folder may all sit under
+    # the host's /tmp, and a tmpfs mounted after them would hide them
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", disk, "--tmpfs", "/tmp", "--size", disk, "--tmpfs", SCRATCH,
+             "--size", "1048576", "--tmpfs", IPC_DIR, "--size", "1048576", "--tmpfs", "/dev/shm"]
     args += _system_binds()
     for p in readonly_paths():
         args += ["--ro-bind", p, p]
     for src, dest in overlays or []:
         args += ["--ro-bind", str(src), str(dest)]
-    # the tmpfs first: the kernel's connection folder may sit under the host's /tmp
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--size", disk, "--tmpfs", "/tmp", "--size", disk, "--tmpfs", SCRATCH,
-             "--size", "1048576", "--tmpfs", IPC_DIR, "--size", "1048576", "--tmpfs", "/dev/shm",
-             "--ro-bind", kdir, kdir, "--ro-bind", str(Path(kdir, "passwd")), "/etc/passwd",
+    args += ["--ro-bind", kdir, kdir, "--ro-bind", str(Path(kdir, "passwd")), "/etc/passwd",
              "--ro-bind", str(Path(kdir, "group")), "/etc/group", "--ro-bind", inbox, INBOX,
              "--remount-ro", "/", "--chdir", "/"]
     base_env = {"HOME": SCRATCH, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",

@@ -217,7 +217,7 @@ return {path: w.context.path, kernel: kernel ? kernel.status : null,
 """
 
 
-def open_notebook(driver, lab: Lab, path: str, timeout: float = 90) -> None:
+def open_notebook(driver, lab: Lab, path: str, timeout: float = 240) -> None:
     driver.get(lab.url(f"lab/tree/{path}"))
 
     def ready():
