@@ -236,28 +236,32 @@ def reference_sources(withheld: dict[str, list[str]]) -> dict[str, str]:
     return out
 
 
-def _replace_printed_sources(nb: dict, withheld: dict[str, list[str]]) -> None:
+def _replace_printed_sources(nb: dict, withheld: dict[str, list[str]]) -> bool:
     """A stored output that shows a withheld reference's source (a lecture's
     print(inspect.getsource(...))) shows the stand-in's instead, as the cell prints in the pack."""
     refs = reference_sources(withheld)
+    changed = False
     for cell in nb["cells"]:
         for out in cell.get("outputs", []):
-            for key in ("text",):
-                if key in out:
-                    text = "".join(out[key])
-                    for q, ref in refs.items():
-                        if ref and ref in text:
-                            stand = definition_source(REPO / LIBRARY / "_standins.py", q.rsplit(".", 1)[1])
-                            text = text.replace(ref, stand)
-                    out[key] = text
+            if "text" not in out:
+                continue
+            text = "".join(out["text"])
+            for q, ref in refs.items():
+                if ref and ref in text:
+                    text = text.replace(ref, definition_source(REPO / LIBRARY / "_standins.py", q.rsplit(".", 1)[1]))
+            if text != "".join(out["text"]):
+                out["text"] = text.splitlines(keepends=True)
+                changed = True
+    return changed
 
 
 def _write_lectures(dest: Path, stems: list[str], withheld: dict[str, list[str]], calendar: Calendar):
     (dest / "lectures").mkdir()
     noted = {}
     for stem in stems:
-        nb = json.loads((REPO / "lectures" / f"{stem}.ipynb").read_text())
-        _replace_printed_sources(nb, withheld)
+        src = REPO / "lectures" / f"{stem}.ipynb"
+        nb = json.loads(src.read_text())
+        changed = bool(_replace_printed_sources(nb, withheld))
         code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
         used, by = [], []
         for assignment, names in withheld.items():
@@ -268,7 +272,10 @@ def _write_lectures(dest: Path, stems: list[str], withheld: dict[str, list[str]]
         if used:
             nb["cells"].insert(1, _note_cell(used, by, calendar))
             noted[stem] = by
-        (dest / "lectures" / f"{stem}.ipynb").write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        if used or changed:
+            (dest / "lectures" / f"{stem}.ipynb").write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        else:
+            shutil.copyfile(src, dest / "lectures" / f"{stem}.ipynb")
     return noted
 
 
