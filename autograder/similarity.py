@@ -73,7 +73,7 @@ def _cells(nb: dict) -> dict[str, str]:
         meta = c.get("metadata", {})
         gid = meta.get("nbgrader", {}).get("grade_id") if isinstance(meta, dict) and isinstance(meta.get("nbgrader"), dict) else None
         src = c.get("source", "")
-        src = "".join(src) if isinstance(src, list) else src
+        src = "".join(s for s in src if isinstance(s, str)) if isinstance(src, list) else src
         if isinstance(gid, str) and isinstance(src, str) and gid not in found:
             found[gid] = src
     return found
@@ -84,6 +84,9 @@ def _answers(nb_dir: Path, ids: dict[str, list[str]]) -> tuple[str, list[str]]:
     parts, problems = [], []
     for name, gids in ids.items():
         path = nb_dir / name
+        if path.is_symlink():
+            problems.append(f"{name} is a link, not read")
+            continue
         if not path.is_file():
             problems.append(f"{name} missing")
             continue

@@ -103,6 +103,12 @@ def write_batch(course_dir, batch):
 def result(tmp_path_factory):
     course_dir = tmp_path_factory.mktemp("course")
     write_batch(course_dir, {**HONEST, "carol": carol_answers(), "dave": dave_answers(), "erin": erin_answers()})
+    broken = course_dir / "submitted" / "mallory" / "A2"
+    broken.mkdir(parents=True)
+    (broken / NB).write_text('{"cells": [<img src=x onerror=alert(1)>')  # not a notebook
+    linked = course_dir / "submitted" / "trent" / "A2"
+    linked.mkdir(parents=True)
+    (linked / NB).symlink_to(SOLUTIONS / "A2" / NB)  # a link is never followed
     path, flagged, pairs = similarity.report("A2", course_dir)
     return course_dir, path, flagged, pairs
 
@@ -136,6 +142,8 @@ def test_report_shows_matches_escaped_and_changes_no_grade(result):
     for p in flagged:
         assert f"{p.a}</a>" in page or f"{p.a}</h3>" in page
     assert not (course_dir / "gradebook.db").exists()
+    assert "mallory: A2_convolution.ipynb is not a notebook" in page and "trent: A2_convolution.ipynb is a link" in page
+    assert "<img" not in page
 
 
 def test_cli_similarity(result, capsys):
