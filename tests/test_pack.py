@@ -185,6 +185,41 @@ def test_lectures_run_in_the_pack_before_a2_due(before):
     nbval(before, "03_conv_layer", "05_pooling_convnet")
 
 
+def test_readme_open_command_serves_the_pack(before, tmp_path):
+    """The open command's last step, JupyterLab, run from the pack (its install step needs the network;
+    this interpreter stands in for the student's .venv) serves the pack's lectures and assignments."""
+    import time
+    import urllib.request
+
+    from tests.browser_lab import free_port
+
+    readme = (before / "README.md").read_text()
+    lab = re.search(r"<!-- open-command -->\s*```\n(.*?)\n```", readme, re.S).group(1).split(" && ")[-1]
+    port = free_port()
+    cmd = (lab.replace(".venv/bin/", f"{Path(sys.executable).parent}/") + f" --no-browser --port={port} "
+           f"--ServerApp.token=pack-test --ServerApp.open_browser=False")
+    env = dict(env_for(before), HOME=str(tmp_path), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    log = tmp_path / "lab.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(["bash", "-c", f"exec {cmd}"], cwd=before, stdout=fh, stderr=subprocess.STDOUT, env=env)
+    try:
+        listing, deadline = None, time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and listing is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/lectures?token=pack-test", timeout=2) as r:
+                    listing = json.loads(r.read())
+            except OSError:
+                time.sleep(1)
+        assert listing, f"JupyterLab did not serve the pack:\n{log.read_text()[-3000:]}"
+        assert sorted(c["name"] for c in listing["content"]) == sorted(p.name for p in (before / "lectures").iterdir())
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def test_readme_check_command_works_from_the_pack(before, tmp_path):
     readme = (before / "README.md").read_text()
     opened = re.search(r"<!-- open-command -->\s*```\n(.*?)\n```", readme, re.S).group(1)
@@ -209,7 +244,7 @@ def test_readme_check_command_works_from_the_pack(before, tmp_path):
            for c in nbformat.read(SOLUTIONS / "A2" / "A2_convolution.ipynb", as_version=4).cells}
     for c in nb.cells:
         m = c.metadata.get("nbgrader", {})
-        if m.get("solution") and c.cell_type == "code":
+        if m.get("solution"):  # code and written answers
             c.source = re.sub(r"^\s*### (BEGIN|END) SOLUTION\n", "", sol[m["grade_id"]], flags=re.M)
     nbformat.write(nb, solved / "assignments" / "A2" / "A2_convolution.ipynb")
     ok = validate(solved)
