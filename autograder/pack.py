@@ -204,14 +204,15 @@ def _write_library(dest: Path, withheld: dict[str, list[str]], calendar: Calenda
         path.write_text(text)
 
 
-def _note_cell(lecture_names: list[str], assignments: list[str], calendar: Calendar) -> dict:
+def _note_cell(lecture_names: list[str], assignments: list[str], calendar: Calendar, shows_source: bool) -> dict:
     shown = ", ".join(f"`{n}`" for n in lecture_names)
     dues = "; ".join(f"{a} is due on {calendar.assignments[a].due}" for a in assignments)
     text = (f"> **In this student release** the course library's {shown} "
             f"{'is a stand-in' if len(lecture_names) == 1 else 'are stand-ins'} computed by PyTorch "
             f"(`conv2d`, `unfold`/`fold`, autograd for the backward passes), because "
             f"{' and '.join(assignments)} asks you to write {'it' if len(lecture_names) == 1 else 'them'}: "
-            f"this lecture runs and prints the same results with {'it' if len(lecture_names) == 1 else 'them'}. "
+            f"this lecture runs and prints the same results with {'it' if len(lecture_names) == 1 else 'them'}"
+            f"{' (a cell that prints the library source shows the stand-in)' if shows_source else ''}. "
             f"The library's numpy version arrives after the assignment ({dues}).")
     return {"cell_type": "markdown", "id": "student-pack-note", "metadata": {}, "source": text}
 
@@ -270,7 +271,7 @@ def _write_lectures(dest: Path, stems: list[str], withheld: dict[str, list[str]]
                 used += [q.split(".", 1)[1] for q in hits]
                 by.append(assignment)
         if used:
-            nb["cells"].insert(1, _note_cell(used, by, calendar))
+            nb["cells"].insert(1, _note_cell(used, by, calendar, changed))
             noted[stem] = by
         if used or changed:
             (dest / "lectures" / f"{stem}.ipynb").write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")

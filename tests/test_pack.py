@@ -194,7 +194,7 @@ def test_readme_open_command_serves_the_pack(before, tmp_path):
     from tests.browser_lab import free_port
 
     readme = (before / "README.md").read_text()
-    lab = re.search(r"<!-- open-command -->\s*```\n(.*?)\n```", readme, re.S).group(1).split(" && ")[-1]
+    lab = re.search(r"<!-- open-command -->\s*```\n(.*?)\n```", readme, re.S).group(1).split(" && ", 2)[-1]
     port = free_port()
     cmd = (lab.replace(".venv/bin/", f"{Path(sys.executable).parent}/") + f" --no-browser --port={port} "
            f"--ServerApp.token=pack-test --ServerApp.open_browser=False")
