@@ -11,13 +11,24 @@ Caches are opaque: a stand-in's cache only goes back to its own backward functio
 """
 from __future__ import annotations
 
+import importlib
 import types
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import conv as _conv  # argument checks and error messages shared with the references
+
+
+class _Conv:
+    """cnnkit.conv, imported on first use: its argument checks and error messages are shared with
+    the references, and in the pack cnnkit.conv (like cnnkit.layers) imports this module."""
+
+    def __getattr__(self, name):
+        return getattr(importlib.import_module("cnnkit.conv"), name)
+
+
+_conv = _Conv()
 
 STANDINS = ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "sigmoid_forward",
             "sigmoid_backward", "softmax_loss", "l2_loss", "im2col", "col2im", "conv_forward",

@@ -264,6 +264,14 @@ def test_after_a2_due_the_references_are_back_and_lecture_05_uses_them(after):
     nbval(after, "05_pooling_convnet")
 
 
+def test_lecture_01_runs_while_a1_is_open(tmp_path):
+    early = tmp_path / "early"
+    built = pack.build(early, dt.date(2026, 9, 14), make_zip=False)
+    assert built.lectures == ["01_mlp_activations", "02_backprop"] and set(built.standins) == {"A1", "A2"}
+    assert "affine_forward" not in {getattr(n, "name", None) for n in ast.parse((early / "cnnkit" / "layers.py").read_text()).body}
+    nbval(early, "01_mlp_activations")
+
+
 def test_pack_refuses_to_overwrite_and_to_leak(tmp_path, monkeypatch):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "mine.txt").write_text("keep me")
