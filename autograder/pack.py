@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -366,9 +367,12 @@ def scan_for_secrets(root: Path) -> list[str]:
 
 
 def _git(root: Path, as_of: dt.date) -> None:
+    # the course's own identity, and no system or user git configuration (hooks, templates) in the way
     env = {"GIT_AUTHOR_NAME": "course", "GIT_AUTHOR_EMAIL": "course@localhost", "GIT_COMMITTER_NAME": "course",
-           "GIT_COMMITTER_EMAIL": "course@localhost", "PATH": "/usr/bin:/bin:/usr/local/bin",
-           "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(root)}
+           "GIT_COMMITTER_EMAIL": "course@localhost", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "HOME": str(root)}
+    if not shutil.which("git"):
+        raise CourseError("the student pack is a git repository, and git is not installed (apt-get install git)")
     for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
                 ["git", "commit", "-q", "-m", f"Course release of {as_of}"]):
         result = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
