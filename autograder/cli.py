@@ -7,6 +7,8 @@
     feedback A1                HTML feedback under COURSE_DIR/feedback/<student>/A1/
     export                     grades as CSV (COURSE_DIR/grades.csv)
     demo                       the whole flow on sample submissions, in a temporary folder
+    pack DIR --as-of DATE      the student pack (autograder/pack.py): released lectures and assignments
+    similarity A2              ranked HTML report of similar answers (autograder/similarity.py)
 
 Each verb takes --course-dir DIR, the working folder for submissions and the gradebook
 (default: course/ in the repository, which git ignores).
@@ -209,6 +211,15 @@ def main(argv=None) -> int:
     d.add_argument("--keep", type=Path, help="work in this folder and keep it, instead of a temporary one")
     d.add_argument("--unsafe-no-sandbox", action="store_true", help="run even where student code cannot be isolated")
 
+    k = sub.add_parser("pack", help="write the student pack (a git folder and a zip) as of a date (autograder.pack)")
+    k.add_argument("dir", type=Path, help="new folder for the pack; DIR.zip is written beside it")
+    k.add_argument("--as-of", required=True, help="the day the pack is for, e.g. 2026-10-12 (dates in course.toml)")
+    s = sub.add_parser("similarity", help="rank similar answers of an assignment (autograder.similarity)")
+    s.add_argument("assignment", help="assignment name, e.g. A2")
+    s.add_argument("--course-dir", type=Path, default=course.DEFAULT_COURSE_DIR, help="folder with submitted/")
+    s.add_argument("--to", type=Path, help="HTML report (default: COURSE_DIR/similarity/ASSIGNMENT.html)")
+    s.add_argument("--threshold", type=float, help="similarity from 0 to 1 above which a pair is listed")
+
     args = ap.parse_args(argv)
     if getattr(args, "db", None):
         import os
@@ -236,6 +247,14 @@ def main(argv=None) -> int:
             print(f"grades written to {export(args.course_dir, args.to, args.force)}")
         elif args.verb == "demo":
             demo(args.assignment, args.keep, args.unsafe_no_sandbox)
+        elif args.verb == "pack":
+            from . import pack
+
+            print("\n".join(pack.build(args.dir, pack.parse_date(args.as_of)).lines()))
+        elif args.verb == "similarity":
+            from . import similarity
+
+            print("\n".join(similarity.main(args.assignment, args.course_dir, args.to, args.threshold)))
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

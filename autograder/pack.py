@@ -1,0 +1,491 @@
+"""The student pack: the course as a student may hold it on a given day.
+
+`python -m autograder pack DIR --as-of DATE` writes DIR (a git repository) and DIR.zip with
+
+- the lectures released by DATE (course.toml, [lectures]) and the released assignments
+  (assignments/AN, nbgrader's student versions) whose release date has come;
+- the helper library cnnkit/, in which every function an assignment grades (course.toml,
+  `withhold`) is, until the day after the assignment is due, a stand-in from cnnkit/_standins.py
+  (PyTorch and autograd, same API and results) instead of its numpy reference; a lecture that uses
+  one says so in a note at its top;
+- a student README with two commands (open the course; check my work), requirements.txt and a
+  pyproject.toml that installs cnnkit alone.
+
+Never in it: solutions/, hidden tests, the instructor's autograder/, tests/, tools/. The pack is
+checked before it is written: no file may hold an nbgrader solution or hidden-test marker, and no
+withheld function may still be defined in its cnnkit.
+"""
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import tomllib
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .course import ASSIGNMENTS, REPO, SOLUTIONS, CourseError
+
+CALENDAR = REPO / "course.toml"
+LIBRARY = "cnnkit"
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+# What a student installs: the course's own pins for these, then cnnkit itself.
+STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "scikit-learn", "tqdm", "ipywidgets", "ipykernel",
+                    "jupyterlab", "notebook", "nbgrader")
+
+
+@dataclass
+class Assignment:
+    name: str
+    release: dt.date
+    due: dt.date
+    withhold: list[str] = field(default_factory=list)   # "cnnkit.module.function"
+    keep: dict[str, str] = field(default_factory=dict)  # graded library names shipped anyway: reason
+
+    def released(self, as_of: dt.date) -> bool:
+        return as_of >= self.release
+
+    def closed(self, as_of: dt.date) -> bool:
+        return as_of > self.due
+
+
+@dataclass
+class Calendar:
+    lectures: dict[str, dt.date]
+    assignments: dict[str, Assignment]
+
+
+def _date(value, where: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    raise CourseError(f"{where} must be a date such as 2026-10-18 (TOML date, no quotes), got {value!r}")
+
+
+def load_calendar(path: Path = CALENDAR) -> Calendar:
+    """course.toml: each lecture's release date, each assignment's release and due dates and the
+    library functions it withholds (see the comments in course.toml)."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise CourseError(f"no course calendar {path}: it lists the lectures' and assignments' dates") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CourseError(f"{path} is not valid TOML: {exc}") from None
+    lectures = {str(k): _date(v, f"{path.name} [lectures] {k}") for k, v in data.get("lectures", {}).items()}
+    for stem in lectures:
+        if not (REPO / "lectures" / f"{stem}.ipynb").exists():
+            raise CourseError(f"{path.name} [lectures] names {stem!r}, but there is no lectures/{stem}.ipynb")
+    assignments = {}
+    for name, a in data.get("assignments", {}).items():
+        where = f"{path.name} [assignments.{name}]"
+        if not isinstance(a, dict) or "release" not in a or "due" not in a:
+            raise CourseError(f"{where} needs release = DATE and due = DATE")
+        item = Assignment(name, _date(a["release"], f"{where} release"), _date(a["due"], f"{where} due"),
+                          list(a.get("withhold", [])), dict(a.get("keep", {})))
+        if item.due < item.release:
+            raise CourseError(f"{where}: due {item.due} is before release {item.release}")
+        for q in item.withhold:
+            if q.count(".") < 2 or not q.startswith(LIBRARY + "."):
+                raise CourseError(f"{where} withhold: {q!r} is not a name such as cnnkit.conv.im2col")
+        assignments[name] = item
+    return Calendar(lectures, assignments)
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise CourseError(f"--as-of {text!r} is not a date such as 2026-10-12") from None
+
+
+# --------------------------------------------------------------------------------------------
+# which library functions an assignment grades
+# --------------------------------------------------------------------------------------------
+def library_definitions(root: Path = REPO / LIBRARY) -> dict[str, list[str]]:
+    """Every top-level function and class the library defines: name -> ['cnnkit.module.name', ...]."""
+    found: dict[str, list[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        if path.name.startswith("_standins"):
+            continue
+        module = ".".join(path.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                found.setdefault(node.name, []).append(f"{module}.{node.name}")
+    return found
+
+
+def graded_names(assignment: str) -> list[str]:
+    """The functions and classes an assignment's solution cells define (### BEGIN SOLUTION cells)."""
+    names = []
+    for src in sorted((SOLUTIONS / assignment).glob("*.pct.py")):
+        for cell in re.split(r"^# %%", src.read_text(), flags=re.M):
+            if "BEGIN SOLUTION" in cell:
+                names += re.findall(r"^(?:def|class) (\w+)", cell, flags=re.M)
+    return names
+
+
+def graded_library_names(assignment: str) -> list[str]:
+    """'cnnkit.module.name' for every graded name the library also defines."""
+    lib = library_definitions()
+    return sorted({q for n in graded_names(assignment) for q in lib.get(n, [])})
+
+
+# --------------------------------------------------------------------------------------------
+# building the pack
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Pack:
+    root: Path
+    zip: Path | None
+    as_of: dt.date
+    lectures: list[str]
+    assignments: list[str]
+    standins: dict[str, list[str]]        # assignment -> withheld names replaced by stand-ins
+    noted_lectures: dict[str, list[str]]  # lecture -> the assignments its note names
+
+    def lines(self) -> list[str]:
+        out = [f"student pack as of {self.as_of}: {self.root}" + (f" (and {self.zip})" if self.zip else ""),
+               f"  lectures: {', '.join(self.lectures) or 'none'}",
+               f"  assignments: {', '.join(self.assignments) or 'none'}"]
+        for a, names in self.standins.items():
+            out.append(f"  {a} still open: stand-ins for {', '.join(n.rsplit('.', 1)[1] for n in names)}")
+        return out
+
+
+def _withheld(calendar: Calendar, as_of: dt.date) -> dict[str, list[str]]:
+    return {a.name: a.withhold for a in calendar.assignments.values() if a.withhold and not a.closed(as_of)}
+
+
+def _strip_definitions(source: str, names: set[str]) -> tuple[str, set[str]]:
+    """The module's source without the top-level definitions of `names`; and the names removed."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    cut, removed = [], set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in names:
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+            cut.append((start, node.end_lineno))
+            removed.add(node.name)
+    for start, end in sorted(cut, reverse=True):
+        del lines[start:end]
+    return re.sub(r"\n{4,}", "\n\n\n", "".join(lines)), removed
+
+
+def _write_library(dest: Path, withheld: dict[str, list[str]], calendar: Calendar) -> None:
+    src_root = REPO / LIBRARY
+    shutil.copytree(src_root, dest / LIBRARY, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    by_module: dict[str, list[tuple[str, str]]] = {}
+    for assignment, names in withheld.items():
+        for q in names:
+            module, name = q.rsplit(".", 1)
+            by_module.setdefault(module, []).append((name, assignment))
+    for module, items in sorted(by_module.items()):
+        rel = Path(*module.split(".")).with_suffix(".py")
+        path = dest / rel
+        if not path.exists():
+            raise CourseError(f"course.toml withholds {module}.{items[0][0]}, but there is no {rel}")
+        names = {n for n, _ in items}
+        text, removed = _strip_definitions(path.read_text(), names)
+        if names - removed:
+            raise CourseError(f"course.toml withholds {', '.join(sorted(names - removed))} from {module}, "
+                              f"which defines no such function")
+        dues = sorted({f"{a} ({calendar.assignments[a].due})" for _, a in items})
+        text = text.rstrip("\n") + (
+            f"\n\n\n# Student pack: until {', '.join(dues)} is due, these are stand-ins computed by PyTorch\n"
+            "# (cnnkit/_standins.py); the numpy versions arrive after the assignment.\n"
+            "from ._standins import install as _install_standins  # noqa: E402\n\n"
+            f"_install_standins(globals(), {sorted(names)!r})\n")
+        path.write_text(text)
+
+
+def _note_cell(lecture_names: list[str], assignments: list[str], calendar: Calendar, shows_source: bool) -> dict:
+    shown = ", ".join(f"`{n}`" for n in lecture_names)
+    dues = "; ".join(f"{a} is due on {calendar.assignments[a].due}" for a in assignments)
+    text = (f"> **In this student release** the course library's {shown} "
+            f"{'is a stand-in' if len(lecture_names) == 1 else 'are stand-ins'} computed by PyTorch "
+            f"(`conv2d`, `unfold`/`fold`, autograd for the backward passes), because "
+            f"{' and '.join(assignments)} asks you to write {'it' if len(lecture_names) == 1 else 'them'}: "
+            f"this lecture runs and prints the same results with {'it' if len(lecture_names) == 1 else 'them'}"
+            f"{' (a cell that prints the library source shows the stand-in)' if shows_source else ''}. "
+            f"The library's numpy version arrives after the assignment ({dues}).")
+    return {"cell_type": "markdown", "id": "student-pack-note", "metadata": {}, "source": text}
+
+
+def definition_source(path: Path, name: str) -> str | None:
+    """The source of a top-level function or class of a file, as inspect.getsource gives it."""
+    lines = path.read_text().splitlines(keepends=True)
+    for node in ast.parse("".join(lines)).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
+            start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+            return "".join(lines[start:node.end_lineno])
+    return None
+
+
+def reference_sources(withheld: dict[str, list[str]]) -> dict[str, str]:
+    """'cnnkit.module.name' -> the numpy reference's source, for every withheld name."""
+    out = {}
+    for names in withheld.values():
+        for q in names:
+            module, name = q.rsplit(".", 1)
+            out[q] = definition_source(REPO / Path(*module.split(".")).with_suffix(".py"), name) or ""
+    return out
+
+
+def _replace_printed_sources(nb: dict, withheld: dict[str, list[str]]) -> bool:
+    """A stored output that shows a withheld reference's source (a lecture's
+    print(inspect.getsource(...))) shows the stand-in's instead, as the cell prints in the pack."""
+    refs = reference_sources(withheld)
+    changed = False
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            if "text" not in out:
+                continue
+            text = "".join(out["text"])
+            for q, ref in refs.items():
+                if ref and ref in text:
+                    text = text.replace(ref, definition_source(REPO / LIBRARY / "_standins.py", q.rsplit(".", 1)[1]))
+            if text != "".join(out["text"]):
+                out["text"] = text.splitlines(keepends=True)
+                changed = True
+    return changed
+
+
+def _write_lectures(dest: Path, stems: list[str], withheld: dict[str, list[str]], calendar: Calendar):
+    (dest / "lectures").mkdir()
+    noted = {}
+    for stem in stems:
+        src = REPO / "lectures" / f"{stem}.ipynb"
+        nb = json.loads(src.read_text())
+        changed = bool(_replace_printed_sources(nb, withheld))
+        code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        used, by = [], []
+        for assignment, names in withheld.items():
+            hits = [q for q in names if re.search(rf"\b{re.escape(q.rsplit('.', 1)[1])}\b", code)]
+            if hits:
+                used += [q.split(".", 1)[1] for q in hits]
+                by.append(assignment)
+        if used:
+            nb["cells"].insert(1, _note_cell(used, by, calendar, changed))
+            noted[stem] = by
+        if used or changed:
+            (dest / "lectures" / f"{stem}.ipynb").write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        else:
+            shutil.copyfile(src, dest / "lectures" / f"{stem}.ipynb")
+    return noted
+
+
+def _requirements() -> str:
+    lines = (REPO / "requirements.txt").read_text().splitlines()
+    picked = []
+    for name in STUDENT_PACKAGES:
+        found = [ln for ln in lines if re.match(rf"{re.escape(name)}(\[.*\])?\s*([=<>!~]|$)", ln)]
+        if not found:
+            raise CourseError(f"requirements.txt has no line for {name}, which the student pack needs")
+        picked.append(found[0])
+    return ("# The course for students: Python 3.11. torch is pinned (an unpinned torch pulls several GB of\n"
+            "# CUDA packages). On a CPU-only Linux machine you can install the small CPU build first:\n"
+            "#   pip install torch==<the version below> --index-url https://download.pytorch.org/whl/cpu\n"
+            + "\n".join(picked) + "\n# the course library, editable\n-e .\n")
+
+
+PYPROJECT = """[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "cnnkit"
+version = "{version}"
+description = "Helper library for the CNN architectures course (student release of {as_of})."
+requires-python = ">=3.10"
+dependencies = ["numpy", "torch", "matplotlib", "scikit-learn", "tqdm"]
+
+[tool.setuptools.packages.find]
+include = ["cnnkit*"]
+"""
+
+OPEN_COMMAND = ('python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && '
+                '.venv/bin/jupyter lab $([ "$(id -u)" = 0 ] && echo --allow-root)')
+CHECK_COMMAND = ".venv/bin/nbgrader validate assignments/{example}"
+
+
+def _readme(as_of: dt.date, stems: list[str], assignments: list[Assignment], standins: dict[str, list[str]],
+            calendar: Calendar) -> str:
+    example = "A1/A1_mlp_backprop.ipynb"
+    for a in assignments:
+        nbs = sorted((ASSIGNMENTS / a.name).glob("*.ipynb"))
+        if nbs:
+            example = f"{a.name}/{nbs[0].name}"
+    parts = [
+        "# CNN architectures, from backprop to ResNet: the course\n",
+        f"Lectures and assignments released by {as_of}. Later lectures and assignments come in a new "
+        "release of this folder; your own work in `assignments/` is yours to keep (copy it over).\n",
+        "## Two commands\n",
+        "Open the course in JupyterLab (Python 3.11, Linux or macOS; installs everything first):\n",
+        f"<!-- open-command -->\n```\n{OPEN_COMMAND}\n```\n",
+        "Check your work on an assignment: runs the notebook from top to bottom and reports every visible "
+        "test that fails (save the notebook first). The grader runs more tests than these.\n",
+        f"<!-- check-command -->\n```\n{CHECK_COMMAND.format(example=example)}\n```\n",
+        "It prints `Success! Your notebook passes all the tests.` when every visible test passes, and "
+        "`VALIDATION FAILED ON n CELL(S)` with the failing cells otherwise.\n",
+        "## Lectures\n",
+        *[f"- `lectures/{s}.ipynb` (released {calendar.lectures[s]})" for s in stems], "",
+        "## Assignments\n",
+        *([f"- `assignments/{a.name}/`: released {a.release}, due {a.due}" for a in assignments]
+          or ["None released yet."]), "",
+    ]
+    if standins:
+        parts += ["## The course library and open assignments\n",
+                  "`cnnkit` is the library every lecture imports. While an assignment is open, the library "
+                  "functions it asks you to write are stand-ins computed by PyTorch (same arguments, same "
+                  "results); their numpy versions come with the first release after the assignment is due:\n",
+                  *[f"- {a} (due {calendar.assignments[a].due}): "
+                    + ", ".join(f"`{n.split('.', 1)[1]}`" for n in names) for a, names in standins.items()], ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def scan_for_secrets(root: Path) -> list[str]:
+    """Files under root (.git aside) that hold an nbgrader solution or hidden-test marker."""
+    bad = []
+    for path in sorted(root.rglob("*")):
+        if ".git" in path.relative_to(root).parts or not path.is_file():
+            continue
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        for marker in MARKERS:
+            if marker in text:
+                bad.append(f"{path.relative_to(root)}: {marker}")
+    return bad
+
+
+def _git(root: Path, as_of: dt.date) -> None:
+    # the course's own identity, and no system or user git configuration (hooks, templates) in the way
+    env = {"GIT_AUTHOR_NAME": "course", "GIT_AUTHOR_EMAIL": "course@localhost", "GIT_COMMITTER_NAME": "course",
+           "GIT_COMMITTER_EMAIL": "course@localhost", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "HOME": str(root)}
+    if not shutil.which("git"):
+        raise CourseError("the student pack is a git repository, and git is not installed (apt-get install git)")
+    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
+                ["git", "commit", "-q", "-m", f"Course release of {as_of}"]):
+        result = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+        if result.returncode:
+            raise CourseError(f"{' '.join(cmd)} failed in {root}: {result.stderr.strip()}")
+
+
+def _zip(root: Path, to: Path) -> None:
+    with zipfile.ZipFile(to, "w", zipfile.ZIP_DEFLATED) as z:
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if ".git" in rel.parts or not path.is_file():
+                continue
+            z.write(path, Path(root.name) / rel)
+
+
+def build(dest: Path, as_of: dt.date, calendar: Calendar | None = None, make_zip: bool = True) -> Pack:
+    """Write the student pack as of `as_of` to dest (which must not exist or be empty) and dest.zip."""
+    calendar = calendar or load_calendar()
+    dest = Path(dest)
+    zip_path = dest.with_name(dest.name + ".zip") if make_zip else None
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise CourseError(f"{dest} exists and is not empty: choose a new folder (nothing is overwritten)")
+    if zip_path and zip_path.exists():
+        raise CourseError(f"{zip_path} exists: move it away or choose another folder (nothing is overwritten)")
+    stems = sorted(s for s, d in calendar.lectures.items() if as_of >= d)
+    released = [a for a in sorted(calendar.assignments.values(), key=lambda a: a.name) if a.released(as_of)]
+    for a in released:
+        if not (ASSIGNMENTS / a.name).is_dir():
+            raise CourseError(f"{a.name} is released by {as_of} but assignments/{a.name} is missing: "
+                              f"run `python -m autograder release {a.name}` first")
+    withheld = _withheld(calendar, as_of)
+
+    stage = dest.with_name(dest.name + ".partial")
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    try:
+        noted = _write_lectures(stage, stems, withheld, calendar)
+        (stage / "assignments").mkdir()
+        for a in released:
+            shutil.copytree(ASSIGNMENTS / a.name, stage / "assignments" / a.name,
+                            ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        _write_library(stage, withheld, calendar)
+        from cnnkit import __version__
+
+        (stage / "pyproject.toml").write_text(PYPROJECT.format(version=__version__, as_of=as_of))
+        (stage / "requirements.txt").write_text(_requirements())
+        (stage / "README.md").write_text(_readme(as_of, stems, released, withheld, calendar))
+        (stage / ".gitignore").write_text(".venv/\n__pycache__/\n*.pyc\n.ipynb_checkpoints/\n*.egg-info/\n")
+        bad = scan_for_secrets(stage)
+        if bad:
+            raise CourseError("the pack would hold solution or hidden-test text; nothing was written:\n  "
+                              + "\n  ".join(bad))
+        _check_withheld(stage, withheld)
+        _git(stage, as_of)
+        if dest.exists():
+            dest.rmdir()
+        stage.rename(dest)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    if zip_path:
+        _zip(dest, zip_path)
+    return Pack(dest, zip_path, as_of, stems, [a.name for a in released], withheld, noted)
+
+
+def distinctive_lines(withheld: dict[str, list[str]]) -> dict[str, list[str]]:
+    """For each withheld reference, the lines of its body (stripped, over 20 characters) that no
+    other part of the library holds: the lines that would give it away."""
+    refs = reference_sources(withheld)
+    rest = []
+    for path in sorted((REPO / LIBRARY).rglob("*.py")):
+        text = path.read_text()
+        for src in refs.values():
+            if src:
+                text = text.replace(src, "")
+        rest.append(text)
+    known = {ln.strip() for text in rest for ln in text.splitlines()}
+    return {q: [ln.strip() for ln in src.splitlines()[1:] if len(ln.strip()) > 20 and ln.strip() not in known]
+            for q, src in refs.items()}
+
+
+def _text_of(path: Path) -> str:
+    text = path.read_text()
+    if path.suffix == ".ipynb":  # sources and outputs as they read, not JSON-escaped
+        nb = json.loads(text)
+        text = "\n".join("".join(c.get("source", "")) + "\n" + "".join(
+            "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+            for o in c.get("outputs", [])) for c in nb["cells"])
+    return text
+
+
+def _check_withheld(root: Path, withheld: dict[str, list[str]]) -> None:
+    """No withheld name may still be defined in the pack's library, nor a line of its body that
+    only it holds appear in any file of the pack."""
+    lines = distinctive_lines(withheld)
+    for path in sorted(root.rglob("*")):
+        if ".git" in path.relative_to(root).parts or not path.is_file():
+            continue
+        try:
+            text = {ln.strip() for ln in _text_of(path).splitlines()}
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        for q, body in lines.items():
+            found = [ln for ln in body if ln in text]
+            if found:
+                raise CourseError(f"{path.relative_to(root)} holds the source of {q} ({found[0]!r}), "
+                                  f"which stays out of the pack until its assignment is due")
+    for names in withheld.values():
+        for q in names:
+            module, name = q.rsplit(".", 1)
+            path = root / Path(*module.split(".")).with_suffix(".py")
+            for node in ast.parse(path.read_text()).body:
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name:
+                    raise CourseError(f"internal error: {q} is still defined in the pack's {path.name}")
