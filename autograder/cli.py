@@ -6,6 +6,7 @@
     grade A1 [--workers N]     autograde every COURSE_DIR/submitted/<student>/A1/, sandboxed
     feedback A1                HTML feedback under COURSE_DIR/feedback/<student>/A1/
     export                     grades as CSV (COURSE_DIR/grades.csv)
+    exchange ACTION A1         nbgrader's exchange on a JupyterHub: release, collect, feedback (autograder.exchange)
     demo                       the whole flow on sample submissions, in a temporary folder
 
 Each verb takes --course-dir DIR, the working folder for submissions and the gradebook
@@ -204,6 +205,9 @@ def main(argv=None) -> int:
     e = add("export", "write the grades as CSV", assignment=False)
     e.add_argument("--to", type=Path, help="CSV file (default: COURSE_DIR/grades.csv)")
     e.add_argument("--force", action="store_true", help="overwrite an existing CSV")
+    from . import exchange
+
+    exchange.add_parser(sub, add)
     d = sub.add_parser("demo", help="run the whole flow on sample submissions in a temporary folder")
     d.add_argument("assignment", nargs="?", default="A1")
     d.add_argument("--keep", type=Path, help="work in this folder and keep it, instead of a temporary one")
@@ -234,6 +238,8 @@ def main(argv=None) -> int:
             print(f"feedback written under {feedback(args.assignment, args.course_dir)}")
         elif args.verb == "export":
             print(f"grades written to {export(args.course_dir, args.to, args.force)}")
+        elif args.verb == "exchange":
+            exchange.run(args)
         elif args.verb == "demo":
             demo(args.assignment, args.keep, args.unsafe_no_sandbox)
     except CourseError as exc:

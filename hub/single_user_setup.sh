@@ -1,0 +1,35 @@
+#!/bin/sh
+# Prepare the JupyterHub single-user image for the course's students. Run it while building the
+# image, as root, from a checkout of the repository, with the image's Python environment first on
+# PATH:
+#
+#   pip install -r requirements.txt && hub/single_user_setup.sh
+#
+# It installs the student's nbgrader configuration (hub/nbgrader_config.py -> /etc/jupyter/) and
+# leaves students the Assignment List and Validate, turning off what only the instructor uses:
+# the Formgrader, Create Assignment and the Course List, both their JupyterLab plugins and their
+# server extensions, for the whole environment (sys-prefix).
+#
+#   hub/single_user_setup.sh --user   does the same for one user: into $JUPYTER_CONFIG_DIR
+#                                     (default ~/.jupyter); the tests use it this way.
+set -eu
+here=$(dirname "$0")
+if [ "${1:-}" = "--user" ]; then
+    lab_level=--level=user server_level=--user
+    dest=${JUPYTER_CONFIG_DIR:-$HOME/.jupyter}
+else
+    lab_level=--level=sys_prefix server_level=--sys-prefix
+    dest=/etc/jupyter
+fi
+mkdir -p "$dest"
+cp "$here/nbgrader_config.py" "$dest/nbgrader_config.py"
+for plugin in formgrader create-assignment course-list; do
+    jupyter labextension disable $lab_level "nbgrader:$plugin"
+done
+for ext in formgrader course_list; do
+    jupyter server extension disable $server_level "nbgrader.server_extensions.$ext"
+done
+jupyter labextension enable $lab_level nbgrader:assignment-list
+for ext in assignment_list validate_assignment; do
+    jupyter server extension enable $server_level "nbgrader.server_extensions.$ext"
+done
