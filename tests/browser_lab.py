@@ -191,8 +191,12 @@ def wait_for(what: str, check, timeout: float, interval: float = 0.5):
 JS_PANEL = """
 const app = window.jupyterapp;
 if (!app) return null;
-const w = app.shell.currentWidget;
-if (!w || !w.content || !w.content.model || !w.sessionContext) return null;
+// The notebook panel: the current widget, or (when the focus is elsewhere, e.g. in the file browser
+// JupyterLab opened the notebook from, which leaves currentWidget null) the visible main-area panel.
+const isNb = x => x && x.content && x.content.model && x.sessionContext;
+const w = isNb(app.shell.currentWidget) ? app.shell.currentWidget
+  : Array.from(app.shell.widgets('main')).find(x => isNb(x) && x.isVisible);
+if (!w) return null;
 """
 
 JS_STATE = JS_PANEL + """
@@ -229,6 +233,8 @@ def open_notebook(driver, lab: Lab, path: str, timeout: float = 240) -> None:
         return st if st and st["path"] == path and st["kernel"] == "idle" and st["connection"] == "connected" else None
 
     wait_for(f"{path} open with an idle kernel", ready, timeout)
+    # Give the notebook the focus, so that the menus a student clicks act on it.
+    driver.execute_script(JS_PANEL + "window.jupyterapp.shell.activateById(w.id); return true;")
 
 
 def notebook_state(driver) -> dict:
