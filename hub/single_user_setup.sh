@@ -12,8 +12,12 @@
 #
 #   hub/single_user_setup.sh --user   does the same for one user: into $JUPYTER_CONFIG_DIR
 #                                     (default ~/.jupyter); the tests use it this way.
+#
+# $PYTHON (default python3) is the image's interpreter; the commands are those of
+# `jupyter labextension` and `jupyter server extension`, run as modules.
 set -eu
 here=$(dirname "$0")
+py=${PYTHON:-python3}
 if [ "${1:-}" = "--user" ]; then
     lab_level=--level=user server_level=--user
     dest=${JUPYTER_CONFIG_DIR:-$HOME/.jupyter}
@@ -24,12 +28,12 @@ fi
 mkdir -p "$dest"
 cp "$here/nbgrader_config.py" "$dest/nbgrader_config.py"
 for plugin in formgrader create-assignment course-list; do
-    jupyter labextension disable $lab_level "nbgrader:$plugin"
+    "$py" -m jupyterlab.labextensions disable $lab_level "nbgrader:$plugin"
 done
 for ext in formgrader course_list; do
-    jupyter server extension disable $server_level "nbgrader.server_extensions.$ext"
+    "$py" -m jupyter_server.extension.serverextension disable $server_level "nbgrader.server_extensions.$ext"
 done
-jupyter labextension enable $lab_level nbgrader:assignment-list
+"$py" -m jupyterlab.labextensions enable $lab_level nbgrader:assignment-list
 for ext in assignment_list validate_assignment; do
-    jupyter server extension enable $server_level "nbgrader.server_extensions.$ext"
+    "$py" -m jupyter_server.extension.serverextension enable $server_level "nbgrader.server_extensions.$ext"
 done
