@@ -30,10 +30,24 @@ cp "$here/nbgrader_config.py" "$dest/nbgrader_config.py"
 for plugin in formgrader create-assignment course-list; do
     "$py" -m jupyterlab.labextensions disable $lab_level "nbgrader:$plugin"
 done
-for ext in formgrader course_list; do
-    "$py" -m jupyter_server.extension.serverextension disable $server_level "nbgrader.server_extensions.$ext"
-done
 "$py" -m jupyterlab.labextensions enable $lab_level nbgrader:assignment-list
-for ext in assignment_list validate_assignment; do
-    "$py" -m jupyter_server.extension.serverextension enable $server_level "nbgrader.server_extensions.$ext"
-done
+if [ "$server_level" = --user ]; then
+    # `jupyter server extension disable --user` refuses an extension the user's own config does not
+    # list yet; the user's jupyter_server_config.json overrides the environment's, so write it there.
+    "$py" - "$dest/jupyter_server_config.json" <<'PY'
+import json, os, sys
+path = sys.argv[1]
+config = json.load(open(path)) if os.path.exists(path) else {}
+ext = config.setdefault("ServerApp", {}).setdefault("jpserver_extensions", {})
+ext.update({"nbgrader.server_extensions.formgrader": False, "nbgrader.server_extensions.course_list": False,
+            "nbgrader.server_extensions.assignment_list": True, "nbgrader.server_extensions.validate_assignment": True})
+json.dump(config, open(path, "w"), indent=2)
+PY
+else
+    for ext in formgrader course_list; do
+        "$py" -m jupyter_server.extension.serverextension disable $server_level "nbgrader.server_extensions.$ext"
+    done
+    for ext in assignment_list validate_assignment; do
+        "$py" -m jupyter_server.extension.serverextension enable $server_level "nbgrader.server_extensions.$ext"
+    done
+fi
