@@ -28,9 +28,9 @@ fi
 mkdir -p "$dest"
 cp "$here/nbgrader_config.py" "$dest/nbgrader_config.py"
 for plugin in formgrader create-assignment course-list; do
-    "$py" -m jupyterlab.labextensions disable $lab_level "nbgrader:$plugin"
+    "$py" -m jupyterlab.labextensions disable $lab_level "@jupyter/nbgrader:$plugin"
 done
-"$py" -m jupyterlab.labextensions enable $lab_level nbgrader:assignment-list
+"$py" -m jupyterlab.labextensions enable $lab_level @jupyter/nbgrader:assignment-list
 if [ "$server_level" = --user ]; then
     # `jupyter server extension disable --user` refuses an extension the user's own config does not
     # list yet; the user's jupyter_server_config.json overrides the environment's, so write it there.

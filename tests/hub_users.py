@@ -61,6 +61,12 @@ def student_python(work: Path, uid: int, gid: int) -> tuple[str | None, str]:
                                       text=True).stdout.strip())
         ours = sysconfig.get_paths()["purelib"]
         (purelib / "course-packages.pth").write_text(f"import site; site.addsitedir({ours!r})\n")
+        # Jupyter's data and config of the environment (the JupyterLab extensions, nbgrader's server
+        # extensions enabled), found under sys.prefix as in the course's own environment
+        for sub in ("share/jupyter", "etc/jupyter"):
+            if (Path(sys.prefix) / sub).is_dir():
+                (env / sub).parent.mkdir(parents=True, exist_ok=True)
+                (env / sub).symlink_to(Path(sys.prefix) / sub)
     python = str(env / "bin" / "python")
     if not _runs_as(python, uid, gid):
         return None, f"neither {sys.executable} nor a {VERSION} environment made for them can import nbgrader as a student"

@@ -196,8 +196,8 @@ def test_student_config_hides_the_instructor_panels(hub):
     student = who["blank"]
     page = json.loads((student.home / ".jupyter" / "labconfig" / "page_config.json").read_text())
     disabled = {k for k, v in page.get("disabledExtensions", {}).items() if v}
-    assert {"nbgrader:formgrader", "nbgrader:create-assignment", "nbgrader:course-list"} <= disabled
-    assert "nbgrader:assignment-list" not in disabled
+    assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:course-list"} <= disabled
+    assert "@jupyter/nbgrader:assignment-list" not in disabled
     # the server extensions are checked where they act: tests/test_exchange_browser.py (no /formgrader)
     server = json.loads((student.home / ".jupyter" / "jupyter_server_config.json").read_text())
     extensions = server["ServerApp"]["jpserver_extensions"]

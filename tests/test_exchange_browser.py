@@ -127,7 +127,8 @@ def hub():
         subprocess.run(["sh", str(ROOT / "hub" / "setup_exchange.sh"), str(ex)], check=True, capture_output=True)
         # the hub's volume is at /srv/nbgrader/exchange; here it is a temporary folder
         config = student.home / ".jupyter" / "nbgrader_config.py"
-        student.run(["sh", "-c", f"echo 'c.Exchange.root = {str(ex)!r}' >> {config}"])
+        student.run([python, "-c", "import sys; open(sys.argv[1], 'a').write(sys.argv[2])", str(config),
+                     f"\nc.Exchange.root = {str(ex)!r}\n"])
         course_dir = work / "course"
         exchange.release(A1, course_dir, ex, release_dir=work / "release")
         lab = StudentLab(student)
@@ -168,8 +169,8 @@ return false;""", list_id, name, label)
 def _menu_items(driver, menu: str) -> list[str]:
     from selenium.webdriver.common.by import By
 
-    items = [e for e in driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-item") if e.text.strip() == menu]
-    assert items, f"no '{menu}' menu in the student's menu bar"
+    items = bl.wait_for(f"the '{menu}' menu in the student's menu bar", lambda: [
+        e for e in driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-item") if e.text.strip() == menu], 90)
     items[0].click()
     labels = bl.wait_for(f"the {menu} menu", lambda: [e.text.strip() for e in driver.find_elements(
         By.CSS_SELECTOR, ".lm-Menu-item .lm-Menu-itemLabel") if e.text.strip()], 10)
@@ -178,6 +179,14 @@ def _menu_items(driver, menu: str) -> list[str]:
 
 def test_fetch_and_submit_from_the_assignment_list(hub):
     student, lab, driver, ex, course_dir = hub
+    try:
+        _fetch_and_submit(student, lab, driver, ex, course_dir)
+    except AssertionError as exc:
+        bl.shot(driver, SHOTS, "hub_failure")
+        raise AssertionError(f"{exc}\n--- the student's jupyter lab log ---\n{lab.log()}") from None
+
+
+def _fetch_and_submit(student, lab, driver, ex, course_dir):
     labels = _menu_items(driver, "Nbgrader")
     bl.shot(driver, SHOTS, "hub_student_nbgrader_menu")
     assert "Assignment List" in labels, labels
