@@ -42,7 +42,8 @@ COURSE_ID = "cnn-architectures"
 
 
 _WHY = why_no_users()
-pytestmark = [pytest.mark.skipif(_WHY is not None, reason=_WHY or ""), pytest.mark.xdist_group("exchange")]
+needs_users = pytest.mark.skipif(_WHY is not None, reason=_WHY or "")
+pytestmark = pytest.mark.xdist_group("exchange")
 
 
 def _cli(*args: str) -> str:
@@ -134,6 +135,7 @@ def _feedback_pages(student: Student) -> list[Path]:
     return sorted((student.home / A1 / "feedback").glob("*/*.html"))
 
 
+@needs_users
 def test_release_puts_the_student_version_in_the_exchange(round_trip):
     work, who, *_ = round_trip
     released = work / "exchange" / COURSE_ID / "outbound" / A1 / NOTEBOOK
@@ -141,6 +143,7 @@ def test_release_puts_the_student_version_in_the_exchange(round_trip):
     assert (who["good"].home / A1 / NOTEBOOK).exists() and (who["blank"].home / A1 / NOTEBOOK).exists()
 
 
+@needs_users
 def test_collect_reports_like_lms_collect(round_trip):
     _, who, course_dir, _, log = round_trip
     good, blank, outsider = (who[k].name for k in ("good", "blank", "outsider"))
@@ -156,6 +159,7 @@ def test_collect_reports_like_lms_collect(round_trip):
     assert log["kept"], "a second collect without --force replaced the notebook already filed"
 
 
+@needs_users
 def test_exchange_grade_equals_the_lms_grade(round_trip):
     _, who, course_dir, lms_dir, _ = round_trip
     score, top = _autograded(course_dir, who["good"].name)
@@ -164,6 +168,7 @@ def test_exchange_grade_equals_the_lms_grade(round_trip):
     assert _autograded(course_dir, who["blank"].name)[0] == 0
 
 
+@needs_users
 def test_feedback_reaches_only_its_student(round_trip):
     work, who, course_dir, _, log = round_trip
     good, blank, outsider = who["good"], who["blank"], who["outsider"]
@@ -183,6 +188,7 @@ def test_feedback_reaches_only_its_student(round_trip):
     assert listing.returncode != 0 and "PermissionError" in listing.stderr
 
 
+@needs_users
 def test_students_cannot_read_each_others_submissions(round_trip):
     work, who, *_ = round_trip
     inbound = work / "exchange" / COURSE_ID / "inbound"
@@ -191,6 +197,7 @@ def test_students_cannot_read_each_others_submissions(round_trip):
     assert listing.returncode != 0 and "PermissionError" in listing.stderr
 
 
+@needs_users
 def test_student_config_hides_the_instructor_panels(hub):
     _, who = hub
     student = who["blank"]
@@ -203,3 +210,20 @@ def test_student_config_hides_the_instructor_panels(hub):
     extensions = server["ServerApp"]["jpserver_extensions"]
     assert extensions["nbgrader.server_extensions.formgrader"] is False
     assert extensions["nbgrader.server_extensions.assignment_list"] is True
+
+
+@pytest.mark.parametrize("action", ["release", "collect", "feedback"])
+def test_a_missing_exchange_is_a_clear_error(tmp_path, capsys, action):
+    missing = tmp_path / "no-exchange"
+    code = cli.main(["exchange", action, A1, "--exchange", str(missing), "--course-dir", str(tmp_path / "course")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"the exchange directory {missing} does not exist" in err and "setup_exchange.sh" in err, err
+    assert not missing.exists(), "a missing exchange (an unmounted volume) must not be created here"
+
+
+def test_collect_before_any_release_is_a_clear_error(tmp_path, capsys):
+    ex = tmp_path / "exchange"
+    ex.mkdir()
+    code = cli.main(["exchange", "collect", A1, "--exchange", str(ex), "--course-dir", str(tmp_path / "course")])
+    err = capsys.readouterr().err
+    assert code == 2 and "release an assignment to this exchange first" in err, err
