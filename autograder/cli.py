@@ -6,6 +6,7 @@
     grade A1 [--workers N]     autograde every COURSE_DIR/submitted/<student>/A1/, sandboxed
     feedback A1                HTML feedback under COURSE_DIR/feedback/<student>/A1/
     export                     grades as CSV (COURSE_DIR/grades.csv)
+    exchange ACTION A1         nbgrader's exchange on a JupyterHub: release, collect, feedback (autograder.exchange)
     demo                       the whole flow on sample submissions, in a temporary folder
     pack DIR --as-of DATE      the student pack (autograder/pack.py): released lectures and assignments
     similarity A2              ranked HTML report of similar answers (autograder/similarity.py)
@@ -206,6 +207,9 @@ def main(argv=None) -> int:
     e = add("export", "write the grades as CSV", assignment=False)
     e.add_argument("--to", type=Path, help="CSV file (default: COURSE_DIR/grades.csv)")
     e.add_argument("--force", action="store_true", help="overwrite an existing CSV")
+    from . import exchange
+
+    exchange.add_parser(sub, add)
     d = sub.add_parser("demo", help="run the whole flow on sample submissions in a temporary folder")
     d.add_argument("assignment", nargs="?", default="A1")
     d.add_argument("--keep", type=Path, help="work in this folder and keep it, instead of a temporary one")
@@ -245,6 +249,8 @@ def main(argv=None) -> int:
             print(f"feedback written under {feedback(args.assignment, args.course_dir)}")
         elif args.verb == "export":
             print(f"grades written to {export(args.course_dir, args.to, args.force)}")
+        elif args.verb == "exchange":
+            exchange.run(args)
         elif args.verb == "demo":
             demo(args.assignment, args.keep, args.unsafe_no_sandbox)
         elif args.verb == "pack":

@@ -1,0 +1,328 @@
+"""The course on a shared JupyterHub: nbgrader's exchange directory instead of an LMS export.
+
+    python -m autograder exchange release A1   [--exchange DIR]   student version -> DIR/<course>/outbound/A1
+    python -m autograder exchange collect A1   [--exchange DIR]   DIR/<course>/inbound -> COURSE_DIR/submitted/
+    python -m autograder exchange feedback A1  [--exchange DIR]   COURSE_DIR/feedback/ -> DIR/<course>/feedback/
+
+The transfers are nbgrader's own (nbgrader.exchange.default: ExchangeReleaseAssignment,
+ExchangeCollect, ExchangeReleaseFeedback), configured with the course's nbgrader_config.py
+(CourseDirectory.course_id) and Exchange.root = DIR (default /srv/nbgrader/exchange, nbgrader's
+documented location). Students use nbgrader's side of the same exchange: the Assignment List in
+JupyterLab, or `nbgrader fetch_assignment / submit / fetch_feedback` (hub/nbgrader_config.py).
+
+`collect` treats the inbound folder as hostile, like an LMS export: every student may write there.
+nbgrader copies each student's newest submission into a private staging folder; from there the
+files go through autograder.collect.collect, so the report and the rules are the ones of
+`python -m autograder collect` (late, unknown student, duplicate, wrong name, never overwriting a
+different file without --force, the size and cell limits). Beyond that, a submission is refused,
+not collected, when its name is not a valid student id, when its folder is not owned by the unix
+user its name claims (anyone can write a folder named `alice+A1+...`; --no-check-owner accepts
+names as they are, for hubs whose containers share one uid), or when it holds a symbolic link or
+anything but plain files and folders (a link to /dev/zero would never finish copying). The time of
+a submission is the one in its name, unless the exchange's own record (the folder's ctime, which
+no user can set back) is more than a minute later: a name can be back-dated, the ctime cannot.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import collect as lms
+from . import course
+from .course import ID_PATTERN, CourseError
+from .limits import CONFIG_FILE
+
+DEFAULT_ROOT = "/srv/nbgrader/exchange"  # nbgrader's documented exchange location on a hub
+# The staged files are handed to autograder.collect under this name: <student>+<file>.
+_PATTERN = r"^(?P<student>[^+/]+)\+(?P<file>[^/]+)$"
+_SECRET = re.compile(r"[0-9a-f]{16,256}\Z")  # nbgrader writes secrets.token_hex(64)
+# How much later than the time in its name the exchange may have received a submission before the
+# exchange's time is used instead (clock skew between the student's server and the file system).
+CLOCK_SKEW = dt.timedelta(seconds=60)
+# The exchange's files nbgrader adds to a submission; not the student's, so not collected as such.
+_EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
+
+
+@dataclass
+class ExchangeReport:
+    """What `exchange collect` did: autograder.collect's Report plus what only the exchange has."""
+
+    report: lms.Report
+    notes: list = field(default_factory=list)  # (student, text): times taken from the exchange, ...
+
+    def lines(self) -> list[str]:
+        return self.report.lines() + [f"note      {s}: {text}" for s, text in self.notes]
+
+
+def _config(course_dir: Path, root: str | os.PathLike, assignment: str, release_dir: Path | None = None):
+    """nbgrader's CourseDirectory and config for this course, with Exchange.root set."""
+    from nbgrader.coursedir import CourseDirectory
+
+    course._put_interpreter_on_path()
+    Path(course_dir).mkdir(parents=True, exist_ok=True)
+    config = course.make_config(course_dir, release_dir)
+    config.Exchange.root = str(Path(root).resolve())
+    coursedir = CourseDirectory(config=config)
+    coursedir.assignment_id = assignment
+    return coursedir, config
+
+
+def _start(cls, coursedir, config, **traits) -> None:
+    """Run one of nbgrader's exchange transfers; its failures become CourseErrors."""
+    from nbgrader.auth import Authenticator
+    from nbgrader.exchange import ExchangeError
+
+    transfer = cls(coursedir=coursedir, authenticator=Authenticator(config=config), config=config)
+    for name, value in traits.items():
+        setattr(transfer, name, value)
+    try:
+        transfer.start()
+    except ExchangeError as exc:
+        raise CourseError(f"nbgrader's exchange ({cls.__name__}): {exc}") from exc
+
+
+def _check_root(root: str | os.PathLike) -> Path:
+    root = Path(root)
+    if not root.is_dir():
+        raise CourseError(f"the exchange directory {root} does not exist; create it (as root) with "
+                          f"`hub/setup_exchange.sh {root}`, or pass --exchange DIR (autograder/README.md, "
+                          "'The course on a JupyterHub')")
+    return root
+
+
+def release(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT_ROOT, force: bool = False,
+            release_dir: Path | None = None) -> Path:
+    """Generate the student version (as `release` does) and put it in the exchange's outbound folder.
+
+    A second release of the same assignment is refused unless force: students may have fetched it."""
+    root = _check_root(root)
+    released = course.release(assignment, course_dir, release_dir=release_dir)
+    from nbgrader.exchange.default import ExchangeReleaseAssignment
+
+    coursedir, config = _config(course_dir, root, assignment, release_dir)
+    _start(ExchangeReleaseAssignment, coursedir, config, force=force)
+    dest = Path(config.Exchange.root) / coursedir.course_id / "outbound" / assignment
+    if not dest.is_dir():
+        raise CourseError(f"nbgrader reported no error, but {dest} was not written from {released}")
+    return dest
+
+
+def _records(inbound: Path, assignment: str):
+    """{name in the file name: [(time in the name, folder), newest first]} of the inbound folder."""
+    from nbgrader.utils import parse_utc
+
+    found: dict[str, list] = {}
+    for path in sorted(inbound.glob(f"*+{glob.escape(assignment)}+*")):
+        parts = path.name.rsplit("+", 3)  # student+assignment+timestamp[+random], as nbgrader reads it
+        if len(parts) < 3 or parts[1] != assignment:
+            continue
+        try:
+            stamp = parse_utc(parts[2])
+        except Exception:  # noqa: BLE001 - an unparseable time: the name is not nbgrader's
+            stamp = None
+        found.setdefault(parts[0], []).append((stamp, path))
+    epoch = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    for rows in found.values():
+        rows.sort(key=lambda r: r[0] or epoch, reverse=True)
+    return found
+
+
+def _unsafe_entry(folder: Path) -> str | None:
+    """Why a submission folder cannot be copied safely (a link, a device, a pipe), or None."""
+    if folder.is_symlink() or not folder.is_dir():
+        return "is not a plain folder"
+    for top, dirs, files in os.walk(folder, followlinks=False):
+        for name in dirs + files:
+            mode = os.lstat(os.path.join(top, name)).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                rel = os.path.relpath(os.path.join(top, name), folder)
+                return f"holds {rel!r}, which is not a plain file (a symbolic link, device or pipe)"
+    return None
+
+
+def _owner(path: Path) -> str:
+    import pwd
+
+    uid = path.lstat().st_uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _utc(value) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def collect(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT_ROOT, due: str | None = None,
+            add_unknown: bool = False, force: bool = False, check_owner: bool = True) -> ExchangeReport:
+    """Collect every student's newest submission from the exchange into COURSE_DIR/submitted/."""
+    from nbgrader.exchange.default import ExchangeCollect
+
+    course.check_assignment(assignment)
+    root = _check_root(root)
+    coursedir, config = _config(course_dir, root, assignment)
+    inbound = Path(config.Exchange.root) / coursedir.course_id / "inbound"
+    if not inbound.is_dir():
+        raise CourseError(f"no {inbound}: release an assignment to this exchange first "
+                          f"(python -m autograder exchange release {assignment} --exchange {root})")
+    due_at = _parse_due(due)
+    expected = sorted(p.name for p in (course.SOLUTIONS / assignment).iterdir()
+                      if p.is_file() and not p.name.endswith(".pct.py") and p.name != CONFIG_FILE)
+    refused, wrong, duplicates, notes = [], [], [], []
+    entries: list[lms.Entry] = []
+    secrets: dict[str, str] = {}
+    staging = Path(tempfile.mkdtemp(prefix=".exchange-", dir=course_dir))
+    try:
+        coursedir.submitted_directory = str(staging / "submitted")
+        for student, rows in sorted(_records(inbound, assignment).items()):
+            if not ID_PATTERN.fullmatch(student):
+                wrong += [(p.name, f"{student!r} is not a valid student id (letters, digits, _ . -)") for _, p in rows]
+                continue
+            usable = []
+            for stamp, path in rows:
+                problem = None if stamp is not None else "the time in its name cannot be read; not nbgrader's"
+                problem = problem or _unsafe_entry(path)
+                if problem is None and check_owner and _owner(path) != student:
+                    problem = (f"is named for {student!r} but owned by {_owner(path)!r}; only the student's own "
+                               "unix user can submit as them (--no-check-owner accepts names as they are)")
+                if problem:
+                    refused.append((path.name, problem))
+                else:
+                    usable.append((stamp, path))
+            if not usable:
+                continue
+            when, chosen = usable[0]
+            duplicates += [(student, p.name, chosen.name) for _, p in usable[1:]]
+            received = dt.datetime.fromtimestamp(chosen.stat().st_ctime, tz=dt.timezone.utc)
+            when = _utc(when)
+            if received - when > CLOCK_SKEW:
+                notes.append((student, f"{chosen.name}: its name says {when:%Y-%m-%d %H:%M:%S} UTC, the exchange "
+                                       f"received it at {received:%Y-%m-%d %H:%M:%S} UTC; the latter is used"))
+                when = received
+            # nbgrader's ExchangeCollect takes a student's newest folder by its name; show it only the
+            # chosen one, through a private exchange whose inbound holds a link to it
+            view = staging / "exchange" / student
+            (view / coursedir.course_id / "inbound").mkdir(parents=True)
+            (view / coursedir.course_id / "inbound" / chosen.name).symlink_to(chosen.resolve())
+            config.Exchange.root = str(view)
+            coursedir.student_id = student
+            try:
+                _start(ExchangeCollect, coursedir, config, check_owner=False, update=True)
+            except (CourseError, OSError, RuntimeError) as exc:  # nbgrader refuses a folder over max_dir_size
+                refused.append((chosen.name, f"nbgrader could not collect it: {exc}"))
+                continue
+            staged = staging / "submitted" / student / assignment
+            for e in lms.read_export(staged):
+                if e.name in _EXCHANGE_FILES:
+                    continue
+                if "/" in e.name:
+                    wrong.append((f"{chosen.name}/{e.name}", f"is in a subfolder; {assignment} expects only "
+                                                            f"{', '.join(expected)}"))
+                    continue
+                entries.append(lms.Entry(f"{student}+{e.name}", e.data, when, e.problem))
+            secret_file = staged / "submission_secret.txt"
+            secret = secret_file.open("rb").read(300).decode("ascii", "replace").strip() if secret_file.is_file() else ""
+            if _SECRET.fullmatch(secret):
+                secrets[student] = secret
+            else:
+                notes.append((student, "no valid submission_secret.txt: nbgrader's feedback cannot be "
+                                       "released to this submission"))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    from .cli import roster_ids
+
+    report = lms.collect(entries, assignment, expected, Path(course_dir) / "submitted", pattern=_PATTERN,
+                         roster=roster_ids(course_dir), due=due_at, add_unknown=add_unknown, force=force)
+    report.refused += refused
+    report.wrong_name += wrong
+    report.duplicates += duplicates
+    for student in sorted({s for s, _ in report.filed} & set(secrets)):
+        # the secret names the feedback nbgrader releases to this submission (ExchangeReleaseFeedback)
+        (Path(course_dir) / "submitted" / student / assignment / "submission_secret.txt").write_text(secrets[student])
+    return ExchangeReport(report, notes)
+
+
+def _parse_due(due: str | None) -> dt.datetime | None:
+    if not due:
+        return None
+    try:
+        due_at = dt.datetime.fromisoformat(due)
+    except ValueError as exc:
+        raise CourseError(f"--due {due!r} is not an ISO date such as 2026-10-01T23:59") from exc
+    return due_at if due_at.tzinfo else due_at.replace(tzinfo=dt.timezone.utc)
+
+
+def release_feedback(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT_ROOT,
+                     students: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Put the HTML feedback of COURSE_DIR/feedback/<student>/A/ (`python -m autograder feedback A`)
+    in the exchange, where only the submitting student can find it (its name is a hash of their
+    submission's secret). Returns (students released, lines about those skipped)."""
+    from nbgrader.exchange.default import ExchangeReleaseFeedback
+
+    course.check_assignment(assignment)
+    root = _check_root(root)
+    coursedir, config = _config(course_dir, root, assignment)
+    base = Path(course_dir) / "feedback"
+    folders = sorted(p.parent for p in base.glob(f"*/{glob.escape(assignment)}/*.html"))
+    have = sorted({f.parent.name for f in folders})
+    if not have:
+        raise CourseError(f"no feedback for {assignment} under {base}: run `python -m autograder feedback "
+                          f"{assignment}` first")
+    released, skipped = [], []
+    for student in have:
+        if students and student not in students:
+            continue
+        folder = base / student / assignment
+        if not ID_PATTERN.fullmatch(student):
+            skipped.append(f"{student!r}: not a valid student id")
+            continue
+        if not (folder / "submission_secret.txt").is_file() or not (folder / "timestamp.txt").is_file():
+            skipped.append(f"{student}: not submitted through the exchange (no submission_secret.txt); "
+                           "give this feedback another way")
+            continue
+        coursedir.student_id = student
+        _start(ExchangeReleaseFeedback, coursedir, config)
+        released.append(student)
+    return released, skipped
+
+
+def add_parser(sub, add) -> None:
+    """The `exchange` verb of cli.py (add: cli's helper that adds --course-dir and --db)."""
+    p = add("exchange", "nbgrader's exchange on a shared JupyterHub: release, collect, feedback", assignment=False)
+    p.add_argument("action", choices=["release", "collect", "feedback"],
+                   help="release: student version to the exchange; collect: submissions into COURSE_DIR/"
+                        "submitted/; feedback: COURSE_DIR/feedback/ to the students")
+    p.add_argument("assignment", help="assignment name, e.g. A1")
+    p.add_argument("--exchange", default=DEFAULT_ROOT, help="nbgrader's exchange root (default: %(default)s)")
+    p.add_argument("--force", action="store_true",
+                   help="release: replace an assignment already released; collect: replace files already filed that differ")
+    p.add_argument("--due", help="collect: deadline, ISO format (UTC unless stated); later submissions are reported late")
+    p.add_argument("--add-unknown", action="store_true", help="collect: also file students missing from the roster")
+    p.add_argument("--no-check-owner", action="store_true",
+                   help="collect: accept a submission not owned by the unix user it is named for")
+    p.add_argument("--student", action="append", help="feedback: release only this student's (repeatable)")
+
+
+def run(args) -> None:
+    """Carry out a parsed `exchange` command (CourseError for what the instructor can fix)."""
+    if args.action == "release":
+        dest = release(args.assignment, args.course_dir, args.exchange, force=args.force)
+        print(f"released {args.assignment} to {dest}")
+    elif args.action == "collect":
+        report = collect(args.assignment, args.course_dir, args.exchange, due=args.due,
+                         add_unknown=args.add_unknown, force=args.force, check_owner=not args.no_check_owner)
+        print("\n".join(report.lines()))
+    else:
+        released, skipped = release_feedback(args.assignment, args.course_dir, args.exchange, args.student)
+        print(f"released the feedback of {len(released)} student(s) to {args.exchange}")
+        for line in skipped:
+            print(f"skipped   {line}", file=sys.stderr)

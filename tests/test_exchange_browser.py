@@ -1,0 +1,224 @@
+"""A student's JupyterLab on the course's hub: the Assignment List shows A1, and Fetch and Submit work
+from the panel, in headless Chromium.
+
+The student is a unix user the test creates (tests/hub_users.py), set up as the hub's single-user
+image is (hub/single_user_setup.sh --user); its JupyterLab runs as that user. The instructor (this
+process) releases A1 to a temporary exchange made by hub/setup_exchange.sh and, after the student
+submits from the panel, collects the submission with autograder.exchange.collect. The instructor's
+panels are hidden: no Formgrader or Create Assignment in the Nbgrader menu, and /formgrader is not
+served. Screenshots go to test-output/browser/ with the other browser tests'. Skipped with the reason
+where users cannot be created or the browser is missing.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from autograder import exchange
+
+from tests.hub_users import Student, student_python, why_no_users
+
+try:
+    from tests import browser_lab as bl
+except ImportError:  # pragma: no cover - tests/ as a plain folder
+    import browser_lab as bl
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "test-output" / "browser"
+A1 = "A1"
+NOTEBOOK = "A1_mlp_backprop.ipynb"
+_why = why_no_users() or bl.missing_browser()
+pytestmark = [pytest.mark.skipif(_why is not None, reason=_why or ""), pytest.mark.xdist_group("browser")]
+
+
+class StudentLab:
+    """`python -m jupyterlab` as the student, on a free port with a random token."""
+
+    def __init__(self, student: Student, timeout: float = 180):
+        self.student, self.port, self.token = student, bl.free_port(), secrets.token_hex(16)
+        settings = student.home / ".lab-settings"
+        notif = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        student.run(["mkdir", "-p", str(notif.parent)])
+        student.run([student.python, "-c", "import sys; open(sys.argv[1], 'w').write(sys.argv[2])", str(notif),
+                     json.dumps({"fetchNews": "false", "checkForUpdates": False})])
+        self.log_path = student.home / "jupyter-lab.log"
+        self.proc = student.popen(
+            [student.python, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}",
+             f"--ServerApp.root_dir={student.home}", f"--LabApp.user_settings_dir={settings}",
+             f"--LabApp.workspaces_dir={student.home / '.lab-workspaces'}", "--LabApp.expose_app_in_browser=True"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._drain()
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the student's jupyter lab exited ({self.proc.returncode}):\n{self.log()}")
+            if self.status("api/status") == 200:
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"the student's jupyter lab did not answer within {timeout:.0f} s:\n{self.log()}")
+
+    def _drain(self) -> None:
+        import threading
+
+        self._lines: list[str] = []
+
+        def read():
+            for line in iter(self.proc.stderr.readline, b""):
+                self._lines.append(line.decode(errors="replace"))
+
+        threading.Thread(target=read, daemon=True).start()
+
+    def log(self) -> str:
+        return "".join(self._lines)[-6000:]
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}?token={self.token}&reset"
+
+    def status(self, path: str) -> int | None:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}/{path}",
+                                     headers={"Authorization": f"token {self.token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            return None
+
+    def stop(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if self.proc.poll() is not None:
+                break
+            try:
+                os.killpg(self.proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                break
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+@pytest.fixture(scope="module")
+def hub():
+    work = Path(tempfile.mkdtemp(prefix="exchange-browser-"))
+    os.chmod(work, 0o755)
+    student = lab = driver = None
+    try:
+        student = Student(f"ag{secrets.token_hex(3)}lab", work)
+        python, how = student_python(work, student.pw.pw_uid, student.pw.pw_gid)
+        if python is None:
+            pytest.skip(f"the student cannot run nbgrader: {how}")
+        student.setup(python)
+        ex = work / "exchange"
+        subprocess.run(["sh", str(ROOT / "hub" / "setup_exchange.sh"), str(ex)], check=True, capture_output=True)
+        # the hub's volume is at /srv/nbgrader/exchange; here it is a temporary folder
+        config = student.home / ".jupyter" / "nbgrader_config.py"
+        student.run([python, "-c", "import sys; open(sys.argv[1], 'a').write(sys.argv[2])", str(config),
+                     f"\nc.Exchange.root = {str(ex)!r}\n"])
+        course_dir = work / "course"
+        exchange.release(A1, course_dir, ex, release_dir=work / "release")
+        lab = StudentLab(student)
+        driver = bl.start_chromium(work / "chromium-profile")
+        driver.get(lab.url("lab"))
+        bl.wait_for("JupyterLab", lambda: driver.execute_script("return !!window.jupyterapp"), timeout=120)
+        yield student, lab, driver, ex, course_dir
+    finally:
+        if driver is not None:
+            driver.quit()
+        if lab is not None:
+            lab.stop()
+        if student is not None:
+            student.remove()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _rows(driver, list_id: str) -> list[dict]:
+    """The rows of one of the Assignment List's lists: their text and their buttons."""
+    return driver.execute_script("""
+const list = document.getElementById(arguments[0]);
+if (!list) return [];
+return Array.from(list.querySelectorAll('.list_item')).filter(r => r.offsetParent !== null).map(r => ({
+  text: r.innerText, buttons: Array.from(r.querySelectorAll('button')).map(b => b.innerText)}));""", list_id)
+
+
+def _click(driver, list_id: str, name: str, label: str) -> None:
+    clicked = driver.execute_script("""
+const list = document.getElementById(arguments[0]);
+for (const row of list.querySelectorAll('.list_item')) {
+  if (!row.innerText.includes(arguments[1])) continue;
+  for (const b of row.querySelectorAll('button')) if (b.innerText === arguments[2]) { b.click(); return true; }
+}
+return false;""", list_id, name, label)
+    assert clicked, f"no {label} button for {name} in #{list_id}: {_rows(driver, list_id)}"
+
+
+def _menu_items(driver, menu: str) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    items = bl.wait_for(f"the '{menu}' menu in the student's menu bar", lambda: [
+        e for e in driver.find_elements(By.CSS_SELECTOR, ".lm-MenuBar-item") if e.text.strip() == menu], 90)
+    items[0].click()
+    labels = bl.wait_for(f"the {menu} menu", lambda: [e.text.strip() for e in driver.find_elements(
+        By.CSS_SELECTOR, ".lm-Menu-item .lm-Menu-itemLabel") if e.text.strip()], 10)
+    return labels
+
+
+def test_fetch_and_submit_from_the_assignment_list(hub):
+    student, lab, driver, ex, course_dir = hub
+    try:
+        _fetch_and_submit(student, lab, driver, ex, course_dir)
+    except AssertionError as exc:
+        bl.shot(driver, SHOTS, "hub_failure")
+        raise AssertionError(f"{exc}\n--- the student's jupyter lab log ---\n{lab.log()}") from None
+
+
+def _fetch_and_submit(student, lab, driver, ex, course_dir):
+    labels = _menu_items(driver, "Nbgrader")
+    bl.shot(driver, SHOTS, "hub_student_nbgrader_menu")
+    assert "Assignment List" in labels, labels
+    assert not {"Formgrader", "Create Assignment", "Course List"} & set(labels), labels
+    assert lab.status("formgrader") == 404, "the student's server serves the Formgrader"
+
+    from selenium.webdriver.common.by import By
+
+    next(e for e in driver.find_elements(By.CSS_SELECTOR, ".lm-Menu-item .lm-Menu-itemLabel")
+         if e.text.strip() == "Assignment List").click()
+    released = bl.wait_for("A1 in Released assignments", lambda: [
+        r for r in _rows(driver, "released_assignments_list") if A1 in r["text"]], 120)
+    assert "Fetch" in released[0]["buttons"], released
+    bl.shot(driver, SHOTS, "hub_assignment_list_released")
+
+    _click(driver, "released_assignments_list", A1, "Fetch")
+    fetched = bl.wait_for("A1 in Downloaded assignments", lambda: [
+        r for r in _rows(driver, "fetched_assignments_list") if A1 in r["text"]], 120)
+    assert "Submit" in fetched[0]["buttons"], fetched
+    assert (student.home / A1 / NOTEBOOK).is_file(), "Fetch did not put the notebook in the student's home"
+    bl.shot(driver, SHOTS, "hub_assignment_list_fetched")
+
+    _click(driver, "fetched_assignments_list", A1, "Submit")
+    submitted = bl.wait_for("A1 in Submitted assignments", lambda: [
+        r for r in _rows(driver, "submitted_assignments_list") if A1 in r["text"]], 120)
+    bl.shot(driver, SHOTS, "hub_assignment_list_submitted")
+    inbound = sorted((ex / "cnn-architectures" / "inbound").iterdir())
+    assert [p.name.split("+")[:2] for p in inbound] == [[student.name, A1]], inbound
+    assert inbound[0].stat().st_uid == student.pw.pw_uid
+    assert submitted
+
+    report = exchange.collect(A1, course_dir, ex)
+    assert report.report.filed == [(student.name, NOTEBOOK)], report.lines()
+    filed = course_dir / "submitted" / student.name / A1 / NOTEBOOK
+    assert filed.read_bytes() == (student.home / A1 / NOTEBOOK).read_bytes()
