@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder import batch, cli, course, sandbox, submissions  # installed with the course (pip install -e .)
+from autograder import api, batch, course, sandbox, submissions  # installed with the course (pip install -e .)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ def plain_nbgrader(assignment: str, work: Path, n: int) -> tuple[float, dict]:
 
 
 def ours(assignment: str, work: Path, n: int, workers: int) -> tuple[float, dict]:
-    released = cli.release(assignment, work, release_dir=work / "release")
+    released = api.release(assignment, work, release_dir=work / "release")
     make_submissions(assignment, released, work / "submitted", n)
     t0 = time.perf_counter()
     batch.grade_batch(assignment, work, workers=workers, unsafe=sandbox.check() is not None, progress=False)
