@@ -15,8 +15,8 @@ Every function takes the course folder as a `course.CourseDir` (a path is accept
 that folder with its sqlite gradebook) and raises `course.CourseError` with a message for the
 instructor when something is wrong. `cli.py` only parses arguments and calls these.
 
-Layers (each imports only those below it; nothing below cli imports cli, nothing below api
-imports api):
+Layers (each imports only its own layer and those below; nothing below cli imports cli,
+nothing below api imports api):
 
     cli          argument parsing, printing
     api          this module: one function per verb
