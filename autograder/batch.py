@@ -25,13 +25,11 @@ from pathlib import Path
 
 import nbformat
 
-from . import course, sandbox, sanitize, testplan
-from .course import CourseError
+from . import sandbox, sanitize, testplan
+from .course import STATUS_FILE, CourseDir, CourseError, check_assignment, release, solution_dir
 from .execute import run_job
 from .limits import assignment_limits, notebook_too_big
 from .pool import SurvivingPool
-
-STATUS_FILE = "grading.json"
 
 
 @dataclass
@@ -53,30 +51,31 @@ def fingerprint(folder: Path, assignment_dir: Path) -> str:
     return h.hexdigest()
 
 
-def read_status(course_dir: Path, assignment: str, student: str) -> dict | None:
-    p = Path(course_dir) / "autograded" / student / assignment / STATUS_FILE
+def read_status(course: CourseDir | Path, assignment: str, student: str) -> dict | None:
+    """A submission's grading.json (None if it has none or it cannot be read)."""
+    p = CourseDir.of(course).status_file(student, assignment)
     try:
         return json.loads(p.read_text())
     except (OSError, ValueError):
         return None
 
 
-def _write_status(course_dir: Path, assignment: str, student: str, data: dict) -> None:
-    folder = Path(course_dir) / "autograded" / student / assignment
+def _write_status(course: CourseDir, assignment: str, student: str, data: dict) -> None:
+    folder = course.autograded_submission(student, assignment)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / (STATUS_FILE + ".tmp")
     tmp.write_text(json.dumps(data, indent=1))
     tmp.replace(folder / STATUS_FILE)
 
 
-def _stage(course_dir: Path, assignment: str, student: str, expected: list[str],
+def _stage(course: CourseDir, assignment: str, student: str, expected: list[str],
            limits: dict | None = None) -> tuple[Path, list[str]]:
     """Copy a submission to a staging folder, leaving out notebooks that cannot be read.
 
     The student's own files in submitted/ are never changed. Returns the staging root and the
     problems found (one line each)."""
-    src = Path(course_dir) / "submitted" / student / assignment
-    root = Path(course_dir) / ".staging"
+    src = course.submission(student, assignment)
+    root = course.staging
     dest = root / student / assignment
     shutil.rmtree(dest, ignore_errors=True)
     shutil.copytree(src, dest, symlinks=False, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
@@ -104,11 +103,11 @@ def _stage(course_dir: Path, assignment: str, student: str, expected: list[str],
     return root, problems
 
 
-def _zero_missing(course_dir: Path, assignment: str, student: str) -> None:
+def _zero_missing(course: CourseDir, assignment: str, student: str) -> None:
     """Every grade still without a score gets 0 automatically (nothing ran for it)."""
     from nbgrader.api import MissingEntry
 
-    with course.gradebook(course_dir) as gb:
+    with course.gradebook() as gb:
         try:
             sub = gb.find_submission(assignment, student)
         except MissingEntry:
@@ -146,9 +145,9 @@ def _guard(text: str, add: bool) -> str:
     return nbformat.writes(nb)
 
 
-def _prepare(api, course_dir: Path, assignment: str, student: str, expected: list[str],
+def _prepare(api, course: CourseDir, assignment: str, student: str, expected: list[str],
              limits: dict | None = None) -> tuple[dict | None, list[str]]:
-    staging, problems = _stage(course_dir, assignment, student, expected, limits)
+    staging, problems = _stage(course, assignment, student, expected, limits)
     if not any((staging / student / assignment / name).exists() for name in expected):
         return None, problems  # nothing nbgrader could grade: every notebook missing or unreadable
     api.coursedir.submitted_directory = str(staging)
@@ -158,7 +157,7 @@ def _prepare(api, course_dir: Path, assignment: str, student: str, expected: lis
         lines = [ln for ln in log.strip().splitlines() if ln.strip()]
         detail = next((ln for ln in reversed(lines) if "Error" in ln or "error" in ln), lines[-1] if lines else "")
         return None, problems + [f"nbgrader could not prepare the submission: {detail.strip()[:200]}"]
-    folder = Path(course_dir) / "autograded" / student / assignment
+    folder = course.autograded_submission(student, assignment)
     notebooks, files, plans = {}, {}, {}
     in_kernel = assignment in testplan.TESTS_IN_KERNEL
     for p in sorted(folder.rglob("*")):
@@ -167,7 +166,7 @@ def _prepare(api, course_dir: Path, assignment: str, student: str, expected: lis
         rel = str(p.relative_to(folder))
         if p.suffix == ".ipynb" and p.parent == folder:
             text = p.read_text()
-            source = course.SOLUTIONS / assignment / p.name
+            source = solution_dir(assignment) / p.name
             if in_kernel or not source.exists():
                 notebooks[p.stem] = _guard(text, add=True)
             else:
@@ -182,15 +181,15 @@ def _prepare(api, course_dir: Path, assignment: str, student: str, expected: lis
             "plans": plans}, problems
 
 
-def _save(config, course_dir: Path, assignment: str, student: str, result: dict) -> list[str]:
+def _save(config, course: CourseDir, assignment: str, student: str, result: dict) -> list[str]:
     """Score executed notebooks into the gradebook with nbgrader's own preprocessors."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
                                         LimitOutput, SaveAutoGrades)
 
     problems = []
-    folder = Path(course_dir) / "autograded" / student / assignment
-    with course.gradebook(course_dir) as gb:
+    folder = course.autograded_submission(student, assignment)
+    with course.gradebook() as gb:
         tests = {n.name: {c.name for c in n.grade_cells if c.cell_type == "code"}
                  for n in gb.find_assignment(assignment).notebooks}
     for name, text in result["notebooks"].items():
@@ -200,7 +199,7 @@ def _save(config, course_dir: Path, assignment: str, student: str, result: dict)
         if gone:
             problems.append(f"{name}.ipynb: test cell(s) {', '.join(gone)} deleted (scored 0)")
         resources = {"nbgrader": {"student": student, "assignment": assignment, "notebook": name,
-                                  "db_url": course.db_url(course_dir)}}
+                                  "db_url": course.gradebook_url}}
         try:
             for cls in (IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
                         AssignLatePenalties, CheckCellMetadata):
@@ -259,48 +258,50 @@ class _Executor:
             self.cluster.close()
 
 
-def ensure_in_gradebook(assignment: str, course_dir: Path) -> None:
+def ensure_in_gradebook(assignment: str, course: CourseDir) -> None:
     """Autograde needs the assignment's cells in the gradebook: add them if this course dir lacks
     them. An assignment already there is left as it is, so students are graded against what was
     released."""
     from nbgrader.api import MissingEntry
 
-    with course.gradebook(course_dir) as gb:
+    with course.gradebook() as gb:
         try:
             if gb.find_assignment(assignment).notebooks:
                 return
         except MissingEntry:
             pass
-    course.release(assignment, course_dir, release_dir=Path(course_dir) / ".release")
+    release(assignment, course, release_dir=course.scratch_release)
 
 
-def grade_batch(assignment: str, course_dir: Path, students: list[str] | None = None, workers: int = 1,
+def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] | None = None, workers: int = 1,
                 scheduler: str | None = None, force: bool = False, unsafe: bool = False,
                 limits: dict | None = None, progress: bool = True) -> list[Outcome]:
-    """Grade every submission of an assignment (or the given students); see the module docstring."""
+    """Grade every submission of an assignment (or the given students); see the module docstring.
+
+    course: a CourseDir, or a folder whose gradebook is FOLDER/gradebook.db."""
     from tqdm.auto import tqdm
 
     from sqlalchemy.exc import SAWarning
 
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session autoflush notices
-    course.check_assignment(assignment)
-    course_dir = Path(course_dir)
-    students = students or course.submitted_students(assignment, course_dir)
+    check_assignment(assignment)
+    course = CourseDir.of(course)
+    students = students or course.submitted_students(assignment)
     if not students:
-        raise CourseError(f"nothing to grade: no folders {course_dir / 'submitted' / '<student>' / assignment}")
+        raise CourseError(f"nothing to grade: no folders {course.submission('<student>', assignment)}")
     why = sandbox.check()
     if why and not unsafe:
         raise CourseError(
             f"student code cannot be isolated here: {why}.\nGrading without isolation runs each "
             "submission as you, able to read and change your files (the gradebook included). "
             "To accept that risk, pass --unsafe-no-sandbox.")
-    ensure_in_gradebook(assignment, course_dir)
-    api = course.make_api(course_dir)
+    ensure_in_gradebook(assignment, course)
+    api = course.nbgrader_api()
     api.config.Autograde.autograde_preprocessors = []  # execution and scoring happen below
     api.coursedir.max_file_size = 50_000  # kB; larger files are left out with a warning
-    expected = [p.name for p in (course.SOLUTIONS / assignment).glob("*.ipynb")]
+    expected = [p.name for p in solution_dir(assignment).glob("*.ipynb")]
     try:
-        limits = assignment_limits(course.SOLUTIONS / assignment, limits)
+        limits = assignment_limits(solution_dir(assignment), limits)
     except ValueError as exc:
         raise CourseError(str(exc)) from exc
     unenforced = sandbox.unenforced(limits) if not unsafe else ["no sandbox (--unsafe-no-sandbox)"]
@@ -310,8 +311,8 @@ def grade_batch(assignment: str, course_dir: Path, students: list[str] | None = 
     outcomes: list[Outcome] = []
     todo = []
     for student in students:
-        fp = fingerprint(course_dir / "submitted" / student / assignment, course.SOLUTIONS / assignment)
-        old = read_status(course_dir, assignment, student)
+        fp = fingerprint(course.submission(student, assignment), solution_dir(assignment))
+        old = read_status(course, assignment, student)
         if not force and old and old.get("fingerprint") == fp and old.get("status") == "graded":
             outcomes.append(Outcome(student, "unchanged", old.get("reason", "ok")))
         else:
@@ -323,12 +324,12 @@ def grade_batch(assignment: str, course_dir: Path, students: list[str] | None = 
     try:
         for student, fp in todo:
             t0 = time.perf_counter()
-            job, problems = _prepare(api, course_dir, assignment, student, expected, limits)
+            job, problems = _prepare(api, course, assignment, student, expected, limits)
             if job is None:
-                _zero_missing(course_dir, assignment, student)
+                _zero_missing(course, assignment, student)
                 reason = "; ".join(problems)
-                _write_status(course_dir, assignment, student, {"fingerprint": fp, "status": "failed", "reason": reason,
-                                                                      "unenforced": unenforced})
+                _write_status(course, assignment, student, {"fingerprint": fp, "status": "failed", "reason": reason,
+                                                            "unenforced": unenforced})
                 outcomes.append(Outcome(student, "failed", reason, time.perf_counter() - t0))
                 bar.update()
                 continue
@@ -340,22 +341,22 @@ def grade_batch(assignment: str, course_dir: Path, students: list[str] | None = 
             student, fp, problems, t0 = meta[id(fut)]
             try:
                 result = executor.result(fut)
-                problems = problems + _save(api.config, course_dir, assignment, student, result)
-                _zero_missing(course_dir, assignment, student)
+                problems = problems + _save(api.config, course, assignment, student, result)
+                _zero_missing(course, assignment, student)
                 status = "graded"
             except Exception as exc:  # noqa: BLE001 - a broken worker fails this submission, not the batch
-                _zero_missing(course_dir, assignment, student)
+                _zero_missing(course, assignment, student)
                 problems = problems + [f"grading failed: {type(exc).__name__}: {exc}"]
                 status = "failed"
             reason = "; ".join(problems) or "ok"
-            _write_status(course_dir, assignment, student, {"fingerprint": fp, "status": status, "reason": reason,
-                                                                  "unenforced": unenforced})
+            _write_status(course, assignment, student, {"fingerprint": fp, "status": status, "reason": reason,
+                                                        "unenforced": unenforced})
             outcomes.append(Outcome(student, status, reason, time.perf_counter() - t0))
             bar.update()
     finally:
         bar.close()
         executor.close()
-        shutil.rmtree(course_dir / ".staging", ignore_errors=True)
+        shutil.rmtree(course.staging, ignore_errors=True)
     return sorted(outcomes, key=lambda o: o.student)
 
 

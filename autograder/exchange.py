@@ -66,9 +66,9 @@ def _config(course_dir: Path, root: str | os.PathLike, assignment: str, release_
     """nbgrader's CourseDirectory and config for this course, with Exchange.root set."""
     from nbgrader.coursedir import CourseDirectory
 
-    course._put_interpreter_on_path()
-    Path(course_dir).mkdir(parents=True, exist_ok=True)
-    config = course.make_config(course_dir, release_dir)
+    where = course.CourseDir.of(course_dir)
+    where.root.mkdir(parents=True, exist_ok=True)
+    config = where.nbgrader_config(release_dir)
     config.Exchange.root = str(Path(root).resolve())
     coursedir = CourseDirectory(config=config)
     coursedir.assignment_id = assignment
@@ -180,7 +180,7 @@ def collect(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT
     refused, wrong, duplicates, notes = [], [], [], []
     entries: list[lms.Entry] = []
     secrets: dict[str, str] = {}
-    staging = Path(tempfile.mkdtemp(prefix=".exchange-", dir=course_dir))
+    staging = Path(tempfile.mkdtemp(prefix=".exchange-", dir=course.CourseDir.of(course_dir).root))
     try:
         coursedir.submitted_directory = str(staging / "submitted")
         for student, rows in sorted(_records(inbound, assignment).items()):
@@ -238,16 +238,15 @@ def collect(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT
                                        "released to this submission"))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    from .cli import roster_ids
-
-    report = lms.collect(entries, assignment, expected, Path(course_dir) / "submitted", pattern=_PATTERN,
-                         roster=roster_ids(course_dir), due=due_at, add_unknown=add_unknown, force=force)
+    where = course.CourseDir.of(course_dir)
+    report = lms.collect(entries, assignment, expected, where.submitted, pattern=_PATTERN,
+                         roster=where.roster_ids(), due=due_at, add_unknown=add_unknown, force=force)
     report.refused += refused
     report.wrong_name += wrong
     report.duplicates += duplicates
     for student in sorted({s for s, _ in report.filed} & set(secrets)):
         # the secret names the feedback nbgrader releases to this submission (ExchangeReleaseFeedback)
-        (Path(course_dir) / "submitted" / student / assignment / "submission_secret.txt").write_text(secrets[student])
+        (where.submission(student, assignment) / "submission_secret.txt").write_text(secrets[student])
     return ExchangeReport(report, notes)
 
 
@@ -271,7 +270,7 @@ def release_feedback(assignment: str, course_dir: Path, root: str | os.PathLike 
     course.check_assignment(assignment)
     root = _check_root(root)
     coursedir, config = _config(course_dir, root, assignment)
-    base = Path(course_dir) / "feedback"
+    base = course.CourseDir.of(course_dir).feedback
     folders = sorted(p.parent for p in base.glob(f"*/{glob.escape(assignment)}/*.html"))
     have = sorted({f.parent.name for f in folders})
     if not have:
@@ -295,9 +294,10 @@ def release_feedback(assignment: str, course_dir: Path, root: str | os.PathLike 
     return released, skipped
 
 
-def add_parser(sub, add) -> None:
-    """The `exchange` verb of cli.py (add: cli's helper that adds --course-dir and --db)."""
-    p = add("exchange", "nbgrader's exchange on a shared JupyterHub: release, collect, feedback", assignment=False)
+def add_parser(verb) -> None:
+    """The `exchange` verb of cli.py (verb: cli's helper that adds a subcommand with --course-dir and --db)."""
+    p = verb("exchange", "nbgrader's exchange on a shared JupyterHub: release, collect, feedback", run,
+             assignment=False)
     p.add_argument("action", choices=["release", "collect", "feedback"],
                    help="release: student version to the exchange; collect: submissions into COURSE_DIR/"
                         "submitted/; feedback: COURSE_DIR/feedback/ to the students")
@@ -315,14 +315,14 @@ def add_parser(sub, add) -> None:
 def run(args) -> None:
     """Carry out a parsed `exchange` command (CourseError for what the instructor can fix)."""
     if args.action == "release":
-        dest = release(args.assignment, args.course_dir, args.exchange, force=args.force)
+        dest = release(args.assignment, args.course, args.exchange, force=args.force)
         print(f"released {args.assignment} to {dest}")
     elif args.action == "collect":
-        report = collect(args.assignment, args.course_dir, args.exchange, due=args.due,
+        report = collect(args.assignment, args.course, args.exchange, due=args.due,
                          add_unknown=args.add_unknown, force=args.force, check_owner=not args.no_check_owner)
         print("\n".join(report.lines()))
     else:
-        released, skipped = release_feedback(args.assignment, args.course_dir, args.exchange, args.student)
+        released, skipped = release_feedback(args.assignment, args.course, args.exchange, args.student)
         print(f"released the feedback of {len(released)} student(s) to {args.exchange}")
         for line in skipped:
             print(f"skipped   {line}", file=sys.stderr)

@@ -162,8 +162,9 @@ def load_batch(assignment: str, course_dir: Path) -> tuple[list[Document], str, 
     if not any(ids.values()):
         raise CourseError(f"assignments/{assignment} has no answer cells: run `python -m autograder release {assignment}`")
     docs, notes = [], []
-    for student in course.submitted_students(assignment, course_dir):
-        code, problems = _answers(Path(course_dir) / "submitted" / student / assignment, ids)
+    where = course.CourseDir.of(course_dir)
+    for student in where.submitted_students(assignment):
+        code, problems = _answers(where.submission(student, assignment), ids)
         notes += [f"{student}: {p}" for p in problems]
         docs.append(Document(student, "submission", code))
     docs.append(Document("cnnkit reference", "reference", reference_code(assignment)))
@@ -230,9 +231,9 @@ def report(assignment: str, course_dir: Path, to: Path | None = None, threshold:
         raise CourseError(f"--threshold {threshold} must lie in (0, 1], e.g. {THRESHOLD}")
     docs, template, notes = load_batch(assignment, course_dir)
     if sum(d.kind == "submission" for d in docs) == 0:
-        raise CourseError(f"no submissions of {assignment} under {Path(course_dir) / 'submitted'}")
+        raise CourseError(f"no submissions of {assignment} under {course.CourseDir.of(course_dir).submitted}")
     pairs = compare(docs, template)
-    to = Path(to or Path(course_dir) / "similarity" / f"{assignment}.html")
+    to = Path(to or course.CourseDir.of(course_dir).root / "similarity" / f"{assignment}.html")
     to.parent.mkdir(parents=True, exist_ok=True)
     to.write_text(render(assignment, pairs, docs, threshold, notes))
     return to, [p for p in pairs if p.score >= threshold], pairs

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_output
 
-from autograder import cli, course, submissions
+from autograder import api, cli, course, submissions
 
 from tests.isolation import UNSAFE
 
@@ -53,10 +53,10 @@ for _a in ASSIGNMENTS:
 
 def grade_samples(assignment, tmp_path_factory):
     work = tmp_path_factory.mktemp(f"course-{assignment}")
-    released = cli.release(assignment, work, release_dir=work / "release")
+    released = api.release(assignment, work, release_dir=work / "release")
     expected = submissions.write_samples(assignment, released, course.SOLUTIONS / assignment, work / "submitted")
-    outcome = cli.grade(assignment, work, unsafe=UNSAFE)
-    rows = {r["student"]: r for r in cli.grade_rows(work, assignment)}
+    outcome = api.grade(assignment, work, unsafe=UNSAFE)
+    rows = {r["student"]: r for r in api.grade_rows(work, assignment)}
     return assignment, work, outcome, rows, expected
 
 
@@ -80,14 +80,14 @@ def check_half(graded):
 
 def check_feedback_and_export(graded, tmp_path):
     assignment, work, _, rows, _ = graded
-    out = cli.feedback(assignment, work)
+    out = api.feedback(assignment, work)
     assert sorted(p.parent.parent.name for p in out.glob(f"*/{assignment}/*.html")) == ["blank", "correct", "half"]
-    csv_path = cli.export(work, tmp_path / "grades.csv")
+    csv_path = api.export(work, tmp_path / "grades.csv")
     with open(csv_path) as fh:
         table = {r["student_id"]: float(r["score"]) for r in csv.DictReader(fh) if r["assignment"] == assignment}
     assert table == {s: r["score"] for s, r in rows.items()}
     with pytest.raises(course.CourseError, match="exists; pass --force"):
-        cli.export(work, csv_path)
+        api.export(work, csv_path)
 
 
 def test_cli_reports_unknown_assignment(capsys):
@@ -97,13 +97,13 @@ def test_cli_reports_unknown_assignment(capsys):
 
 def test_grade_with_no_submissions_is_a_clear_error(tmp_path):
     with pytest.raises(course.CourseError, match="nothing to grade"):
-        cli.grade(ASSIGNMENTS[0], tmp_path)
+        api.grade(ASSIGNMENTS[0], tmp_path)
 
 
 def test_config_sets_timeout_and_ignores_warnings_on_stderr(tmp_path):
     from nbgrader.preprocessors import Execute, IgnorePattern
 
-    config = course.make_config(tmp_path)
+    config = course.CourseDir(tmp_path).nbgrader_config()
     assert Execute(config=config).timeout == 600
     ignore = IgnorePattern(config=config)
     assert ignore.enabled

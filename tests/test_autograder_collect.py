@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from autograder import cli, collect, course
+from autograder import api, cli, collect, course
 from tests import tiny_assignment as tiny
 
 EXPECTED = [tiny.NOTEBOOK]
@@ -99,7 +99,7 @@ def test_roster_import_and_cli_collect(tmp_path, monkeypatch, capsys):
     roster = tmp_path / "students.csv"
     roster.write_text("id,first_name,last_name,email\ns1,Ada,Lovelace,ada@example.org\ns2,Alan,Turing,\n")
     assert cli.main(["roster", str(roster), "--course-dir", str(work)]) == 0
-    assert cli.roster_ids(work) == {"s1", "s2"}
+    assert api.roster_ids(work) == {"s1", "s2"}
     export = _export(tmp_path / "export", {f"s1_{tiny.NOTEBOOK}": ("x", dt.datetime(2026, 1, 1, tzinfo=UTC)),
                                            f"zz_{tiny.NOTEBOOK}": ("y", dt.datetime(2026, 1, 1, tzinfo=UTC))})
     assert cli.main(["collect", tiny.NAME, str(export), "--course-dir", str(work)]) == 0

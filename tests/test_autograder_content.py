@@ -10,7 +10,7 @@ import pytest
 from nbconvert import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
-from autograder import batch, cli, course, sandbox, sanitize
+from autograder import api, batch, course, sandbox, sanitize
 from tests import content_attacks as ca
 from tests import tiny_assignment as tiny
 
@@ -34,7 +34,7 @@ def graded(tmp_path_factory):
     mp.setattr(course, "SOLUTIONS", root / "solutions")
     tiny.write_source(root / "solutions")
     work = root / "course"
-    released = cli.release(tiny.NAME, work, release_dir=root / "release")
+    released = api.release(tiny.NAME, work, release_dir=root / "release")
     good = ca.filled(released, root / "solutions")
     honest = ca.add_markdown(ca.with_cell(good, "why", ca.HONEST_ANSWER), ca.HONEST_DETAILS)
     honest.cells.insert(2, new_code_cell("print('loss 0.25')\nfrom IPython.display import HTML, display\n"
@@ -57,7 +57,7 @@ def graded(tmp_path_factory):
     outcomes = {o.student: o for o in batch.grade_batch(
         tiny.NAME, work, workers=2, limits={"cell_timeout": 30, "notebook_timeout": 60}, progress=False,
         unsafe=sandbox.check() is not None)}
-    rows = {r["student"]: r for r in cli.grade_rows(work, tiny.NAME)}
+    rows = {r["student"]: r for r in api.grade_rows(work, tiny.NAME)}
     baseline = _page(submissions_read(released / tiny.NOTEBOOK))
     yield {"work": work, "cases": cases, "outcomes": outcomes, "rows": rows, "baseline": baseline,
            "released": released}
@@ -184,7 +184,7 @@ def test_feedback_is_inert_has_a_csp_and_no_hidden_tests(graded):
     from autograder import feedback as fb
 
     work = graded["work"]
-    cli.feedback(tiny.NAME, work)
+    api.feedback(tiny.NAME, work)
     pages = {p.parent.parent.name: p.read_text() for p in (work / "feedback").glob(f"*/{tiny.NAME}/*.html")}
     assert set(pages) == set(graded["cases"])
     template_own = ca.active_content(pages["honest"])
@@ -210,24 +210,24 @@ def test_grades_csv_quotes_fields_and_neutralises_formulas(graded, tmp_path):
     roster = tmp_path / "students.csv"
     roster.write_text('id,first_name,last_name,email\nevil,Eve,"Doe, 0,0,100.0",eve@example.org\n')
     with pytest.raises(course.CourseError, match="line 2: last_name"):
-        cli.import_roster(roster, work)
+        api.import_roster(roster, work)
     roster.write_text('id,first_name,last_name,email\nevil,"=HYPERLINK(""http://x"",""y"")",Doe,eve@example.org\n')
     with pytest.raises(course.CourseError, match="first_name"):
-        cli.import_roster(roster, work)
+        api.import_roster(roster, work)
     roster.write_text("id,first_name,last_name,email\nada,Ada,Lovelace-King,ada@example.org\nbob,José,O'Brien,\n")
-    assert cli.import_roster(roster, work) == ["ada", "bob"]
+    assert api.import_roster(roster, work) == ["ada", "bob"]
     # names that reached the gradebook another way (nbgrader db import) are still exported safely
-    with course.gradebook(work) as gb:
+    with course.CourseDir(work).gradebook() as gb:
         gb.update_or_create_student("script_answer", first_name='=HYPERLINK("http://x","y")',
                                     last_name="Doe, 0, 100.0", email="@SUM(1+1)")
         gb.update_or_create_student("output_attack", first_name="+SUM(A1:A9)", last_name="-1+1", email="\t=1")
-    out = cli.export(work, tmp_path / "grades.csv")
+    out = api.export(work, tmp_path / "grades.csv")
     with open(out, newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     header, body = rows[0], rows[1:]
     assert all(len(r) == len(header) for r in body)
     by_id = {r[header.index("student_id")]: dict(zip(header, r)) for r in body}
-    expected = {r["student"]: r["score"] for r in cli.grade_rows(work, tiny.NAME)}
+    expected = {r["student"]: r["score"] for r in api.grade_rows(work, tiny.NAME)}
     for student, score in expected.items():
         assert float(by_id[student]["score"]) == score, student
     evil = by_id["script_answer"]

@@ -11,7 +11,7 @@ import threading
 import nbformat
 import pytest
 
-from autograder import batch, cli, course, sandbox, submissions
+from autograder import api, batch, course, sandbox, submissions
 from tests import tiny_assignment as tiny
 from tests.isolation import UNSAFE, needs_sandbox
 
@@ -23,7 +23,7 @@ def tiny_course(tmp_path_factory):
     mp.setattr(course, "SOLUTIONS", root / "solutions")
     tiny.write_source(root / "solutions")
     work = root / "course"
-    released = cli.release(tiny.NAME, work, release_dir=root / "release")
+    released = api.release(tiny.NAME, work, release_dir=root / "release")
     yield root, work, released
     mp.undo()
 
@@ -133,7 +133,7 @@ def corpus(tiny_course):
         outcomes = batch.grade_batch(tiny.NAME, work, workers=2, limits=limits, progress=False)
     finally:
         listener.close()
-    rows = {r["student"]: r for r in cli.grade_rows(work, tiny.NAME)}
+    rows = {r["student"]: r for r in api.grade_rows(work, tiny.NAME)}
     return cases, {o.student: o for o in outcomes}, rows, listener, work
 
 
@@ -202,7 +202,7 @@ def test_rerun_regrades_only_what_changed_and_force_regrades_all(corpus, tiny_co
                                                          workers=1, progress=False)}
     assert outcomes["good_a"].status == "unchanged"
     assert outcomes["partial"].status == "graded"
-    assert {r["student"]: r["autograded"] for r in cli.grade_rows(work, tiny.NAME)}["partial"] == 5
+    assert {r["student"]: r["autograded"] for r in api.grade_rows(work, tiny.NAME)}["partial"] == 5
     again = batch.grade_batch(tiny.NAME, work, students=["good_a"], force=True, progress=False)
     assert again[0].status == "graded"
     status = json.loads((work / "autograded" / "good_a" / tiny.NAME / "grading.json").read_text())
@@ -233,5 +233,5 @@ def test_dask_local_cluster_grades_like_local_workers(tiny_course, tmp_path):
     outcomes = batch.grade_batch(tiny.NAME, work, workers=2, scheduler="local", progress=False,
                                 unsafe=UNSAFE)
     assert [o.status for o in outcomes] == ["graded"] * 3
-    rows = {r["student"]: r["autograded"] for r in cli.grade_rows(work, tiny.NAME)}
+    rows = {r["student"]: r["autograded"] for r in api.grade_rows(work, tiny.NAME)}
     assert rows == {"full": 5, "half": 2, "none": 0}

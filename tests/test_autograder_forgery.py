@@ -14,7 +14,7 @@ import re
 import nbformat
 import pytest
 
-from autograder import batch, cli, course, submissions
+from autograder import api, batch, course, submissions
 from tests import tiny_assignment as tiny
 from tests.isolation import needs_sandbox
 
@@ -117,7 +117,7 @@ PARTIAL = {"setprofile", "numpy"}  # these two also solve part 1 honestly: they 
 @pytest.fixture(scope="module")
 def a1_corpus(tmp_path_factory):
     work = tmp_path_factory.mktemp("forgery-A1")
-    released = cli.release(A1, work, release_dir=work / "release")
+    released = api.release(A1, work, release_dir=work / "release")
     student = submissions.read(released / A1_NB)
     source = submissions.read(course.SOLUTIONS / A1 / A1_NB)
     part1 = submissions.fill(student, source, {"activations"})
@@ -132,7 +132,7 @@ def a1_corpus(tmp_path_factory):
         nbformat.write(nb, folder / A1_NB)
     limits = {"cell_timeout": 120, "notebook_timeout": 600}
     outcomes = {o.student: o for o in batch.grade_batch(A1, work, workers=2, limits=limits, progress=False)}
-    rows = {r["student"]: r for r in cli.grade_rows(work, A1)}
+    rows = {r["student"]: r for r in api.grade_rows(work, A1)}
     return cases, outcomes, rows, work
 
 
@@ -183,7 +183,7 @@ A2_ATTACKS = {
 @pytest.fixture(scope="module")
 def a2_corpus(tmp_path_factory):
     work = tmp_path_factory.mktemp("forgery-A2")
-    released = cli.release(A2, work, release_dir=work / "release")
+    released = api.release(A2, work, release_dir=work / "release")
     student = submissions.read(released / A2_NB)
     source = submissions.read(course.SOLUTIONS / A2 / A2_NB)
     good = submissions.fill(student, source)
@@ -197,7 +197,7 @@ def a2_corpus(tmp_path_factory):
         nbformat.write(nb, folder / A2_NB)
     outcomes = {o.student: o for o in batch.grade_batch(A2, work, workers=2, limits={"cell_timeout": 120},
                                                           progress=False)}
-    rows = {r["student"]: r for r in cli.grade_rows(work, A2)}
+    rows = {r["student"]: r for r in api.grade_rows(work, A2)}
     return cases, outcomes, rows
 
 
@@ -270,7 +270,7 @@ def canary_course(tmp_path_factory):
     (root / "solutions" / tiny.NAME).mkdir(parents=True)
     nbformat.write(nb, root / "solutions" / tiny.NAME / tiny.NOTEBOOK)
     work = root / "course"
-    released = cli.release(tiny.NAME, work, release_dir=root / "release")
+    released = api.release(tiny.NAME, work, release_dir=root / "release")
     student = submissions.read(released / tiny.NOTEBOOK)
     source = submissions.read(root / "solutions" / tiny.NAME / tiny.NOTEBOOK)
     good = submissions.fill(student, source)
@@ -281,7 +281,7 @@ def canary_course(tmp_path_factory):
     folder.mkdir(parents=True)
     nbformat.write(good, folder / tiny.NOTEBOOK)
     outcomes = batch.grade_batch(tiny.NAME, work, progress=False)
-    rows = {r["student"]: r for r in cli.grade_rows(work, tiny.NAME)}
+    rows = {r["student"]: r for r in api.grade_rows(work, tiny.NAME)}
     yield outcomes, rows, work
     mp.undo()
 

@@ -25,7 +25,7 @@ import nbformat
 import pytest
 
 import cnnkit
-from autograder import batch, cli, course, limits, pool, sandbox, submissions
+from autograder import api, batch, course, limits, pool, sandbox, submissions
 from autograder.execute import run_job
 from tests import tiny_assignment as tiny
 from tests.isolation import needs_sandbox
@@ -146,7 +146,7 @@ def hardened(tmp_path_factory):
     tiny.write_source(root / "solutions")
     (root / "solutions" / tiny.NAME / limits.CONFIG_FILE).write_text(f"cell_timeout = {LOOP_LIMIT}\n")
     work = root / "course"
-    released = cli.release(tiny.NAME, work, release_dir=root / "release")
+    released = api.release(tiny.NAME, work, release_dir=root / "release")
     good = _filled(released, root)
     huge = copy.deepcopy(good)
     huge.cells += [nbformat.v4.new_markdown_cell(f"cell {i}") for i in range(100_000)]
@@ -184,7 +184,7 @@ def hardened(tmp_path_factory):
         left = multiprocessing.active_children()
     finally:
         mp.undo()
-    rows = {r["student"]: r for r in cli.grade_rows(work, tiny.NAME)}
+    rows = {r["student"]: r for r in api.grade_rows(work, tiny.NAME)}
     return cases, {o.student: o for o in outcomes}, rows, work, left
 
 

@@ -7,8 +7,8 @@ import json
 import nbformat
 import pytest
 
-from autograder import batch, cli, collect, submissions
-from autograder.course import CourseError
+from autograder import api, batch, collect, submissions
+from autograder.course import CourseDir, CourseError
 
 UTC = dt.timezone.utc
 
@@ -64,7 +64,7 @@ def test_fill_puts_the_instructors_code_into_the_chosen_parts_only():
 
 def test_status_file_round_trip_and_unreadable_status(tmp_path):
     assert batch.read_status(tmp_path, "A1", "s1") is None
-    batch._write_status(tmp_path, "A1", "s1", {"status": "graded", "reason": "ok", "fingerprint": "ab"})
+    batch._write_status(CourseDir(tmp_path), "A1", "s1", {"status": "graded", "reason": "ok", "fingerprint": "ab"})
     folder = tmp_path / "autograded" / "s1" / "A1"
     assert batch.read_status(tmp_path, "A1", "s1") == {"status": "graded", "reason": "ok", "fingerprint": "ab"}
     assert sorted(p.name for p in folder.iterdir()) == ["grading.json"]  # no temporary file is left
@@ -106,7 +106,7 @@ def test_grade_table_shows_points_as_earned():
                  score=42.5, max_score=100.0, needs_manual_grade=True),
             dict(student="s2", assignment="A1", autograded=60.0, autograded_max=60.0, manual=38.0, manual_max=40.0,
                  score=98.0, max_score=100.0, needs_manual_grade=False)]
-    assert cli.format_table(rows).splitlines() == [
+    assert api.format_table(rows).splitlines() == [
         "student      assignment   autograded            written     total",
         "-----------------------------------------------------------------",
         "s1           A1              42.5/60    0/40 (to grade)  42.5/100",

@@ -52,9 +52,9 @@ def _released_a1(work: Path) -> Path | None:
         return ROOT / A1
     if not A1_SOLUTION.is_file():
         return None
-    from autograder import cli
+    from autograder import api
 
-    release = cli.release("A1", work / "course", release_dir=work / "release")
+    release = api.release("A1", work / "course", release_dir=work / "release")
     return release / Path(A1).name
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import cli, course, exchange, submissions
+from autograder import api, cli, course, exchange, submissions
 
 from tests.hub_users import Student, student_python, why_no_users
 from tests.isolation import UNSAFE
@@ -54,7 +54,7 @@ def _cli(*args: str) -> str:
 
 
 def _autograded(course_dir: Path, student: str) -> tuple[float, float]:
-    row = next(r for r in cli.grade_rows(course_dir, A1) if r["student"] == student)
+    row = next(r for r in api.grade_rows(course_dir, A1) if r["student"] == student)
     return row["autograded"], row["autograded_max"]
 
 
@@ -124,10 +124,10 @@ def round_trip(hub):
     lms_dir, export = work / "lms", work / "export"
     export.mkdir()
     (export / f"{good.name}_{NOTEBOOK}").write_bytes(filed)
-    cli.release(A1, lms_dir, release_dir=work / "lms-release")
-    report = cli.collect_export(A1, export, lms_dir)
+    api.release(A1, lms_dir, release_dir=work / "lms-release")
+    report = api.collect(A1, export, lms_dir)
     assert report.filed == [(good.name, NOTEBOOK)], report.lines()
-    cli.grade(A1, lms_dir, unsafe=UNSAFE)
+    api.grade(A1, lms_dir, unsafe=UNSAFE)
     return work, who, course_dir, lms_dir, log
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, cli, course, sandbox
+from autograder import api, batch, course, sandbox
 from tests import content_attacks as ca
 from tests import tiny_assignment as tiny
 
@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.skipif(_missing is not None, reason=_missing or ""), p
 
 
 def _grades(work, student):
-    with course.gradebook(work) as gb:
+    with course.CourseDir(work).gradebook() as gb:
         sub = gb.find_submission_notebook(tiny.NOTEBOOK[:-len(".ipynb")], tiny.NAME, student)
         return sub.id, sorted((g.name, g.auto_score, g.manual_score, g.extra_credit) for g in sub.grades)
 
@@ -45,10 +45,10 @@ def _nbgrader_config(root: Path, work: Path) -> None:
     """What Formgrader reads from the server's root folder: this course, its gradebook."""
     (root / "nbgrader_config.py").write_text(
         "c = get_config()  # noqa: F821\n"
-        f"c.CourseDirectory.course_id = {course.make_config(work).CourseDirectory.course_id!r}\n"
+        f"c.CourseDirectory.course_id = {course.CourseDir(work).nbgrader_config().CourseDirectory.course_id!r}\n"
         f"c.CourseDirectory.root = {str(work)!r}\n"
         f"c.CourseDirectory.source_directory = {str(course.SOLUTIONS)!r}\n"
-        f"c.CourseDirectory.db_url = {course.db_url(work)!r}\n")
+        f"c.CourseDirectory.db_url = {course.CourseDir(work).gradebook_url!r}\n")
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def formgrader(tmp_path_factory):
     tiny.write_source(base / "solutions")
     root = base / "root"
     work = root / "course"  # Formgrader needs the course inside the server's root
-    released = cli.release(tiny.NAME, work, release_dir=base / "release")
+    released = api.release(tiny.NAME, work, release_dir=base / "release")
     good = ca.filled(released, base / "solutions")
     notebooks = {"honest": ca.with_cell(good, "why", ca.HONEST_ANSWER),
                  "attacker": ca.with_cell(good, "why", ca.SCRIPT_ANSWER),
@@ -166,7 +166,7 @@ def test_feedback_pages_run_no_student_script(formgrader, tmp_path):
     from autograder import feedback as fb
 
     server, driver, root, work = formgrader
-    cli.feedback(tiny.NAME, work)
+    api.feedback(tiny.NAME, work)
     pages = {p.parent.parent.name: p for p in (work / "feedback").glob(f"*/{tiny.NAME}/*.html")}
     assert set(pages) == {"honest", "attacker", "control"}
     for student, page in pages.items():

@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import cli, course
+from autograder import api, course
 from tools import build_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ def test_build_detects_a_changed_source(tmp_path):
 
 @pytest.mark.parametrize("assignment", course.available_assignments())
 def test_released_assignment_is_up_to_date(assignment, tmp_path):
-    released = cli.release(assignment, tmp_path / "course", release_dir=tmp_path / "release")
+    released = api.release(assignment, tmp_path / "course", release_dir=tmp_path / "release")
     committed = ROOT / "assignments" / assignment
     fresh = sorted(p.name for p in released.iterdir())
     assert fresh == sorted(p.name for p in committed.iterdir()), f"assignments/{assignment} has other files than a fresh release"

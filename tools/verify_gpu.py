@@ -139,10 +139,10 @@ def grade(assignment: str, work: Path, left) -> dict:
 def _grade_main(assignment: str, course_dir: str, report: str) -> int:
     """Release, submit the solution as student 'correct', autograde without the sandbox (see the
     module docstring), and write points, maximum and the device the notebook reported."""
-    from autograder import cli, course, submissions
+    from autograder import api, course, submissions
 
     work = Path(course_dir)
-    released = cli.release(assignment, work, release_dir=work / "release")
+    released = api.release(assignment, work, release_dir=work / "release")
     source = course.SOLUTIONS / assignment
     points = 0.0
     for nb_path in sorted(Path(released).glob("*.ipynb")):
@@ -153,8 +153,8 @@ def _grade_main(assignment: str, course_dir: str, report: str) -> int:
 
         nbformat.write(submissions.fill(submissions.read(nb_path), source_nb), folder / nb_path.name)
         points += submissions.autograded_points(source_nb)
-    outcome = cli.grade(assignment, work, unsafe=True, limits={"memory_bytes": 0})
-    row = {r["student"]: r for r in cli.grade_rows(work, assignment)}.get("correct", {})
+    outcome = api.grade(assignment, work, unsafe=True, limits={"memory_bytes": 0})
+    row = {r["student"]: r for r in api.grade_rows(work, assignment)}.get("correct", {})
     graded = sorted((work / "autograded" / "correct" / assignment).glob("*.ipynb"))
     device = notebook_device(graded[0]) if graded else None
     got = float(row.get("autograded", 0.0))

@@ -1,0 +1,185 @@
+"""The autograder as plain functions: what `python -m autograder VERB` does, callable from Python.
+
+    from autograder import api
+    from autograder.course import CourseDir
+
+    term = CourseDir("course", db_url=None)        # or a path: its gradebook is PATH/gradebook.db
+    api.release("A1", term)
+    api.collect("A1", "export.zip", term, due="2026-10-14T23:59")
+    api.grade("A1", term, workers=4)
+    rows = api.grade_rows(term, "A1")
+    api.feedback("A1", term)
+    api.export(term)
+
+Every function takes the course folder as a `course.CourseDir` (a path is accepted too and means
+that folder with its sqlite gradebook) and raises `course.CourseError` with a message for the
+instructor when something is wrong. `cli.py` only parses arguments and calls these.
+
+Layers (each imports only its own layer and those below; nothing below cli imports cli,
+nothing below api imports api):
+
+    cli          argument parsing, printing
+    api          this module: one function per verb
+    batch, collect, export, feedback, submissions      one job each
+    execute, checker, pool, sandbox, limits, sanitize, testplan, wire   running student code
+    course       paths, the gradebook, nbgrader's config (imports nothing of the autograder)
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from . import batch, submissions
+from . import collect as intake
+from . import export as grades_csv
+from . import feedback as fb
+from .course import CourseDir, CourseError, check_assignment, release, solution_dir
+from .limits import CONFIG_FILE
+
+__all__ = ["release", "import_roster", "roster_ids", "collect", "submitted_students", "grade", "grade_rows",
+           "format_table", "feedback", "export", "demo"]
+
+Where = CourseDir | str | os.PathLike
+
+
+def submitted_students(assignment: str, course: Where) -> list[str]:
+    """The students with a folder submitted/<student>/<assignment>/ (valid ids only)."""
+    return CourseDir.of(course).submitted_students(assignment)
+
+
+def import_roster(path: Path, course: Where) -> list[str]:
+    """Add or update every student of students.csv in the gradebook; returns their ids."""
+    course = CourseDir.of(course)
+    rows = intake.read_roster(path)
+    course.root.mkdir(parents=True, exist_ok=True)
+    with course.gradebook() as gb:
+        for row in rows:
+            gb.update_or_create_student(row["id"], **{k: v for k, v in row.items() if k != "id" and v})
+    return [r["id"] for r in rows]
+
+
+def roster_ids(course: Where) -> set[str] | None:
+    """The students in the gradebook, or None when there is no roster yet."""
+    return CourseDir.of(course).roster_ids()
+
+
+def collect(assignment: str, export: Path, course: Where, pattern: str | None = None,
+            due: str | None = None, add_unknown: bool = False, force: bool = False) -> intake.Report:
+    """File an LMS export (folder or zip) under submitted/; returns the Report (see autograder.collect).
+
+    due: an ISO date (2026-10-01T23:59, UTC unless it says otherwise); later files are reported late."""
+    course = CourseDir.of(course)
+    check_assignment(assignment)
+    expected = sorted(p.name for p in solution_dir(assignment).iterdir()
+                      if p.is_file() and not p.name.endswith(".pct.py") and p.name != CONFIG_FILE)
+    due_at = None
+    if due:
+        try:
+            due_at = dt.datetime.fromisoformat(due)
+        except ValueError as exc:
+            raise CourseError(f"--due {due!r} is not an ISO date such as 2026-10-01T23:59") from exc
+        if due_at.tzinfo is None:
+            due_at = due_at.replace(tzinfo=dt.timezone.utc)
+    return intake.collect(intake.read_export(export), assignment, expected, course.submitted,
+                          pattern=pattern or intake.DEFAULT_PATTERN, roster=roster_ids(course),
+                          due=due_at, add_unknown=add_unknown, force=force)
+
+
+def grade(assignment: str, course: Where, students: list[str] | None = None, workers: int = 1,
+          scheduler: str | None = None, force: bool = False, unsafe: bool = False,
+          limits: dict | None = None, progress: bool = False) -> dict[str, str]:
+    """Autograde submissions (see autograder.batch) and print the summary; returns
+    {student: 'ok' or the reason}."""
+    t0 = time.perf_counter()
+    outcomes = batch.grade_batch(assignment, CourseDir.of(course), students, workers=workers, scheduler=scheduler,
+                                 force=force, unsafe=unsafe, limits=limits, progress=progress)
+    print(batch.summary(outcomes, time.perf_counter() - t0))
+    return {o.student: o.reason for o in outcomes}
+
+
+def grade_rows(course: Where, assignment: str | None = None) -> list[dict]:
+    """One row per submission: student, assignment, autograded score and maximum, manual points,
+    and the reason recorded when it was graded."""
+    course = CourseDir.of(course)
+    rows = []
+    with course.gradebook() as gb:
+        for a in gb.assignments:
+            if assignment and a.name != assignment:
+                continue
+            for sub in a.submissions:
+                auto = auto_max = manual = manual_max = 0.0
+                for nb in sub.notebooks:
+                    for g in nb.grades:
+                        if g.cell.cell_type == "code":
+                            auto += g.score
+                            auto_max += g.max_score
+                        else:
+                            manual += g.score
+                            manual_max += g.max_score
+                status = batch.read_status(course, a.name, sub.student.id) or {}
+                rows.append(dict(student=sub.student.id, assignment=a.name, autograded=auto,
+                                 reason=status.get("reason", ""),
+                                 autograded_max=auto_max, manual=manual, manual_max=manual_max, score=sub.score,
+                                 max_score=sub.max_score, needs_manual_grade=sub.needs_manual_grade))
+    return sorted(rows, key=lambda r: (r["assignment"], r["student"]))
+
+
+def format_table(rows: list[dict]) -> str:
+    """grade_rows as the text table that grade and demo print."""
+    head = f"{'student':<12} {'assignment':<10} {'autograded':>12} {'written':>18} {'total':>9}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        auto = f"{r['autograded']:g}/{r['autograded_max']:g}"
+        written = f"{r['manual']:g}/{r['manual_max']:g}" + (" (to grade)" if r["needs_manual_grade"] else "")
+        total = f"{r['score']:g}/{r['max_score']:g}"
+        lines.append(f"{r['student']:<12} {r['assignment']:<10} {auto:>12} {written:>18} {total:>9}")
+    return "\n".join(lines)
+
+
+def feedback(assignment: str, course: Where) -> Path:
+    """HTML feedback under feedback/<student>/<assignment>/ (sanitised, hidden tests left out,
+    a Content-Security-Policy in every page); returns the feedback folder."""
+    course = CourseDir.of(course)
+    check_assignment(assignment)
+    nbgrader = course.nbgrader_api()
+    fb.configure(nbgrader)
+    result = nbgrader.generate_feedback(assignment, force=True)
+    if not result.get("success"):
+        detail = (result.get("error") or "") + (result.get("log") or "")
+        raise CourseError(f"feedback {assignment} failed:\n{detail.strip()}")
+    fb.protect_pages(course.feedback, assignment)
+    return course.feedback
+
+
+def export(course: Where, to: Path | None = None, force: bool = False) -> Path:
+    """Write the gradebook's grades as CSV (autograder.export: quoted, no formulas); returns the file.
+    Default: grades.csv in the course folder; an existing file is kept unless force."""
+    course = CourseDir.of(course)
+    to = Path(to or course.grades_csv)
+    if to.exists() and not force:
+        raise CourseError(f"{to} exists; pass --force to overwrite it or --to to write elsewhere")
+    if not course.has_gradebook():
+        raise CourseError(f"no gradebook in {course.root}: release and grade an assignment first")
+    with course.gradebook() as gb:
+        grades_csv.write_grades(gb, to)
+    return to
+
+
+def demo(assignment: str = "A1", keep: Path | None = None, unsafe: bool = False) -> list[dict]:
+    """Release, submit (correct, half done, blank), autograde and print the grade table, in a
+    temporary course folder (or `keep`, which is kept)."""
+    work = CourseDir(Path(keep) if keep else Path(tempfile.mkdtemp(prefix="autograder-demo-")))
+    try:
+        released = release(assignment, work, release_dir=work.root / "release")
+        submissions.write_samples(assignment, released, solution_dir(assignment), work.submitted)
+        grade(assignment, work, unsafe=unsafe)
+        rows = grade_rows(work, assignment)
+        print(format_table(rows))
+        return rows
+    finally:
+        if keep is None:
+            shutil.rmtree(work.root, ignore_errors=True)

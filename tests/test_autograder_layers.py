@@ -1,0 +1,96 @@
+"""The autograder's layering: cli parses, api does, nothing below imports them; one CourseDir value
+carries a course folder's paths and gradebook URL (no environment variable)."""
+import ast
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from autograder import api, batch, cli
+from autograder.course import CourseDir, CourseError, available_assignments
+
+PACKAGE = Path(api.__file__).resolve().parent
+
+
+def autograder_imports() -> dict[str, set[str]]:
+    """{module: the autograder modules it imports}, at the top or inside functions."""
+    graph = {}
+    for path in sorted(PACKAGE.glob("*.py")):
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                deps |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("autograder."):
+                deps.add(node.module.split(".")[1])
+            elif isinstance(node, ast.ImportFrom) and node.module == "autograder":
+                deps |= {a.name for a in node.names}
+            elif isinstance(node, ast.Import):
+                deps |= {a.name.split(".")[1] for a in node.names if a.name.startswith("autograder.")}
+        graph[path.stem] = deps
+    return graph
+
+
+def test_the_graph_reads_the_imports_it_should():
+    graph = autograder_imports()
+    assert {"api", "course", "limits"} <= graph["cli"]
+    assert {"batch", "collect", "export", "feedback", "course"} <= graph["api"]
+    assert {"course", "execute", "pool"} <= graph["batch"]
+
+
+def test_nothing_below_cli_imports_cli_or_api():
+    graph = autograder_imports()
+    assert sorted(m for m, deps in graph.items() if "cli" in deps) == ["__main__"]
+    assert sorted(m for m, deps in graph.items() if "api" in deps) == ["cli"]
+
+
+def test_course_imports_nothing_of_the_autograder_and_there_is_no_cycle():
+    graph = autograder_imports()
+    assert graph["course"] == set()
+    done, active = set(), []
+
+    def visit(m):
+        assert m not in active, f"import cycle: {' -> '.join(active[active.index(m):] + [m])}"
+        if m in done or m not in graph:
+            return
+        active.append(m)
+        for d in sorted(graph[m]):
+            visit(d)
+        active.pop()
+        done.add(m)
+
+    for m in graph:
+        visit(m)
+
+
+def test_course_dir_paths_url_and_pickling(tmp_path):
+    cd = CourseDir(tmp_path / "term")
+    assert cd.submission("s1", "A1") == tmp_path / "term" / "submitted" / "s1" / "A1"
+    assert cd.status_file("s1", "A1") == tmp_path / "term" / "autograded" / "s1" / "A1" / "grading.json"
+    assert cd.gradebook_url == f"sqlite:///{(tmp_path / 'term' / 'gradebook.db').resolve()}"
+    assert not cd.has_gradebook()
+    other = CourseDir(str(tmp_path / "term"), db_url="postgresql+psycopg://grader@db/cnn")
+    assert other.gradebook_url == "postgresql+psycopg://grader@db/cnn" and other.has_gradebook()
+    assert pickle.loads(pickle.dumps(other)) == other  # what a pool or Dask worker would receive
+    assert CourseDir.of(cd) is cd and CourseDir.of(tmp_path / "term") == cd
+    assert CourseDir(tmp_path, db_url="").db_url is None  # an empty --db means the default
+
+
+def test_db_reaches_the_gradebook_without_the_environment(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("AUTOGRADER_DB", raising=False)
+    roster = tmp_path / "students.csv"
+    roster.write_text("id,first_name\ns1,Ada\ns2,Alan\n")
+    work, db = tmp_path / "course", tmp_path / "elsewhere.db"
+    assert cli.main(["roster", str(roster), "--course-dir", str(work), "--db", f"sqlite:///{db}"]) == 0
+    assert "2 students in the gradebook" in capsys.readouterr().out
+    assert db.exists() and not (work / "gradebook.db").exists()
+    assert "AUTOGRADER_DB" not in os.environ
+    assert api.roster_ids(CourseDir(work, db_url=f"sqlite:///{db}")) == {"s1", "s2"}
+    assert api.roster_ids(work) is None  # the folder's own gradebook was never made
+
+
+def test_api_errors_name_the_folder(tmp_path):
+    with pytest.raises(CourseError, match=f"no gradebook in {tmp_path}"):
+        api.export(CourseDir(tmp_path))
+    with pytest.raises(CourseError, match="nothing to grade: no folders .*submitted/<student>/"):
+        batch.grade_batch(available_assignments()[0], CourseDir(tmp_path))
