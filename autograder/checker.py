@@ -207,6 +207,15 @@ def _no_calls_to(*targets, name: str = "your code", hint: str = ""):
         _fail(name, f"calls {called}", hint)
 
 
+def _student_side(channel, name: str):
+    """cnnkit.grading.student_side at grading time: the kernel's object of that name (a proxy,
+    or plain data), so a test can build a model or an optimizer where the student's code runs."""
+    found = channel.request({"op": "names", "names": [str(name)]})
+    if type(found) is not dict or name not in found:
+        raise NameError(f"your notebook has no {name!r} (the grader needs it to build the test's objects)")
+    return found[name]
+
+
 def _outputs_for(stdout: str, stderr: str, exc: BaseException | None, cell_name: str) -> list[dict]:
     outputs = []
     if stdout:
@@ -243,6 +252,7 @@ def main() -> int:
 
     cnnkit.grading.no_calls_to = _no_calls_to
     channel = Channel(send, read)
+    cnnkit.grading.student_side = lambda name: _student_side(channel, name)
     ns = {"__name__": "__main__", "__builtins__": builtins}
     count = 0
     while True:

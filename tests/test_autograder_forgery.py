@@ -293,3 +293,99 @@ def test_canary_never_reaches_the_kernel(canary_course):
     assert rows["searcher"]["autograded"] == 5, outcomes[0].reason
     graded = (work / "autograded" / "searcher" / tiny.NAME / tiny.NOTEBOOK).read_text()
     assert CANARY in graded  # the hidden test did run (in the checker)
+
+
+# ----------------------------------------------------------------------------------------------
+# A4 (training a CNN): numbers a submission would report about itself. The tests compute them in
+# the checker: accuracies from the logits a model returns for new images drawn with a seed the
+# submission never sees, architectures from the weights read back, the step and the loop from
+# the weights they leave. On top of a submission that honestly solved parts 1 and 2 (32 points):
+
+A4 = "A4"
+A4_NB = "A4_training.ipynb"
+
+# A "model" that knows the labels of every image the notebook's data seed makes: it rebuilds
+# them with load_shapes(seed=0) and answers by looking each image up. Its state_dict lies: it
+# reports the weights of a fresh CifarResNet of the size asked for.
+_LOOKUP = '''
+class _Lookup(nn.Module):
+    def __init__(self, depth=8, residual=True):
+        super().__init__()
+        self._fake = CifarResNet(depth, 10, residual, widths=WIDTHS)
+        data = load_shapes(N_TRAIN, N_VAL, N_TEST, seed=0)
+        self._table = {}
+        for X, y in ((data.X_train, data.y_train), (data.X_val, data.y_val), (data.X_test, data.y_test)):
+            for img, label in zip(X, y):
+                self._table[np.asarray(img, np.float32).tobytes()] = int(label)
+
+    def state_dict(self, *a, **k):
+        return self._fake.state_dict()
+
+    def load_state_dict(self, *a, **k):
+        return self._fake.load_state_dict(*a, **k)
+
+    def forward(self, x):
+        out = torch.zeros(len(x), 10)
+        for i, img in enumerate(x):
+            out[i, self._table.get(np.asarray(img.cpu(), np.float32).tobytes(), 0)] = 10.0
+        return out
+'''
+
+A4_ATTACKS = {
+    # part 4 and 5 answered by the label-lookup model, with histories that claim success
+    "rebuilt_labels": {
+        "compare": _LOOKUP + "\nnets = {'plain': _Lookup(20, False), 'residual': _Lookup(20, True)}\n"
+                   "results = {k: {'train_loss': [0.1] * CMP_EPOCHS, 'train_acc': [1.0] * CMP_EPOCHS,\n"
+                   "               'val_loss': [0.1] * CMP_EPOCHS, 'val_acc': [1.0] * CMP_EPOCHS,\n"
+                   "               'stopped_early': False} for k in nets}\n",
+        "final": "def train_final(seed=0):\n    return _Lookup(8, True), {'val_acc': [1.0], 'stopped_early': False}\n",
+    },
+    # a loop that trains nothing and reports a perfect history; a train_final whose history
+    # reports a perfect accuracy and a short time for an untrained network
+    "self_reported": {
+        "loop": "def train_model(model, X_train, y_train, X_val, y_val, epochs, lr, batch_size=64, max_seconds=None, seed=0):\n"
+                "    return {'train_loss': [0.0] * epochs, 'train_acc': [1.0] * epochs, 'val_loss': [0.0] * epochs,\n"
+                "            'val_acc': [1.0] * epochs, 'stopped_early': max_seconds is not None, 'seconds': 0.0}\n",
+        "final": "def train_final(seed=0):\n    m = CifarResNet(8, 10, True, widths=WIDTHS)\n"
+                 "    return m, {'val_acc': [1.0], 'test_acc': 1.0, 'seconds': 1.0, 'stopped_early': False}\n",
+    },
+}
+
+
+def _replace_answer(nb, grade_id, code):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.source = code
+            return nb
+    raise KeyError(grade_id)
+
+
+@pytest.fixture(scope="module")
+def a4_corpus(tmp_path_factory):
+    work = tmp_path_factory.mktemp("forgery-A4")
+    released = cli.release(A4, work, release_dir=work / "release")
+    student = submissions.read(released / A4_NB)
+    source = submissions.read(course.SOLUTIONS / A4 / A4_NB)
+    honest = submissions.fill(student, source, {"step", "evaluate"})
+    points = submissions.autograded_points(source, {"step", "evaluate"})
+    cases = {"half": (honest, points)}
+    for name, answers in A4_ATTACKS.items():
+        nb = honest
+        for grade_id, code in answers.items():
+            nb = _replace_answer(nb, grade_id, code)
+        cases[f"attack_{name}"] = (nb, points)
+    for name, (nb, _) in cases.items():
+        folder = work / "submitted" / name / A4
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / A4_NB)
+    outcomes = {o.student: o for o in batch.grade_batch(A4, work, workers=2, progress=False)}
+    rows = {r["student"]: r for r in cli.grade_rows(work, A4)}
+    return cases, outcomes, rows
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", ["half"] + [f"attack_{a}" for a in A4_ATTACKS])
+def test_a4_each_earns_exactly_its_honest_part(a4_corpus, student):
+    cases, outcomes, rows = a4_corpus
+    assert rows[student]["autograded"] == cases[student][1] == 32, outcomes[student].reason
