@@ -364,7 +364,7 @@ def _replace_answer(nb, grade_id, code):
 @pytest.fixture(scope="module")
 def a4_corpus(tmp_path_factory):
     work = tmp_path_factory.mktemp("forgery-A4")
-    released = cli.release(A4, work, release_dir=work / "release")
+    released = api.release(A4, work, release_dir=work / "release")
     student = submissions.read(released / A4_NB)
     source = submissions.read(course.SOLUTIONS / A4 / A4_NB)
     honest = submissions.fill(student, source, {"step", "evaluate"})
@@ -380,7 +380,7 @@ def a4_corpus(tmp_path_factory):
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / A4_NB)
     outcomes = {o.student: o for o in batch.grade_batch(A4, work, workers=2, progress=False)}
-    rows = {r["student"]: r for r in cli.grade_rows(work, A4)}
+    rows = {r["student"]: r for r in api.grade_rows(work, A4)}
     return cases, outcomes, rows
 
 
