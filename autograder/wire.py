@@ -222,6 +222,8 @@ class _KernelServer:
         return {"$": "h", "id": hid, "i": info}
 
     def obj(self, hid):
+        if hid not in self.objects:
+            raise KeyError(f"the grader's object {hid} is not in this cell: a proxy lives for one test cell")
         return self.objects[hid]
 
     def make_callback(self, cid):

@@ -475,7 +475,8 @@ with quiet():
     def _inc_params(c, a, r3, b, r5, d, p):
         return c * (a + r3 + r5 + p) + 9 * r3 * b + 25 * r5 * d + a + r3 + b + r5 + d + p
 
-    check_close("module 3a parameter count", count_params(_inc), _inc_params(192, 64, 96, 128, 16, 32, 32))
+    check_close("module 3a parameter count", count_params(InceptionModule(192, 64, 96, 128, 16, 32, 32)),
+                _inc_params(192, 64, 96, 128, 16, 32, 32))
     _inc = _own_work("InceptionModule", lambda: InceptionModule(256, 128, 128, 192, 32, 96, 64))
     check_close("module 3b parameter count", count_params(_inc), _inc_params(256, 128, 128, 192, 32, 96, 64))
     check_shape("module 3b on (2, 256, 7, 9)", _inc(torch.randn(2, 256, 7, 9)), (2, 480, 7, 9))
