@@ -179,6 +179,10 @@ with quiet():
 # Hidden tests: the exact shapes and counts.
 ### BEGIN HIDDEN TESTS
 with quiet():
+    _is_shape("alexnet_conv1_shape", alexnet_conv1_shape)
+    _is_shape("alexnet_pool1_shape", alexnet_pool1_shape)
+    for _name, _v in [("alexnet_conv1_params", alexnet_conv1_params), ("alexnet_fc6_params", alexnet_fc6_params)]:
+        _is_count(_name, _v)
     check_close("alexnet_conv1_shape", np.array(alexnet_conv1_shape), np.array([96, 55, 55]),
                 hint="(number of filters, output side, output side)")
     check_close("alexnet_conv1_params", alexnet_conv1_params, 11 * 11 * 3 * 96 + 96,
@@ -245,6 +249,9 @@ with quiet():
 # Hidden tests: the exact counts.
 ### BEGIN HIDDEN TESTS
 with quiet():
+    for _name, _v in [("vgg16_activation_count", vgg16_activation_count), ("vgg16_forward_bytes", vgg16_forward_bytes),
+                      ("vgg16_param_count", vgg16_param_count), ("vgg16_fc6_params", vgg16_fc6_params)]:
+        _is_count(_name, _v)
     _sides = [224] * 3 + [112] * 3 + [56] * 4 + [28] * 4 + [14] * 4 + [7]
     _chans = [3, 64, 64, 64, 128, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512, 512, 512, 512]
     _acts = sum(c * w * w for c, w in zip(_chans, _sides)) + 4096 + 4096 + 1000
@@ -312,6 +319,9 @@ with quiet():
 # Hidden tests: the module of the text, GoogLeNet's module 3a (192 input channels) and other sizes.
 ### BEGIN HIDDEN TESTS
 with quiet():
+    for _got in [inception_naive_cost(7, 5, 8, 1, 2, 3), inception_bottleneck_cost(7, 5, 8, 1, 2, 3, 4, 5, 6)]:
+        if type(_got) is not tuple or len(_got) != 2 or not all(isinstance(v, numbers.Integral) for v in _got):
+            _fail("inception costs", f"expected a tuple of two ints, got {_got!r}")
     def _naive(H, W, c, a, b, d):
         return H * W * c * (a + 9 * b + 25 * d), a + b + d + c
 
@@ -361,16 +371,16 @@ class LeNet5(nn.Module):
 with quiet():
     torch.manual_seed(0)
     _net = LeNet5()
-    check_shape("LeNet5()(x) for x of shape (2, 1, 28, 28)", _net(torch.randn(2, 1, 28, 28)), (2, 10),
-                hint="pad 2 keeps 28x28; after two convs and pools the volume is 16x5x5")
-    check_close("LeNet5() parameter count", count_params(_net), 61706,
-                hint="156 + 2,416 + 48,120 + 10,164 + 850")
     _LENET_MISTAKES = [("ReLU and max pooling where the part asks for tanh and average pooling",
                         ref.LeNet5(act=nn.ReLU, pool=nn.MaxPool2d)),
                        ("ReLU where the part asks for tanh", ref.LeNet5(act=nn.ReLU)),
                        ("max pooling where the part asks for average pooling", ref.LeNet5(pool=nn.MaxPool2d))]
     check_module("LeNet5()", _net, ref.LeNet5(), (torch.randn(2, 1, 28, 28),), diagnoses=_LENET_MISTAKES,
-                 hint="conv -> tanh -> average pool, twice, then FC -> tanh, FC -> tanh, FC")
+                 hint="conv (pad 2) -> tanh -> average pool, conv -> tanh -> average pool, then FC -> tanh, "
+                      "FC -> tanh, FC; the volume before the FCs is 16x5x5")
+    check_shape("LeNet5()(x) for x of shape (2, 1, 28, 28)", _net(torch.randn(2, 1, 28, 28)), (2, 10))
+    check_close("LeNet5() parameter count", count_params(_net), 61706,
+                hint="156 + 2,416 + 48,120 + 10,164 + 850")
 
 # %% nb="tests lenet5__hidden 4"
 # Hidden tests: other batch sizes and class counts, the layers, own work.
@@ -407,11 +417,11 @@ def vgg_stage(in_ch, out_ch, num_convs):
 # %% nb="tests vgg_stage__tests 3"
 with quiet():
     torch.manual_seed(0)
-    _stage = vgg_stage(3, 64, 2)
-    check_shape("vgg_stage(3, 64, 2) on (1, 3, 32, 32)", _stage(torch.randn(1, 3, 32, 32)), (1, 64, 16, 16),
-                hint="the convs keep the side, the pool halves it")
     check_module("vgg_stage(3, 8, 2)", vgg_stage(3, 8, 2), ref.vgg_stage(3, 8, 2), (torch.randn(2, 3, 16, 16),),
-                 hint="num_convs x (3x3 conv with bias, pad 1 -> ReLU), the first from in_ch, then a 2x2 max pool")
+                 hint="num_convs x (3x3 conv with bias, pad 1 -> ReLU), the first from in_ch, then a 2x2 max pool; "
+                      "the convs keep the side, the pool halves it")
+    _stage = vgg_stage(3, 64, 2)
+    check_shape("vgg_stage(3, 64, 2) on (1, 3, 32, 32)", _stage(torch.randn(1, 3, 32, 32)), (1, 64, 16, 16))
 
 # %% nb="tests vgg_stage__hidden 3"
 # Hidden tests: VGG16's stage sizes, odd input sides, one and three convs, own work.
@@ -458,13 +468,13 @@ class InceptionModule(nn.Module):
 # %% nb="tests inception__tests 5"
 with quiet():
     torch.manual_seed(0)
-    _inc = InceptionModule(192, 64, 96, 128, 16, 32, 32)
-    check_shape("module 3a on (1, 192, 28, 28)", _inc(torch.randn(1, 192, 28, 28)), (1, 256, 28, 28),
-                hint="64 + 128 + 32 + 32 channels; pad 1 for 3x3 and 2 for 5x5")
     check_module("InceptionModule(4, 1, 2, 3, 2, 5, 7)", InceptionModule(4, 1, 2, 3, 2, 5, 7),
                  ref.InceptionModule(4, 1, 2, 3, 2, 5, 7), (torch.randn(2, 4, 6, 6),),
-                 hint="each conv with bias and a ReLU; branches 1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | pool -> 1x1, "
-                      "concatenated in that order")
+                 hint="each conv with bias and a ReLU, pad 1 for 3x3 and 2 for 5x5; branches 1x1 | 1x1 -> 3x3 | "
+                      "1x1 -> 5x5 | max pool (3x3, stride 1, pad 1) -> 1x1, concatenated in that order")
+    _inc = InceptionModule(192, 64, 96, 128, 16, 32, 32)
+    check_shape("module 3a on (1, 192, 28, 28)", _inc(torch.randn(1, 192, 28, 28)), (1, 256, 28, 28),
+                hint="64 + 128 + 32 + 32 channels")
 
 # %% nb="tests inception__hidden 5"
 # Hidden tests: modules 3a and 3b, other sides, own work.
@@ -556,18 +566,18 @@ with quiet():
     torch.manual_seed(0)
     _PROJECTION = ("when the stride is not 1 or the channels change, the shortcut is a projection: "
                    "a 1x1 conv with the block's stride (no bias), then a BN")
-    check_shape("BasicBlock(64, 64) on (2, 64, 8, 8)", BasicBlock(64, 64)(torch.randn(2, 64, 8, 8)), (2, 64, 8, 8))
     check_module("BasicBlock(8, 8)", BasicBlock(8, 8), ref.BasicBlock(8, 8), (torch.randn(2, 8, 6, 6),),
                  hint="3x3 conv -> BN -> ReLU -> 3x3 conv -> BN, plus the identity, then ReLU")
     check_module("BasicBlock(8, 16, stride=2)", BasicBlock(8, 16, 2), ref.BasicBlock(8, 16, 2),
                  (torch.randn(2, 8, 6, 6),), hint=_PROJECTION)
-    check_shape("Bottleneck(256, 64) on (2, 256, 8, 8)", Bottleneck(256, 64)(torch.randn(2, 256, 8, 8)),
-                (2, 256, 8, 8), hint="the output has 4 * width channels")
     check_module("Bottleneck(16, 4)", Bottleneck(16, 4), ref.Bottleneck(16, 4), (torch.randn(2, 16, 5, 5),),
                  hint="1x1 to width, 3x3, 1x1 to 4 * width, each followed by BN; ReLU after the first two "
                       "and after the addition")
     check_module("Bottleneck(8, 4, stride=2)", Bottleneck(8, 4, 2), ref.Bottleneck(8, 4, 2),
                  (torch.randn(2, 8, 6, 6),), hint=_PROJECTION)
+    check_shape("BasicBlock(64, 64) on (2, 64, 8, 8)", BasicBlock(64, 64)(torch.randn(2, 64, 8, 8)), (2, 64, 8, 8))
+    check_shape("Bottleneck(256, 64) on (2, 256, 8, 8)", Bottleneck(256, 64)(torch.randn(2, 256, 8, 8)),
+                (2, 256, 8, 8), hint="the output has 4 * width channels")
 
 # %% nb="tests resblocks__hidden 6"
 # Hidden tests: other sizes, odd sides, own work.
@@ -637,12 +647,12 @@ class ResNet18(nn.Module):
 with quiet(), swapped_names(ResNet18, BasicBlock=ref.BasicBlock):
     torch.manual_seed(0)
     _net = ResNet18(num_classes=10)
-    check_shape("ResNet18(10) on (2, 3, 64, 64)", _net(torch.randn(2, 3, 64, 64)), (2, 10),
-                hint="global average pooling makes the FC independent of the input side")
     _state = check_module("ResNet18(10)", _net, ref.ResNet18(10), (torch.randn(2, 3, 64, 64),), randomize=False,
                           hint="stem conv 7x7/2 -> BN -> ReLU -> max pool 3x3/2 pad 1; stages of two blocks with "
                                "64, 128, 256, 512 channels, stride 2 in the first block of stages 2-4; "
                                "global average pool; FC")
+    check_shape("ResNet18(10) on (2, 3, 64, 64)", _net(torch.randn(2, 3, 64, 64)), (2, 10),
+                hint="global average pooling makes the FC independent of the input side")
     check_close("ResNet18(10) parameter count", param_count(_state), 11689512 - 990 * 513,
                 hint="the published 11,689,512 for 1000 classes, less 990 outputs of the 512 -> classes FC")
 
@@ -709,11 +719,11 @@ class SEBlock(nn.Module):
 # %% nb="tests se__tests 3"
 with quiet():
     torch.manual_seed(0)
-    _se = SEBlock(256)
-    check_shape("SEBlock(256) on (2, 256, 7, 7)", _se(torch.randn(2, 256, 7, 7)), (2, 256, 7, 7))
     check_module("SEBlock(32, 4)", SEBlock(32, 4), ref.SEBlock(32, 4), (torch.randn(2, 32, 5, 6),),
                  hint="squeeze: the mean over height and width (dims 2 and 3), one number per channel; "
-                      "then FC -> ReLU -> FC -> sigmoid; multiply channel c by s_c")
+                      "then FC (C -> C / reduction) -> ReLU -> FC -> sigmoid; multiply channel c by s_c")
+    _se = SEBlock(256)
+    check_shape("SEBlock(256) on (2, 256, 7, 7)", _se(torch.randn(2, 256, 7, 7)), (2, 256, 7, 7))
 
 # %% nb="tests se__hidden 3"
 # Hidden tests: other sizes, the parameter count, own work.
@@ -770,12 +780,12 @@ class ResNeXtBlock(nn.Module):
 # %% nb="tests resnext__tests 4"
 with quiet():
     torch.manual_seed(0)
-    _blk = ResNeXtBlock(256, 256)
-    check_shape("ResNeXtBlock(256, 256) on (2, 256, 8, 8)", _blk(torch.randn(2, 256, 8, 8)), (2, 256, 8, 8))
     check_module("ResNeXtBlock(16, 32, 4, 2, stride=2)", ResNeXtBlock(16, 32, 4, 2, 2),
                  ref.ResNeXtBlock(16, 32, 4, 2, 2), (torch.randn(2, 16, 6, 6),),
                  hint="1x1 to D = cardinality * group_width, grouped 3x3 (groups=cardinality), 1x1 to out_ch, "
                       "BN after each, plus the shortcut (a projection here), then ReLU")
+    _blk = ResNeXtBlock(256, 256)
+    check_shape("ResNeXtBlock(256, 256) on (2, 256, 8, 8)", _blk(torch.randn(2, 256, 8, 8)), (2, 256, 8, 8))
 
 # %% nb="tests resnext__hidden 3"
 # Hidden tests: other cardinalities and widths, stride 2, own work.
