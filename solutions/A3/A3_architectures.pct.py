@@ -113,6 +113,8 @@ with quiet():
     check_close("conv_output_size(32, 2, 2)", conv_output_size(32, 2, 2), 16,
                 hint="a 2x2 pool with stride 2 halves the side")
     check_close("conv_output_size(7, 3, 2)", conv_output_size(7, 3, 2), 3, hint="(7 - 3) / 2 + 1")
+    check_close("conv_output_size(6, 3, 2)", conv_output_size(6, 3, 2), 2,
+                hint="a window that does not fit is dropped: floor((6 - 3) / 2) + 1")
     check_close("conv_param_count(3, 8, 3)", conv_param_count(3, 8, 3), 3 * 3 * 3 * 8 + 8,
                 hint="K*K*C_in weights per filter, one bias per filter")
     check_close("conv_param_count(3, 8, 3, bias=False)", conv_param_count(3, 8, 3, bias=False), 216)
