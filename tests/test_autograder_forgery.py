@@ -365,7 +365,7 @@ def _edit(nb, grade_id, pairs):
         if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
             for old, new in pairs:
                 assert old in cell.source, (grade_id, old)
-                cell.source = cell.source.replace(old, new, 1)
+                cell.source = cell.source.replace(old, new)
             return nb
     raise KeyError(grade_id)
 
