@@ -209,10 +209,11 @@ def _no_calls_to(*targets, name: str = "your code", hint: str = ""):
 
 @contextlib.contextmanager
 def _swapped_names(owner, **names):
-    """cnnkit.modcheck.swapped_names at grading time: the kernel rebinds the student's names to
-    the classes of the same name in a fresh copy of the module that defines them here (its
-    source is sent: the kernel's own copy of the course's reference modules is disabled), and
-    restores them after the block, or when the cell ends."""
+    """What cnnkit.modcheck.swapped_names does at grading time, for a proxy of the student's
+    class: the kernel rebinds the student's names to the classes of the same name in a fresh
+    copy of the module that defines them here (its source is sent: the kernel's own copy of the
+    course's reference modules is disabled), and restores them after the block, or when the
+    cell ends."""
     import inspect
 
     if not isinstance(owner, Remote):
@@ -264,11 +265,7 @@ def main() -> int:
     import cnnkit.grading
 
     cnnkit.grading.no_calls_to = _no_calls_to
-    try:
-        import cnnkit.modcheck
-        cnnkit.modcheck.swapped_names = _swapped_names
-    except ImportError:  # torch is missing: no assignment here uses torch modules
-        pass
+    cnnkit.grading.swapped_names_hook = _swapped_names  # cnnkit.modcheck uses it (no torch import here)
     channel = Channel(send, read)
     ns = {"__name__": "__main__", "__builtins__": builtins}
     count = 0

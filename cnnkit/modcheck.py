@@ -22,6 +22,7 @@ from contextlib import contextmanager
 
 import torch
 
+from . import grading
 from .grading import _fail
 
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
@@ -212,10 +213,15 @@ def swapped_names(owner, **names):
     """Inside the block, the global names of `owner`'s module (a class or function of the
     student's notebook) are the given objects: the ResNet-18 test builds the student's network
     from the reference BasicBlock, so a bug in their block costs only the block's part.
-    (At grading time the grader replaces this function by one that does the same in the
-    student's kernel.)"""
+    (At grading time the grader does the same in the
+    student's kernel: `cnnkit.grading.swapped_names_hook`, set by the checker.)"""
     func = owner.__init__ if isinstance(owner, type) else owner
     space = getattr(func, "__globals__", None)
+    hook = getattr(grading, "swapped_names_hook", None)
+    if space is None and hook is not None:  # the grader's proxy of the student's class
+        with hook(owner, **names):
+            yield
+        return
     if space is None:
         raise TypeError(f"swapped_names needs a class or function of the notebook, got {owner!r}")
     missing = object()
