@@ -135,8 +135,9 @@ def _autograder_disable(_kept):
             continue
         if isinstance(_o, _types.FunctionType) and _o.__module__ == __name__:
             _g[_n] = _stub(f"{__name__}.{_n}")
-        elif isinstance(_o, type) and _o.__module__ == __name__:
-            # a class stays a class (the library's own subclasses still import), its methods raise
+        elif isinstance(_o, type) and _o.__module__ == __name__ and any(
+                _b.__name__ == "Module" and _b.__module__.startswith("torch.nn") for _b in _o.__mro__):
+            # a model class stays a class (the library's own subclasses still import), its methods raise
             for _m, _f in list(vars(_o).items()):
                 if isinstance(_f, (_types.FunctionType, staticmethod, classmethod)):
                     setattr(_o, _m, _stub(f"{__name__}.{_n}.{_m}"))

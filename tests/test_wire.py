@@ -128,7 +128,7 @@ def test_feedback_reads_the_failing_line_from_the_checker_frames_only():
     assert FeedbackContent.checker_failing_line(["NotRun: x"], "p__tests") is None
 
 
-def test_graded_cnnkit_disables_classes_of_a_whole_package(tmp_path):
+def test_graded_cnnkit_disables_the_model_classes_of_a_whole_package(tmp_path):
     import subprocess
     import sys
 
