@@ -254,7 +254,11 @@ class _KernelServer:
 
     def answer(self, req) -> str:
         try:
-            return self.send({"ok": self.perform(req)})
+            text = self.send({"ok": self.perform(req)})
+            if len(text) > MAX_TEXT:  # the checker would refuse it: say so now, not after a timeout
+                raise ValueError(f"the answer is {len(text)} characters of grader data, over the limit of "
+                                 f"{MAX_TEXT} (a model of more than about 12 million parameters)")
+            return text
         except BaseException as exc:  # noqa: BLE001 - the checker decides what an error means
             try:
                 msg = str(exc)[:2000]

@@ -3,8 +3,8 @@
 ``check_module(name, model, reference, inputs)`` takes the module's ``state_dict()`` (plain
 tensors), gives every weight a new random value (``load_state_dict``), loads the same values
 into the reference module the part describes (``cnnkit.reference``), and requires the same
-outputs on the test's inputs in eval mode. It only calls ``state_dict``, ``load_state_dict``,
-``eval`` and the module itself, so it works on a module in the student's kernel (their
+outputs on the test's inputs in eval mode, then in training mode. It only calls ``state_dict``,
+``load_state_dict``, ``eval``, ``train`` and the module itself, so it works on a module in the student's kernel (their
 JupyterLab) and on the grader's proxy of one (autograder.checker), where the weights and outputs
 come back as data and every comparison happens in the grader.
 
@@ -175,6 +175,8 @@ def check_module(name, model, reference, inputs, hint="", diagnoses=(), tol=1e-4
         if first is None:
             first = want
         if want.shape == got.shape and _close(got, want, tol):
+            if randomize:
+                _same_in_training(name, model, reference, inputs, tol, hint)
             return state
     if first.shape != got.shape:
         _fail(name, f"expected an output of shape {tuple(first.shape)}, got {tuple(got.shape)}", hint)
@@ -188,6 +190,22 @@ def check_module(name, model, reference, inputs, hint="", diagnoses=(), tol=1e-4
     diff = (got - first).abs()
     _fail(name, f"with its weights loaded into the reference, the outputs differ (largest difference "
                 f"{float(diff.max()):.3g} where the reference's outputs are up to {float(first.abs().max()):.3g})", hint)
+
+
+def _same_in_training(name, model, reference, inputs, tol, hint):
+    """Training mode too: batch norm then normalises with the batch's statistics, so a layer that
+    eval mode cannot tell apart (a stride moved past a batch norm) shows."""
+    __tracebackhide__ = True
+    try:
+        model.train()
+        got = _outputs(model, inputs)
+    except Exception as exc:  # noqa: BLE001
+        _fail(name, f"forward in training mode raised {type(exc).__name__}: {str(exc)[:300]}", hint)
+    reference.train()
+    want = _outputs(reference, inputs).double()
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape) or not _close(got.detach().double(), want, tol):
+        _fail(name, "in eval mode it matches the reference, but in training mode (batch norm on the batch's "
+                    "statistics) its outputs differ", hint)
 
 
 def _close(got, want, tol) -> bool:

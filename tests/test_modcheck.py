@@ -92,3 +92,13 @@ def test_swapped_names_rebinds_and_restores():
         with pytest.raises(TypeError):
             build()  # SEBlock needs its channels: the reference is what was called
     assert "Block" not in build.__globals__
+
+
+def test_a_stride_moved_past_a_batch_norm_shows_in_training_mode():
+    class LateStride(ref.ResNeXtBlock):
+        def __init__(self, *a):
+            super().__init__(*a)
+            self.conv2.stride, self.conv3.stride = (1, 1), (2, 2)
+
+    with pytest.raises(AssertionError, match="in training mode"):
+        check_module("block", LateStride(8, 8, 2, 2, 2), ref.ResNeXtBlock(8, 8, 2, 2, 2), (torch.randn(2, 8, 6, 6),))
