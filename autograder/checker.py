@@ -216,6 +216,29 @@ def _student_side(channel, name: str):
     return found[name]
 
 
+@contextlib.contextmanager
+def _swapped_names(owner, **names):
+    """What cnnkit.modcheck.swapped_names does at grading time, for a proxy of the student's
+    class: the kernel rebinds the student's names to the classes of the same name in a fresh
+    copy of the module that defines them here (its source is sent: the kernel's own copy of the
+    course's reference modules is disabled), and restores them after the block, or when the
+    cell ends."""
+    import inspect
+
+    if not isinstance(owner, Remote):
+        raise TypeError("swapped_names needs one of your notebook's classes or functions")
+    modules = {sys.modules[getattr(v, "__module__", "")] for v in names.values()}
+    if len(modules) != 1:
+        raise TypeError("swapped_names takes classes of one module")
+    src = inspect.getsource(modules.pop())
+    ch = object.__getattribute__(owner, "_ch")
+    ch.request({"op": "rebind", "src": src, "names": {n: v.__name__ for n, v in names.items()}})
+    try:
+        yield
+    finally:
+        ch.request({"op": "unbind"})
+
+
 def _outputs_for(stdout: str, stderr: str, exc: BaseException | None, cell_name: str) -> list[dict]:
     outputs = []
     if stdout:
@@ -251,6 +274,7 @@ def main() -> int:
     import cnnkit.grading
 
     cnnkit.grading.no_calls_to = _no_calls_to
+    cnnkit.grading.swapped_names_hook = _swapped_names  # cnnkit.modcheck uses it (no torch import here)
     channel = Channel(send, read)
     cnnkit.grading.student_side = lambda name: _student_side(channel, name)
     ns = {"__name__": "__main__", "__builtins__": builtins}

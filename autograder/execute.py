@@ -135,6 +135,12 @@ def _autograder_disable(_kept):
             continue
         if isinstance(_o, _types.FunctionType) and _o.__module__ == __name__:
             _g[_n] = _stub(f"{__name__}.{_n}")
+        elif isinstance(_o, type) and _o.__module__ == __name__ and any(
+                _b.__name__ == "Module" and _b.__module__.startswith("torch.nn") for _b in _o.__mro__):
+            # a model class stays a class (the library's own subclasses still import), its methods raise
+            for _m, _f in list(vars(_o).items()):
+                if isinstance(_f, (_types.FunctionType, staticmethod, classmethod)):
+                    setattr(_o, _m, _stub(f"{__name__}.{_n}.{_m}"))
 
 
 _autograder_disable(KEPT)
@@ -152,9 +158,8 @@ def graded_cnnkit(disable: dict, into: Path) -> Path:
     for module, kept in disable.items():
         parts = module.split(".")[1:]
         path = dest.joinpath(*parts).with_suffix(".py")
-        if not path.exists():
-            path = dest.joinpath(*parts, "__init__.py")
-        if path.exists():
+        paths = [path] if path.exists() else sorted(dest.joinpath(*parts).rglob("*.py"))  # a package: all of it
+        for path in paths:
             path.write_text(path.read_text() + _DISABLE.replace("KEPT", repr(set(kept))))
     return dest
 

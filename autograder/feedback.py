@@ -8,6 +8,9 @@ does, `FeedbackContent` (an nbconvert preprocessor added to nbgrader's list):
   TESTS markers and the markers themselves, and the tracebacks of such cells, since an IPython
   traceback quotes the lines around the failing one. The error's type stays, and its message
   when the failing line is a visible test; a failing hidden test reads HIDDEN_FAILED instead.
+  Which line failed comes from IPython's arrow in a traceback of the student's kernel, and from
+  the frame's line number in one of the checker (autograder.checker), where a test cell runs at
+  grading time.
 After it, every page gets a Content-Security-Policy meta tag as the first element of its head:
 no script runs but MathJax from its CDN path, nothing is fetched but inline images and styles.
 """
@@ -67,19 +70,61 @@ class FeedbackContent(Preprocessor):
                     return m.group(1).strip()
         return None
 
+    def hidden_line_numbers(self, source: str) -> set[int]:
+        """1-based numbers of the lines from BEGIN to END HIDDEN TESTS, markers included."""
+        numbers, inside = set(), False
+        for n, line in enumerate(source.split("\n"), 1):
+            if self.begin in line:
+                inside = True
+            if inside:
+                numbers.add(n)
+            if self.end in line:
+                inside = False
+        return numbers
+
+    @staticmethod
+    def checker_failing_line(traceback: list[str], grade_id: str) -> tuple[int, str] | None:
+        """(line number, text) of the deepest frame in the cell itself, from a traceback the
+        checker wrote (autograder.checker: its frames are '  File "<grader cell GRADE_ID>", line
+        N, ...' followed by the line); None for any other traceback. Only the frames are read:
+        the exception's message, which the student's code may have written, comes after them."""
+        if not traceback or traceback[0] != "Traceback (most recent call last):":
+            return None
+        found = None
+        where = re.compile(r'^  File "<grader cell ' + re.escape(grade_id) + r'>", line (\d+), in ')
+        for chunk in traceback[1:]:
+            if not chunk.startswith('  File "'):
+                break
+            lines = chunk.split("\n")
+            m = where.match(lines[0])
+            if m:
+                found = (int(m.group(1)), lines[1].strip() if len(lines) > 1 else "")
+        return found if found is not None else (0, "")
+
     def preprocess(self, nb, resources):
         sanitize.notebook(nb)
         for cell in nb.cells:
             if not _is_test_cell(cell):
                 continue
-            cell.source, hidden = self.strip_hidden(cell.source)
+            original = cell.source
+            cell.source, hidden = self.strip_hidden(original)
             if not hidden:
                 continue
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+            numbered = self.hidden_line_numbers(original)
+            source_lines = original.split("\n")
             for out in cell.get("outputs", []):
                 if out.get("output_type") != "error":
                     continue
-                line = self.failing_line(out.get("traceback", []))
-                if line is None or line in hidden:  # a hidden test failed: say so, not what it checks
+                at = self.checker_failing_line(out.get("traceback", []), grade_id)
+                if at is not None:  # the checker's traceback: decided by the line's number
+                    n, text = at
+                    visible = (1 <= n <= len(source_lines) and n not in numbered
+                               and source_lines[n - 1].strip() == text)
+                else:
+                    line = self.failing_line(out.get("traceback", []))
+                    visible = line is not None and line not in hidden
+                if not visible:  # a hidden test failed: say so, not what it checks
                     out["evalue"] = HIDDEN_FAILED
                 out["traceback"] = [f"{out.get('ename', '')}: {out.get('evalue', '')}"]
         return nb, resources

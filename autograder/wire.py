@@ -192,6 +192,9 @@ def _hashable_plain(key) -> bool:
 # The kernel's side. Everything below runs inside the student's kernel, which the student's code
 # owns: nothing here is trusted by the checker, it only answers requests.
 
+_MISSING = object()
+
+
 class _KernelServer:
     def __init__(self, namespace, read):
         self.ns = namespace
@@ -200,6 +203,7 @@ class _KernelServer:
         self.ids = {}               # id(object) -> handle id
         self.watched = {}           # code object -> name, for no_calls_to on the student's functions
         self.seen = []
+        self.rebound = {}           # name -> the student's object it had before a rebind
 
     # handles
     def handle_for(self, obj):
@@ -218,6 +222,8 @@ class _KernelServer:
         return {"$": "h", "id": hid, "i": info}
 
     def obj(self, hid):
+        if hid not in self.objects:
+            raise KeyError(f"the grader's object {hid} is not in this cell: a proxy lives for one test cell")
         return self.objects[hid]
 
     def make_callback(self, cid):
@@ -248,7 +254,11 @@ class _KernelServer:
 
     def answer(self, req) -> str:
         try:
-            return self.send({"ok": self.perform(req)})
+            text = self.send({"ok": self.perform(req)})
+            if len(text) > MAX_TEXT:  # the checker would refuse it: say so now, not after a timeout
+                raise ValueError(f"the answer is {len(text)} characters of grader data, over the limit of "
+                                 f"{MAX_TEXT} (a model of more than about 12 million parameters)")
+            return text
         except BaseException as exc:  # noqa: BLE001 - the checker decides what an error means
             try:
                 msg = str(exc)[:2000]
@@ -286,7 +296,32 @@ class _KernelServer:
             return repr(self.obj(req["h"]))[:2000]
         if op == "watch":
             return self.watch(req["hs"], req["on"])
+        if op == "rebind":
+            return self.rebind(req["src"], req["names"])
+        if op == "unbind":
+            return self.unbind()
         raise ValueError(f"unknown request {op!r}")
+
+    def rebind(self, src, names):
+        """Bind names of the student's namespace to classes of a module the checker sent (the
+        course's reference modules, for a test of a part built on an earlier one) until unbind."""
+        import types
+
+        module = types.ModuleType("_grader_reference")
+        exec(compile(src, "<grader reference>", "exec"), module.__dict__)  # noqa: S102
+        for name, attr in names.items():
+            self.rebound.setdefault(name, self.ns.get(name, _MISSING))
+            self.ns[name] = getattr(module, attr)
+        return None
+
+    def unbind(self):
+        for name, old in self.rebound.items():
+            if old is _MISSING:
+                self.ns.pop(name, None)
+            else:
+                self.ns[name] = old
+        self.rebound = {}
+        return None
 
     def watch(self, hids, on):
         import sys
@@ -309,12 +344,15 @@ class _KernelServer:
 
     def run(self):
         text = self.send({"ready": True})
-        while True:
-            request = self.read(text)
-            req = self.load(request)
-            if req.get("op") == "end":
-                return
-            text = self.answer(req)
+        try:
+            while True:
+                request = self.read(text)
+                req = self.load(request)
+                if req.get("op") == "end":
+                    return
+                text = self.answer(req)
+        finally:
+            self.unbind()
 
 
 def serve(namespace=None):

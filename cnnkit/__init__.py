@@ -13,6 +13,8 @@ Small modules, each with one job:
 - ``plots``: activation curves, loss and accuracy curves.
 - ``diagrams``: architecture diagrams drawn from the model objects (torch.fx graph, meta-device shapes).
 - ``grading``: checks used by assignment test cells, with helpful messages.
+- ``modcheck``: checking a torch module by what it computes, against a reference (``reference``:
+  assignment 3's modules as its parts specify them).
 - ``bench``: timing the naive, im2col and PyTorch convolutions (``benchmarks/conv_bench.py``).
 
 Import what you need, e.g. ``from cnnkit.gradcheck import rel_error``.

@@ -178,8 +178,6 @@ def test_written_answer_with_script_keeps_its_text_and_a_note(graded):
 
 
 @needs_sandbox
-@pytest.mark.skip(reason="known bug, to fix: for test cells run in the checker (autograder/checker.py), the "
-                         "feedback shows a failing VISIBLE test as 'a hidden test of this cell failed'")
 def test_feedback_is_inert_has_a_csp_and_no_hidden_tests(graded):
     from autograder import feedback as fb
 

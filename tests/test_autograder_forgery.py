@@ -1,7 +1,8 @@
 """Grades that student code cannot forge.
 
 A corpus of blank or partly solved A1 submissions, each with one attack on the interpreter it
-runs in (the student's kernel), graded in one batch with good submissions. The test cells run in
+runs in (the student's kernel), graded in one batch with good submissions; A2 and A3 (torch
+modules) have their own, smaller corpora. The test cells run in
 the checker, outside that kernel, so each attack earns exactly what its honest part earns (0 for
 a blank) and the good submissions keep full marks. A canary, on the tiny assignment, shows that
 the hidden tests' source never reaches the kernel: a submission that searches every file,
@@ -361,6 +362,79 @@ def _replace_answer(nb, grade_id, code):
     raise KeyError(grade_id)
 
 
+# A3 (torch modules): the checker takes a module's state_dict and outputs through the channel and
+# compares them with its own reference (cnnkit.modcheck), so modules that echo their input, lie
+# about their class, patch torch or send back monsters earn nothing; wrong parts cost exactly
+# their points, and a bug in the basic block is not charged again in ResNet-18.
+
+A3 = "A3"
+A3_NB = "A3_architectures.ipynb"
+A3_FULL = 95
+
+_ECHO = ("import torch.nn as _nn\nclass _Echo(_nn.Module):\n    def __init__(self, *a, **k):\n"
+         "        super().__init__()\n        self.w = _nn.Parameter(torch.zeros(1))\n"
+         "    def forward(self, x):\n        return x\n")
+_DEEP = ("import torch.nn as _nn\nclass _Deep(_nn.Module):\n    def __init__(self, *a, **k):\n"
+         "        super().__init__()\n    def state_dict(self, *a, **k):\n        x = {}\n"
+         "        for _ in range(5000):\n            x = {'w': x}\n        return x\n"
+         "    def forward(self, x):\n        return torch.zeros(len(x), 20_000_000)\n")
+_LIE = ("import cnnkit.reference as _r, cnnkit.conv as _cv\n"
+        "def _mine(cls):\n    return type(cls.__name__, (cls,), {'__module__': '__main__'})\n")
+
+A3_ATTACKS = {
+    # every module hands back the input it was given (the checker's own tensors)
+    "echo_forward": {"lenet5": _ECHO + "LeNet5 = _Echo", "resblocks": "BasicBlock = Bottleneck = _Echo",
+                     "se": "SEBlock = _Echo", "resnext": "ResNeXtBlock = _Echo", "inception": "InceptionModule = _Echo"},
+    # state_dict nested 5000 deep, outputs of 80 MB
+    "deep_and_huge": {"lenet5": _DEEP + "LeNet5 = _Deep", "resblocks": "BasicBlock = Bottleneck = _Deep",
+                      "se": "SEBlock = _Deep", "resnext": "ResNeXtBlock = _Deep"},
+    # torch patched in the kernel: no state, no counts, every comparison true, outputs of the right shape
+    "patched_torch": {"sizes": "import torch\ntorch.Tensor.numel = lambda self: 0\ntorch.allclose = lambda *a, **k: True\n"
+                               "torch.nn.Module.state_dict = lambda self, *a, **k: {}\n"
+                               "torch.nn.Module.load_state_dict = lambda self, *a, **k: None",
+                      "lenet5": "class LeNet5(torch.nn.Module):\n    def __init__(self, num_classes=10):\n"
+                                "        super().__init__()\n        self.k = num_classes\n"
+                                "    def forward(self, x):\n        return torch.zeros(len(x), self.k)"},
+    # the course library's modules under the student's names, their classes claiming to be the notebook's
+    "lying_module": {"sizes": _LIE + "conv_output_size = _cv.conv_output_size",
+                     "lenet5": "LeNet5 = _mine(_r.LeNet5)", "vgg_stage": "vgg_stage = _r.vgg_stage",
+                     "inception": "InceptionModule = _mine(_r.InceptionModule)",
+                     "resblocks": "BasicBlock = _mine(_r.BasicBlock)\nBottleneck = _mine(_r.Bottleneck)",
+                     "resnet18": "ResNet18 = _mine(_r.ResNet18)", "se": "SEBlock = _mine(_r.SEBlock)",
+                     "resnext": "ResNeXtBlock = _mine(_r.ResNeXtBlock)"},
+}
+
+# Wrong solutions (edits of the full solution: cell, old, new, points lost, a word of the message)
+A3_WRONG = {
+    "lenet_relu_maxpool": ("lenet5", [("nn.Tanh()", "nn.ReLU()"), ("nn.AvgPool2d(2)", "nn.MaxPool2d(2)")], 8,
+                           "ReLU and max pooling where the part asks for tanh and average pooling"),
+    "no_projection": ("resblocks", [("            self.shortcut = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False),\n"
+                                     "                                          nn.BatchNorm2d(out_ch))\n", "            pass\n")],
+                      12, "projection"),
+    "blank_basic_block": ("resblocks", [("        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False)",
+                                         "        raise NotImplementedError()")], 12, "NotImplementedError"),
+}
+
+
+def _append(nb, grade_id, code):
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.source = cell.source + "\n" + code + "\n"
+            return nb
+    raise KeyError(grade_id)
+
+
+def _edit(nb, grade_id, pairs):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            for old, new in pairs:
+                assert old in cell.source, (grade_id, old)
+                cell.source = cell.source.replace(old, new)
+            return nb
+    raise KeyError(grade_id)
+
+
 @pytest.fixture(scope="module")
 def a4_corpus(tmp_path_factory):
     work = tmp_path_factory.mktemp("forgery-A4")
@@ -389,3 +463,47 @@ def a4_corpus(tmp_path_factory):
 def test_a4_each_earns_exactly_its_honest_part(a4_corpus, student):
     cases, outcomes, rows = a4_corpus
     assert rows[student]["autograded"] == cases[student][1] == 32, outcomes[student].reason
+
+
+@pytest.fixture(scope="module")
+def a3_corpus(tmp_path_factory):
+    work = tmp_path_factory.mktemp("forgery-A3")
+    released = api.release(A3, work, release_dir=work / "release")
+    student = submissions.read(released / A3_NB)
+    source = submissions.read(course.SOLUTIONS / A3 / A3_NB)
+    good = submissions.fill(student, source)
+    assert submissions.autograded_points(source) == A3_FULL
+    cases = {"good": (good, A3_FULL)}
+    for name, cells in A3_ATTACKS.items():
+        nb = copy.deepcopy(student)
+        for gid, code in cells.items():
+            _append(nb, gid, code)
+        cases[f"attack_{name}"] = (nb, 0)
+    for name, (gid, pairs, lost, _) in A3_WRONG.items():
+        cases[f"wrong_{name}"] = (_edit(good, gid, pairs), A3_FULL - lost)
+    for name, (nb, _) in cases.items():
+        folder = work / "submitted" / name / A3
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / A3_NB)
+    outcomes = {o.student: o for o in batch.grade_batch(A3, work, workers=2, limits={"cell_timeout": 120},
+                                                          progress=False)}
+    rows = {r["student"]: r for r in api.grade_rows(work, A3)}
+    return cases, outcomes, rows, work
+
+
+@needs_sandbox
+@pytest.mark.parametrize("student", ["good"] + [f"attack_{a}" for a in A3_ATTACKS] + [f"wrong_{w}" for w in A3_WRONG])
+def test_a3_each_earns_exactly_its_honest_part(a3_corpus, student):
+    cases, outcomes, rows, _ = a3_corpus
+    assert rows[student]["autograded"] == cases[student][1], outcomes[student].reason
+
+
+@needs_sandbox
+@pytest.mark.parametrize("wrong", list(A3_WRONG))
+def test_a3_a_wrong_part_is_named_in_its_visible_test(a3_corpus, wrong):
+    *_, work = a3_corpus
+    gid, _, _, message = A3_WRONG[wrong]
+    nb = nbformat.read(work / "autograded" / f"wrong_{wrong}" / A3 / A3_NB, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == f"{gid}__tests")
+    errors = " ".join(f"{o.get('ename', '')}: {o.get('evalue', '')}" for o in cell.outputs if o.get("output_type") == "error")
+    assert message in errors, errors

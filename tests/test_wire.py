@@ -96,3 +96,50 @@ def test_plan_names_follow_the_notebook_order():
     assert p["names"]["n__tests"] == ["f", "helper", "numerical_gradient"]
     assert p["disable"] == {"cnnkit.layers": []}
     assert set(p["tests"]) == {"f__tests", "n__tests"} and set(p["setup"]) == {"setup"}
+
+
+def test_kernel_rebind_binds_the_sent_module_until_unbind():
+    """The ResNet-18 test's reference block: the kernel binds names to classes of the source the
+    checker sent, and gives the student's names back afterwards (also when a name was new)."""
+    ns = {"BasicBlock": "the student's", "other": 1}
+    server = wire._KernelServer(ns, read=None)
+    server.perform({"op": "rebind", "src": "class Block:\n    kind = 'reference'\n",
+                    "names": {"BasicBlock": "Block", "Extra": "Block"}})
+    assert ns["BasicBlock"].kind == "reference" and ns["Extra"] is ns["BasicBlock"]
+    server.perform({"op": "unbind"})
+    assert ns == {"BasicBlock": "the student's", "other": 1}
+
+
+def test_a_stale_handle_says_so():
+    server = wire._KernelServer({}, read=None)
+    with pytest.raises(KeyError, match="a proxy lives for one test cell"):
+        server.perform({"op": "call", "h": 8})
+
+
+def test_feedback_reads_the_failing_line_from_the_checker_frames_only():
+    from autograder.feedback import FeedbackContent
+
+    tb = ["Traceback (most recent call last):",
+          '  File "<grader cell p__tests>", line 3, in <module>\n    check_close("x", f(1), 2)\n    ^^^',
+          '  File "/lib/cnnkit/grading.py", line 26, in _fail\n    raise AssertionError(msg)',
+          'AssertionError: x: wrong\n  File "<grader cell p__tests>", line 1, in <module>\n    visible()']
+    assert FeedbackContent.checker_failing_line(tb, "p__tests") == (3, 'check_close("x", f(1), 2)')
+    assert FeedbackContent.checker_failing_line(tb, "other__tests") == (0, "")
+    assert FeedbackContent.checker_failing_line(["NotRun: x"], "p__tests") is None
+
+
+def test_graded_cnnkit_disables_the_model_classes_of_a_whole_package(tmp_path):
+    import subprocess
+    import sys
+
+    from autograder.execute import graded_cnnkit
+
+    copy = graded_cnnkit({"cnnkit.models": [], "cnnkit.reference": []}, tmp_path)
+    code = ("import cnnkit.reference as r, cnnkit.models as m\n"
+            "for make in (lambda: r.LeNet5(), lambda: m.resnet18(), lambda: m.BasicBlock(4, 4),\n"
+            "             lambda: type('Mine', (r.SEBlock,), {'__module__': '__main__'})(8)):\n"
+            "    try:\n        make()\n        print('built')\n    except RuntimeError as exc:\n"
+            "        print('refused' if 'reference implementation' in str(exc) else exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=copy.parent, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(copy.parent), "PATH": "/usr/bin:/bin"})
+    assert out.stdout.split() == ["refused"] * 4, out.stderr
