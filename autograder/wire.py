@@ -286,6 +286,12 @@ class _KernelServer:
             return repr(self.obj(req["h"]))[:2000]
         if op == "watch":
             return self.watch(req["hs"], req["on"])
+        if op == "bind":  # cnnkit.grading.using: a name of the student's namespace set (or removed)
+            if "v" in req:
+                self.ns[str(req["n"])] = req["v"]
+            else:
+                self.ns.pop(str(req["n"]), None)
+            return None
         raise ValueError(f"unknown request {op!r}")
 
     def watch(self, hids, on):
