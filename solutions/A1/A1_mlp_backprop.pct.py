@@ -250,6 +250,12 @@ def _hidden_activations():
     check_close("leaky_relu_backward slope 0.3 (hidden)", dl, np.where(x > 0, dout, slope * dout), tol=1e-12)
     check_close("leaky_relu_forward default slope (hidden)", lk0, np.where(x > 0, x, 0.1 * x), tol=1e-12)
     check_close("leaky_relu_backward default slope (hidden)", dl0, np.where(x > 0, dout, 0.1 * dout), tol=1e-12)
+    zeros = np.array([[0.0, -1.0, 2.0], [0.0, 0.0, -0.5]])
+    with quiet(), no_calls_to(cnnkit.layers, cnnkit.gradcheck):
+        dr0 = relu_backward(np.ones_like(zeros), relu_forward(zeros.copy())[1])
+        dl0z = leaky_relu_backward(np.ones_like(zeros), leaky_relu_forward(zeros.copy(), slope=0.3)[1])
+    check_close("relu_backward at x = 0 (hidden)", dr0, (zeros > 0).astype(float), tol=1e-12)
+    check_close("leaky_relu_backward at x = 0 (hidden)", dl0z, np.where(zeros > 0, 1.0, 0.3), tol=1e-12)
     check_close("sigmoid_forward at large |x| (hidden)", big, [0.0, np.exp(-30.0) / (1 + np.exp(-30.0)), 1 / (1 + np.exp(-30.0)), 1.0], tol=1e-7)
     # numerical gradients of the reference forward passes, float64
     xs = x[:1, :2].copy()
@@ -646,10 +652,10 @@ def _test_numgrad():
     with quiet():
         grad = numerical_gradient(f, x)
     check_shape("numerical_gradient of sum(x**2)", grad, x.shape)
-    check_close("numerical_gradient of sum(x**2)", grad, 2 * x, tol=1e-8,
-                hint="the centred difference of x**2 is exactly 2x (up to rounding)")
     check_close("x after numerical_gradient", x, x_before, tol=1e-15,
                 hint="restore each entry to its old value after perturbing it")
+    check_close("numerical_gradient of sum(x**2)", grad, 2 * x_before, tol=1e-8,
+                hint="the centred difference of x**2 is exactly 2x (up to rounding)")
     if len(calls) != 2 * x.size:
         raise AssertionError(f"numerical_gradient: f was called {len(calls)} times for x of size {x.size}; "
                              f"expected 2 * x.size = {2 * x.size}\nHint: centred differences evaluate f at "
@@ -709,6 +715,8 @@ def _hidden_numgrad():
     check_close("numerical_gradient 1 entry (hidden)", grad_1, [np.exp(0.7)], tol=1e-8)
     check_raises("numerical_gradient on int (hidden)", numerical_gradient,
                  (lambda v: float(np.sum(v)), np.arange(3)), exc_type=TypeError)
+    check_raises("numerical_gradient on float32 (hidden)", numerical_gradient,
+                 (lambda v: float(np.sum(v)), np.ones((2, 2), dtype=np.float32)), exc_type=TypeError)
 
 
 _hidden_numgrad()
@@ -875,7 +883,7 @@ def _test_twolayer():
         check_shape(f"grads['{name}']", grads[name], params[name].shape)
         num = _ref_numerical_gradient(lambda v, name=name: _course_twolayer({**params, name: v}, X, y, 0.1)[0],
                                       params[name].copy())
-        if name.startswith("W") and rel_error(np.asarray(grads[name]), num - 0.1 * params[name]) < 1e-6:
+        if name.startswith("W") and np.allclose(np.asarray(grads[name]), num - 0.1 * params[name], rtol=1e-5, atol=1e-7):
             raise AssertionError(f"grads['{name}']: the gradient of the data loss is right, but the gradient of the "
                                  f"penalty is missing\nHint: add reg * {name} to the gradient of {name}")
         check_close(f"grads['{name}']", grads[name], num, tol=1e-6,
@@ -902,6 +910,10 @@ def _hidden_twolayer():
         net = TwoLayerNet(input_dim=D, hidden_dim=H, num_classes=C, weight_scale=0.7, reg=reg, seed=5)
     for name, shape in (("W1", (D, H)), ("b1", (H,)), ("W2", (H, C)), ("b2", (C,))):
         check_shape(f"params['{name}'] (hidden)", net.params[name], shape)
+    draw = np.random.default_rng(5)
+    check_close("params['W1'] drawn from default_rng(seed) (hidden)", net.params["W1"],
+                0.7 * draw.standard_normal((D, H)), tol=1e-12)
+    check_close("params['W2'] drawn after W1 (hidden)", net.params["W2"], 0.7 * draw.standard_normal((H, C)), tol=1e-12)
     net.params = {**net.params, "b1": g.standard_normal(H) * 0.5, "b2": g.standard_normal(C) * 0.5}
     X = g.standard_normal((N, D))
     y = g.integers(0, C, size=N)
@@ -1024,7 +1036,8 @@ def _test_train():
     if len(calls) != 2 or any(n != 12 for n, _ in calls):
         raise AssertionError(f"train: with 12 examples, batch_size=100 and 2 epochs, expected 2 calls of "
                              f"model.loss(X_batch, y_batch) with 12 rows each; got batch sizes {[n for n, _ in calls]}\n"
-                             "Hint: for start in range(0, N, batch_size): idx = order[start:start + batch_size]")
+                             "Hint: the last batch may be smaller: for start in range(0, N, batch_size): "
+                             "idx = order[start:start + batch_size]")
     for k in ("W1", "b1", "W2", "b2"):
         check_close(f"params['{k}'] after 2 full-batch epochs", net.params[k], p2[k], tol=1e-9,
                     hint="p -= learning_rate * grads[name] for every parameter; after each epoch "
@@ -1050,7 +1063,8 @@ def _test_train():
     sizes = sorted(n for n, _ in calls)
     if sizes != [2, 5, 5]:
         raise AssertionError(f"train: 12 examples with batch_size=5 should give batches of 5, 5 and 2 in one epoch; "
-                             f"got {sizes}\nHint: walk through one permutation of all N indices per epoch")
+                             f"got {sizes}\nHint: the last batch may be smaller; walk through one permutation of "
+                             "all N indices per epoch")
     check_close("history['train_loss'] with 3 batches", hist["train_loss"], [np.mean([l for _, l in calls])],
                 tol=1e-9, hint="the plain mean of the epoch's batch losses")
 
@@ -1162,13 +1176,23 @@ def _hidden_train():
             raise AssertionError(f"history['{key}']: expected 3 entries, got {len(hist[key])} (hidden)")
 
     net = _course_model(kw, 2)
-    sizes, original = [], net.loss
-    net.loss = lambda Xb, yb=None: (sizes.append(len(Xb)) if yb is not None else None, original(Xb, yb))[1]
+    sizes, losses, original = [], [], net.loss
+
+    def recording(Xb, yb=None):
+        out = original(Xb, yb)
+        if yb is not None:
+            sizes.append(len(Xb))
+            losses.append(out[0])
+        return out
+
+    net.loss = recording
     with quiet(), no_calls_to(cnnkit.layers, cnnkit.gradcheck):
         hist = train(net, X, y, Xv, yv, learning_rate=0.05, num_epochs=2, batch_size=4, seed=1)
     if sorted(sizes) != [2, 2, 4, 4, 4, 4]:
         raise AssertionError(f"train: 10 examples, batch_size=4, 2 epochs: expected batches 4, 4, 2 per epoch, "
                              f"got {sizes} (hidden)")
+    check_close("history['train_loss'] with 3 batches per epoch (hidden)", hist["train_loss"],
+                [np.mean(losses[:3]), np.mean(losses[3:])], tol=1e-9)
 
 
 _hidden_train()

@@ -136,12 +136,9 @@ EDITS = [
     Mutant("train", "train", "last partial batch dropped",
            "        for start in range(0, N, batch_size):\n",
            "        for start in range(0, N - batch_size + 1, batch_size):\n",
-           "should give batches of 5, 5 and 2"),
+           "the last batch may be smaller"),
     Mutant("train", "train", "epoch loss is the last batch's",
            "        history[\"train_loss\"].append(float(np.mean(losses)))\n",
            "        history[\"train_loss\"].append(float(losses[-1]))\n",
            "the plain mean of the epoch's batch losses"),
-    Mutant("train", "train__run", "learning rate far too small to train in 30 epochs",
-           "learning_rate=0.5,", "learning_rate=0.001,",
-           "tune the learning rate"),
 ]
