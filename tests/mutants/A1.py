@@ -128,8 +128,6 @@ EDITS = [
             "        for idx in np.split(order, range(batch_size, N, batch_size)):\n"),
     Variant("train", "train", "learning rate from the epoch number",
             "    for _ in range(num_epochs):\n", "    for epoch in range(num_epochs):\n        lr = learning_rate * lr_decay ** epoch\n"),
-    Variant("train", "train__run", "other settings that also reach the target",
-            "hidden_dim=100, weight_scale=0.1, reg=1e-3", "hidden_dim=64, weight_scale=0.1, reg=1e-4"),
     Mutant("train", "train", "learning rate never decayed",
            "        lr *= lr_decay\n", "        pass\n",
            "learning_rate *= lr_decay"),
@@ -141,4 +139,17 @@ EDITS = [
            "        history[\"train_loss\"].append(float(np.mean(losses)))\n",
            "        history[\"train_loss\"].append(float(losses[-1]))\n",
            "the plain mean of the epoch's batch losses"),
+
+    # ---- Part 6b: the settings that train the digits model ------------------------------------
+    Variant("digits", "digits", "a smaller hidden layer, less regularisation",
+            "hidden_dim=100, weight_scale=0.1, reg=1e-3", "hidden_dim=64, weight_scale=0.1, reg=1e-4"),
+    Variant("digits", "digits", "smaller batches, fewer epochs",
+            "learning_rate=0.5, lr_decay=0.95, num_epochs=30, batch_size=64",
+            "learning_rate=0.2, lr_decay=0.9, num_epochs=20, batch_size=32"),
+    Mutant("digits", "digits", "learning rate far too small to train in 30 epochs",
+           "learning_rate=0.5,", "learning_rate=0.001,", "tune the learning rate"),
+    Mutant("digits", "digits", "learning rate so large that the loss diverges",
+           "learning_rate=0.5,", "learning_rate=80.0,", "tune the learning rate"),
+    Mutant("digits", "digits", "weights initialised to zero",
+           "weight_scale=0.1,", "weight_scale=0.0,", "weight_scale must be positive"),
 ]
