@@ -653,7 +653,7 @@ def _test_numgrad():
         grad = numerical_gradient(f, x)
     check_shape("numerical_gradient of sum(x**2)", grad, x.shape)
     check_close("x after numerical_gradient", x, x_before, tol=1e-15,
-                hint="restore each entry to its old value after perturbing it")
+                hint="put each entry back to its old value after perturbing it")
     check_close("numerical_gradient of sum(x**2)", grad, 2 * x_before, tol=1e-8,
                 hint="the centred difference of x**2 is exactly 2x (up to rounding)")
     if len(calls) != 2 * x.size:

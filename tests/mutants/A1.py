@@ -92,7 +92,7 @@ EDITS = [
            "without the 2 of 2h"),
     Mutant("numgrad", "numgrad", "entries not restored",
            "        x[idx] = old\n        grad", "        grad",
-           "restore each entry to its old value"),
+           "put each entry back"),
     Mutant("numgrad", "numgrad", "accepts float32",
            "    if not isinstance(x, np.ndarray) or x.dtype != np.float64:\n",
            "    if not isinstance(x, np.ndarray) or x.dtype.kind != 'f':\n",
