@@ -239,6 +239,48 @@ def _swapped_names(owner, **names):
         ch.request({"op": "unbind"})
 
 
+_CHANNEL: "Channel | None" = None  # the channel of the running cell, for _Using
+
+
+class _Using:
+    """cnnkit.grading.using at grading time: the student's names are bound, in their kernel, to
+    callbacks that run the given reference functions here (the sandbox's cnnkit raises), and in
+    the test cell's namespace to the references themselves; both are restored at the end."""
+
+    def __init__(self, **functions):
+        self._ns = sys._getframe(1).f_globals
+        self._new = functions
+        self._kernel_old: dict = {}
+        self._local_old: dict = {}
+
+    def __enter__(self):
+        ch = _CHANNEL
+        found = ch.request({"op": "names", "names": list(self._new)})
+        self._kernel_old = found if type(found) is dict else {}
+        for name, func in self._new.items():
+            ch.request({"op": "bind", "n": name, "v": func})
+        self._local_old = {n: self._ns[n] for n in self._new if n in self._ns}
+        self._ns.update(self._new)
+        return self
+
+    def __exit__(self, *exc):
+        for name in self._new:
+            if name in self._local_old:
+                self._ns[name] = self._local_old[name]
+            else:
+                self._ns.pop(name, None)
+        ch = _CHANNEL
+        try:
+            for name in self._new:
+                if name in self._kernel_old:
+                    ch.request({"op": "bind", "n": name, "v": self._kernel_old[name]})
+                else:
+                    ch.request({"op": "bind", "n": name})
+        except KernelGone:
+            pass
+        return False
+
+
 def _outputs_for(stdout: str, stderr: str, exc: BaseException | None, cell_name: str) -> list[dict]:
     outputs = []
     if stdout:
@@ -275,7 +317,9 @@ def main() -> int:
 
     cnnkit.grading.no_calls_to = _no_calls_to
     cnnkit.grading.swapped_names_hook = _swapped_names  # cnnkit.modcheck uses it (no torch import here)
-    channel = Channel(send, read)
+    cnnkit.grading.using = _Using
+    global _CHANNEL
+    channel = _CHANNEL = Channel(send, read)
     cnnkit.grading.student_side = lambda name: _student_side(channel, name)
     ns = {"__name__": "__main__", "__builtins__": builtins}
     count = 0

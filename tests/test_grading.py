@@ -415,3 +415,56 @@ def test_no_calls_to_refuses_other_targets():
     with pytest.raises(TypeError, match=r"^no_calls_to takes modules or functions, got 'layers'$"):
         with grading.no_calls_to("layers"):
             pass
+
+
+# --- using: a part's test runs the student's code on the course's versions of the other parts ----
+
+def _course_double(v):
+    return 2 * v
+
+
+def _student_double(v):
+    return 3 * v  # a wrong earlier part
+
+
+def _student_uses_double(v):
+    return _student_double(v) + 1
+
+
+def test_using_binds_the_names_for_the_block_and_restores_them():
+    from cnnkit import grading
+
+    assert _student_uses_double(1) == 4
+    with grading.using(_student_double=_course_double, _not_defined_before=_course_double):
+        assert _student_uses_double(1) == 3          # the later part runs on the course's version
+        assert "_not_defined_before" in globals()
+    assert _student_uses_double(1) == 4                # restored
+    assert "_not_defined_before" not in globals()      # removed again
+
+
+def test_using_restores_after_an_error():
+    from cnnkit import grading
+
+    with pytest.raises(ZeroDivisionError):
+        with grading.using(_student_double=_course_double):
+            1 / 0
+    assert _student_uses_double(1) == 4
+
+
+def test_calls_made_by_a_reference_do_not_count_for_no_calls_to():
+    import cnnkit.layers
+    from cnnkit import grading
+
+    def students_net(x):
+        return relu_like(x)
+
+    globals()["relu_like"] = lambda x: x
+    try:
+        with grading.using(relu_like=cnnkit.layers.relu_forward), grading.no_calls_to(cnnkit.layers):
+            out, _ = students_net(np.array([-1.0, 2.0]))
+        np.testing.assert_array_equal(out, [0.0, 2.0])
+        with pytest.raises(AssertionError, match="reference implementation"):
+            with grading.no_calls_to(cnnkit.layers):
+                cnnkit.layers.relu_forward(np.zeros(2))   # a direct call still counts
+    finally:
+        globals().pop("relu_like", None)

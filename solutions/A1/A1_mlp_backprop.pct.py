@@ -21,7 +21,7 @@
 # | 3 | L2 and softmax cross-entropy losses with their gradients | 14 |
 # | 4 | numerical gradient (centred differences) | 8 |
 # | 5 | `TwoLayerNet`: affine - ReLU - affine - softmax, with L2 regularisation | 18 |
-# | 6 | minibatch SGD, and a trained model on the digits | 16 |
+# | 6 | minibatch SGD (10), and settings that train a model on the digits (6) | 16 |
 # | 7 | two written derivations (graded by hand) | 20 |
 #
 # **How this notebook is graded.**
@@ -250,6 +250,12 @@ def _hidden_activations():
     check_close("leaky_relu_backward slope 0.3 (hidden)", dl, np.where(x > 0, dout, slope * dout), tol=1e-12)
     check_close("leaky_relu_forward default slope (hidden)", lk0, np.where(x > 0, x, 0.1 * x), tol=1e-12)
     check_close("leaky_relu_backward default slope (hidden)", dl0, np.where(x > 0, dout, 0.1 * dout), tol=1e-12)
+    zeros = np.array([[0.0, -1.0, 2.0], [0.0, 0.0, -0.5]])
+    with quiet(), no_calls_to(cnnkit.layers, cnnkit.gradcheck):
+        dr0 = relu_backward(np.ones_like(zeros), relu_forward(zeros.copy())[1])
+        dl0z = leaky_relu_backward(np.ones_like(zeros), leaky_relu_forward(zeros.copy(), slope=0.3)[1])
+    check_close("relu_backward at x = 0 (hidden)", dr0, (zeros > 0).astype(float), tol=1e-12)
+    check_close("leaky_relu_backward at x = 0 (hidden)", dl0z, np.where(zeros > 0, 1.0, 0.3), tol=1e-12)
     check_close("sigmoid_forward at large |x| (hidden)", big, [0.0, np.exp(-30.0) / (1 + np.exp(-30.0)), 1 / (1 + np.exp(-30.0)), 1.0], tol=1e-7)
     # numerical gradients of the reference forward passes, float64
     xs = x[:1, :2].copy()
@@ -467,11 +473,15 @@ def _test_losses():
     with quiet():
         num = numerical_gradient(lambda p: l2_loss(p, target)[0], pred.copy())
     check_close("l2_loss dpred", dpred, num, tol=1e-6, hint="dL/dpred = -2 (target - pred) / N")
-    check_raises("l2_loss with shapes (2, 3) and (3, 2)", l2_loss, (pred, target.T), exc_type=ValueError,
-                 hint="compare pred.shape and target.shape and raise ValueError if they differ")
+    check_raises("l2_loss with shapes (2, 3) and (2, 1)", l2_loss, (pred, target[:, :1]), exc_type=ValueError,
+                 hint="numpy broadcasts (2, 3) against (2, 1) without complaint: compare pred.shape and "
+                      "target.shape and raise ValueError if they differ")
 
     with quiet():
         loss0, _ = softmax_loss(np.zeros((4, 5)), np.array([0, 1, 2, 4]))
+    if abs(float(loss0) - 4 * np.log(5.0)) < 1e-9:
+        raise AssertionError("softmax_loss with all scores 0, N = 4 and C = 5: got 4 log(5), the sum over the "
+                             "batch\nHint: the loss is the mean over the batch of -log p[i, y[i]]; divide by N")
     check_close("softmax_loss with all scores 0 and C = 5", loss0, np.log(5.0),
                 hint="equal scores give p = 1/C for every class, so the loss is log(C)")
 
@@ -608,6 +618,7 @@ ok = report("softmax dscores", rel_error(softmax_loss(s_chk, y_chk)[1], num_ds))
 # %% nb="tests numgrad__tests 4"
 # Part 4, visible tests: known derivatives, the number of calls, the step h, float64 only.
 import numpy as np
+from cnnkit.gradcheck import rel_error
 from cnnkit.grading import check_close, check_raises, check_shape, quiet
 
 
@@ -620,12 +631,31 @@ def _test_numgrad():
         calls.append(np.array(v, copy=True))
         return float(np.sum(v ** 2))
 
+    # For a cubic the centred difference is exactly 3x^2 + h^2; the one-sided ones give 3x^2 +- 3xh + h^2.
+    xc = np.array([1.0, -2.0, 0.5])
+    with quiet():
+        grad_c = numerical_gradient(lambda v: float(np.sum(v ** 3)), xc.copy(), h=0.5)
+    check_shape("numerical_gradient of sum(x**3)", grad_c, xc.shape)
+    centred = 3 * xc ** 2 + 0.25
+    if rel_error(np.asarray(grad_c, dtype=float), centred) > 1e-10:
+        for what, value in (("a one-sided difference (f(x + h) - f(x)) / h", centred + 1.5 * xc),
+                            ("a one-sided difference (f(x) - f(x - h)) / h", centred - 1.5 * xc),
+                            ("(f(x + h) - f(x - h)) / h, without the 2 of 2h", 2 * centred),
+                            ("the default step instead of the h argument", 3 * xc ** 2 + 1e-10)):
+            if rel_error(np.asarray(grad_c, dtype=float), value) < 1e-6:
+                raise AssertionError(f"numerical_gradient of sum(x**3) with h=0.5: your result matches {what}\n"
+                                     "Hint: use the centred difference (f(x + h) - f(x - h)) / (2h) with the h "
+                                     "argument; its error is of order h**2, a one-sided one's of order h")
+        check_close("numerical_gradient of sum(x**3) with h=0.5", grad_c, centred, tol=1e-10,
+                    hint="use the h argument, and (f(x + h) - f(x - h)) / (2h)")
+
     with quiet():
         grad = numerical_gradient(f, x)
     check_shape("numerical_gradient of sum(x**2)", grad, x.shape)
-    check_close("numerical_gradient of sum(x**2)", grad, 2 * x, tol=1e-8, hint="the derivative of x**2 is 2x")
     check_close("x after numerical_gradient", x, x_before, tol=1e-15,
-                hint="restore each entry to its old value after perturbing it")
+                hint="put each entry back to its old value after perturbing it")
+    check_close("numerical_gradient of sum(x**2)", grad, 2 * x_before, tol=1e-8,
+                hint="the centred difference of x**2 is exactly 2x (up to rounding)")
     if len(calls) != 2 * x.size:
         raise AssertionError(f"numerical_gradient: f was called {len(calls)} times for x of size {x.size}; "
                              f"expected 2 * x.size = {2 * x.size}\nHint: centred differences evaluate f at "
@@ -644,13 +674,6 @@ def _test_numgrad():
         grad3 = numerical_gradient(lambda v: float(np.sum(np.sin(v) * c)), x3.copy())
     check_close("numerical_gradient of sum(sin(x) * c) on a 3-D x", grad3, np.cos(x3) * c, tol=1e-7,
                 hint="loop over every index of x, e.g. with np.ndindex(x.shape)")
-
-    # For a cubic the centred difference is exactly 3x^2 + h^2, so this shows the step you used.
-    xc = np.array([1.0, -2.0, 0.5])
-    with quiet():
-        grad_c = numerical_gradient(lambda v: float(np.sum(v ** 3)), xc.copy(), h=0.5)
-    check_close("numerical_gradient of sum(x**3) with h=0.5", grad_c, 3 * xc ** 2 + 0.25, tol=1e-10,
-                hint="use the h argument, and (f(x + h) - f(x - h)) / (2h)")
 
     check_raises("numerical_gradient on a float32 x", numerical_gradient,
                  (lambda v: float(np.sum(v)), np.ones(3, dtype=np.float32)), exc_type=TypeError,
@@ -692,6 +715,8 @@ def _hidden_numgrad():
     check_close("numerical_gradient 1 entry (hidden)", grad_1, [np.exp(0.7)], tol=1e-8)
     check_raises("numerical_gradient on int (hidden)", numerical_gradient,
                  (lambda v: float(np.sum(v)), np.arange(3)), exc_type=TypeError)
+    check_raises("numerical_gradient on float32 (hidden)", numerical_gradient,
+                 (lambda v: float(np.sum(v)), np.ones((2, 2), dtype=np.float32)), exc_type=TypeError)
 
 
 _hidden_numgrad()
@@ -779,10 +804,31 @@ for name in ("W1", "b1", "W2", "b2"):
     report(f"d{name}", rel_error(grads_chk[name], num))
 
 # %% nb="tests twolayer__tests 9"
-# Part 5, visible tests: initialisation, scores, the loss, gradients against numerical ones.
+# Part 5, visible tests: initialisation, scores, the loss, gradients against numerical ones. The
+# network runs on the course's layers (cnnkit.layers) in place of yours, so a mistake in parts
+# 1-3 is not charged again here.
 import numpy as np
-from cnnkit.grading import check_close, check_shape, quiet
-from cnnkit.gradcheck import numerical_gradient as _ref_numerical_gradient
+import cnnkit.layers
+from cnnkit.grading import check_close, check_shape, quiet, using
+from cnnkit.gradcheck import numerical_gradient as _ref_numerical_gradient, rel_error
+
+_COURSE_LAYERS = {name: getattr(cnnkit.layers, name) for name in
+                  ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss")}
+
+
+def _course_twolayer(params, X, y, reg):
+    """The two-layer network's scores, or (loss, grads), from the course's layers."""
+    L = cnnkit.layers
+    s1, c1 = L.affine_forward(X, params["W1"], params["b1"])
+    a1, cr = L.relu_forward(s1)
+    s2, c2 = L.affine_forward(a1, params["W2"], params["b2"])
+    if y is None:
+        return s2
+    loss, ds = L.softmax_loss(s2, y)
+    loss += 0.5 * reg * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))
+    da, dW2, db2 = L.affine_backward(ds, c2)
+    _, dW1, db1 = L.affine_backward(L.relu_backward(da, cr), c1)
+    return loss, {"W1": dW1 + reg * params["W1"], "b1": db1, "W2": dW2 + reg * params["W2"], "b2": db2}
 
 
 def _test_twolayer():
@@ -809,40 +855,37 @@ def _test_twolayer():
     g = np.random.default_rng(0)
     with quiet():
         net = TwoLayerNet(input_dim=5, hidden_dim=7, num_classes=4, weight_scale=1.0, reg=0.1, seed=0)
-    net.params = {"W1": g.standard_normal((5, 7)), "b1": g.standard_normal(7),
-                  "W2": g.standard_normal((7, 4)), "b2": g.standard_normal(4)}
+    params = {"W1": g.standard_normal((5, 7)), "b1": g.standard_normal(7),
+              "W2": g.standard_normal((7, 4)), "b2": g.standard_normal(4)}
+    net.params = params
     X = g.standard_normal((3, 5))
     y = np.array([3, 0, 1])
-    with quiet():
+    with quiet(), using(**_COURSE_LAYERS):
         scores = net.loss(X)
-    if isinstance(scores, tuple):
-        raise AssertionError("TwoLayerNet.loss(X) without labels: expected the scores array, got a tuple\n"
-                             "Hint: return the scores before computing the loss when y is None")
-    expected = np.maximum(0, X @ net.params["W1"] + net.params["b1"]) @ net.params["W2"] + net.params["b2"]
-    check_close("TwoLayerNet.loss(X) scores", scores, expected, hint="affine - ReLU - affine")
-
-    with quiet():
         loss, grads = net.loss(X, y)
         net.reg = 0.0
         loss_noreg, _ = net.loss(X, y)
         net.reg = 0.1
-    penalty = 0.05 * (np.sum(net.params["W1"] ** 2) + np.sum(net.params["W2"] ** 2))
+    if isinstance(scores, tuple):
+        raise AssertionError("TwoLayerNet.loss(X) without labels: expected the scores array, got a tuple\n"
+                             "Hint: return the scores before computing the loss when y is None")
+    check_close("TwoLayerNet.loss(X) scores", scores, _course_twolayer(params, X, None, 0.1), hint="affine - ReLU - affine")
+    penalty = 0.05 * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))
+    with_b = 0.05 * sum(np.sum(v ** 2) for v in params.values())
+    if abs((loss - loss_noreg) - with_b) < 1e-9 * abs(with_b):
+        raise AssertionError("loss(reg=0.1) - loss(reg=0): your penalty includes the biases\n"
+                             "Hint: biases are not regularised: 0.5 * reg * (sum(W1**2) + sum(W2**2))")
     check_close("loss(reg=0.1) - loss(reg=0)", loss - loss_noreg, penalty,
                 hint="the penalty is 0.5 * reg * (sum(W1**2) + sum(W2**2)); biases are not regularised")
-    with quiet():
-        data_loss, _ = softmax_loss(scores, y)
-    check_close("loss(reg=0)", loss_noreg, data_loss, tol=1e-9,
+    check_close("loss(reg=0)", loss_noreg, _course_twolayer(params, X, y, 0.0)[0], tol=1e-9,
                 hint="data loss: the mean softmax cross-entropy of the scores")
-    params = {k: np.array(v, copy=True) for k, v in net.params.items()}
     for name in ("W1", "b1", "W2", "b2"):
         check_shape(f"grads['{name}']", grads[name], params[name].shape)
-
-        def loss_at(v, name=name):
-            net.params = {**params, name: v}
-            return net.loss(X, y)[0]
-
-        with quiet():
-            num = _ref_numerical_gradient(loss_at, params[name].copy())
+        num = _ref_numerical_gradient(lambda v, name=name: _course_twolayer({**params, name: v}, X, y, 0.1)[0],
+                                      params[name].copy())
+        if name.startswith("W") and np.allclose(np.asarray(grads[name]), num - 0.1 * params[name], rtol=1e-5, atol=1e-7):
+            raise AssertionError(f"grads['{name}']: the gradient of the data loss is right, but the gradient of the "
+                                 f"penalty is missing\nHint: add reg * {name} to the gradient of {name}")
         check_close(f"grads['{name}']", grads[name], num, tol=1e-6,
                     hint="run the layers' backward passes in reverse order; add reg * W for the weights")
 
@@ -855,21 +898,9 @@ _test_twolayer()
 import numpy as np
 import cnnkit.gradcheck
 import cnnkit.layers
-from cnnkit.grading import check_close, check_shape, no_calls_to, quiet
+from cnnkit.grading import check_close, check_shape, no_calls_to, quiet, using
 
-
-def _ref_twolayer(params, X, y, reg):
-    L = cnnkit.layers
-    s1, c1 = L.affine_forward(X, params["W1"], params["b1"])
-    a1, cr = L.relu_forward(s1)
-    s2, c2 = L.affine_forward(a1, params["W2"], params["b2"])
-    if y is None:
-        return s2
-    loss, ds = L.softmax_loss(s2, y)
-    loss += 0.5 * reg * (np.sum(params["W1"] ** 2) + np.sum(params["W2"] ** 2))
-    da, dW2, db2 = L.affine_backward(ds, c2)
-    _, dW1, db1 = L.affine_backward(L.relu_backward(da, cr), c1)
-    return loss, {"W1": dW1 + reg * params["W1"], "b1": db1, "W2": dW2 + reg * params["W2"], "b2": db2}
+_ref_twolayer = _course_twolayer
 
 
 def _hidden_twolayer():
@@ -879,11 +910,15 @@ def _hidden_twolayer():
         net = TwoLayerNet(input_dim=D, hidden_dim=H, num_classes=C, weight_scale=0.7, reg=reg, seed=5)
     for name, shape in (("W1", (D, H)), ("b1", (H,)), ("W2", (H, C)), ("b2", (C,))):
         check_shape(f"params['{name}'] (hidden)", net.params[name], shape)
+    draw = np.random.default_rng(5)
+    check_close("params['W1'] drawn from default_rng(seed) (hidden)", net.params["W1"],
+                0.7 * draw.standard_normal((D, H)), tol=1e-12)
+    check_close("params['W2'] drawn after W1 (hidden)", net.params["W2"], 0.7 * draw.standard_normal((H, C)), tol=1e-12)
     net.params = {**net.params, "b1": g.standard_normal(H) * 0.5, "b2": g.standard_normal(C) * 0.5}
     X = g.standard_normal((N, D))
     y = g.integers(0, C, size=N)
     params = {k: v.copy() for k, v in net.params.items()}
-    with quiet(), no_calls_to(cnnkit.layers, cnnkit.gradcheck):
+    with quiet(), no_calls_to(cnnkit.layers, cnnkit.gradcheck), using(**_COURSE_LAYERS):
         scores = net.loss(X)
         loss, grads = net.loss(X, y)
     scores_ref = _ref_twolayer(params, X, None, reg)
@@ -953,9 +988,22 @@ def train(model, X_train, y_train, X_val, y_val, learning_rate=0.1, lr_decay=1.0
 
 
 # %% nb="tests train__tests 6"
-# Part 6, visible tests: SGD steps on a tiny problem, checked against your own model's gradients.
+# Part 6, visible tests: SGD steps on a tiny problem. The model's loss is the course's two-layer
+# network (from the part 5 tests), so a mistake in parts 1-5 is not charged again here.
 import numpy as np
-from cnnkit.grading import check_close, quiet
+from cnnkit.grading import check_close, quiet, reference
+
+
+def _course_model(kw, seed):
+    """A TwoLayerNet whose params are drawn as part 5 says and whose loss is the course's."""
+    with quiet():
+        net = TwoLayerNet(**kw)
+    rng = np.random.default_rng(seed)
+    D, H, C, ws = kw["input_dim"], kw["hidden_dim"], kw["num_classes"], kw["weight_scale"]
+    net.params = {"W1": ws * rng.standard_normal((D, H)), "b1": np.zeros(H),
+                  "W2": ws * rng.standard_normal((H, C)), "b2": np.zeros(C)}
+    net.loss = reference(lambda Xb, yb=None: _course_twolayer(net.params, Xb, yb, kw["reg"]))
+    return net
 
 
 def _test_train():
@@ -963,13 +1011,11 @@ def _test_train():
     X, y = g.standard_normal((12, 5)), g.integers(0, 3, size=12)
     Xv, yv = g.standard_normal((6, 5)), g.integers(0, 3, size=6)
     kw = dict(input_dim=5, hidden_dim=7, num_classes=3, weight_scale=0.5, reg=0.1, seed=1)
-    with quiet():
-        net, helper = TwoLayerNet(**kw), TwoLayerNet(**kw)
-    p0 = {k: v.copy() for k, v in net.params.items()}
+    net = _course_model(kw, 1)
+    p0 = {k: np.array(v, copy=True) for k, v in net.params.items()}
 
     def grads_at(params):
-        helper.params = {k: v.copy() for k, v in params.items()}
-        return helper.loss(X, y)
+        return _course_twolayer(params, X, y, kw["reg"])
 
     calls, original = [], net.loss
 
@@ -990,7 +1036,8 @@ def _test_train():
     if len(calls) != 2 or any(n != 12 for n, _ in calls):
         raise AssertionError(f"train: with 12 examples, batch_size=100 and 2 epochs, expected 2 calls of "
                              f"model.loss(X_batch, y_batch) with 12 rows each; got batch sizes {[n for n, _ in calls]}\n"
-                             "Hint: for start in range(0, N, batch_size): idx = order[start:start + batch_size]")
+                             "Hint: the last batch may be smaller: for start in range(0, N, batch_size): "
+                             "idx = order[start:start + batch_size]")
     for k in ("W1", "b1", "W2", "b2"):
         check_close(f"params['{k}'] after 2 full-batch epochs", net.params[k], p2[k], tol=1e-9,
                     hint="p -= learning_rate * grads[name] for every parameter; after each epoch "
@@ -1000,16 +1047,14 @@ def _test_train():
                              "of one entry per epoch (2 here)")
     check_close("history['train_loss']", hist["train_loss"], [loss0, loss1], tol=1e-9,
                 hint="the mean of the batch losses of each epoch, as model.loss returned them")
-    net.loss = original
-    with quiet():
-        acc_v = float(np.mean(np.argmax(net.loss(Xv), axis=1) == yv))
-        acc_t = float(np.mean(np.argmax(net.loss(X), axis=1) == y))
+    params = {k: np.array(v) for k, v in net.params.items()}
+    acc_v = float(np.mean(np.argmax(_course_twolayer(params, Xv, None, 0.0), axis=1) == yv))
+    acc_t = float(np.mean(np.argmax(_course_twolayer(params, X, None, 0.0), axis=1) == y))
     check_close("history['val_acc'][-1]", hist["val_acc"][-1], acc_v, hint="accuracy(model, X_val, y_val) after the epoch")
     check_close("history['train_acc'][-1]", hist["train_acc"][-1], acc_t, hint="accuracy(model, X_train, y_train)")
 
     # Minibatches: 12 examples in batches of 5 give batches of 5, 5 and 2 in every epoch.
-    with quiet():
-        net = TwoLayerNet(**kw)
+    net = _course_model(kw, 1)
     calls.clear()
     original = net.loss
     net.loss = recording_loss
@@ -1018,13 +1063,66 @@ def _test_train():
     sizes = sorted(n for n, _ in calls)
     if sizes != [2, 5, 5]:
         raise AssertionError(f"train: 12 examples with batch_size=5 should give batches of 5, 5 and 2 in one epoch; "
-                             f"got {sizes}\nHint: walk through one permutation of all N indices per epoch")
+                             f"got {sizes}\nHint: the last batch may be smaller; walk through one permutation of "
+                             "all N indices per epoch")
     check_close("history['train_loss'] with 3 batches", hist["train_loss"], [np.mean([l for _, l in calls])],
                 tol=1e-9, hint="the plain mean of the epoch's batch losses")
 
 
 _test_train()
 
+# %% nb="tests train__hidden 4"
+# Part 6, hidden tests: train on other settings, against SGD steps of the course's network.
+### BEGIN HIDDEN TESTS
+import numpy as np
+import cnnkit.gradcheck
+import cnnkit.layers
+from cnnkit.grading import check_close, no_calls_to, quiet
+
+
+def _hidden_train():
+    g = np.random.default_rng(8)
+    X, y = g.standard_normal((10, 4)), g.integers(0, 5, size=10)
+    Xv, yv = g.standard_normal((3, 4)), g.integers(0, 5, size=3)
+    kw = dict(input_dim=4, hidden_dim=3, num_classes=5, weight_scale=0.8, reg=0.05, seed=2)
+    net = _course_model(kw, 2)
+    p = {k: np.array(v, copy=True) for k, v in net.params.items()}
+    losses = []
+    for lr in (0.2, 0.2 * 0.7, 0.2 * 0.7 ** 2):
+        loss, grads = _course_twolayer(p, X, y, kw["reg"])
+        losses.append(loss)
+        p = {k: p[k] - lr * grads[k] for k in p}
+    with quiet(), no_calls_to(cnnkit.layers, cnnkit.gradcheck):
+        hist = train(net, X, y, Xv, yv, learning_rate=0.2, lr_decay=0.7, num_epochs=3, batch_size=10, seed=4)
+    for k in p:
+        check_close(f"params['{k}'] after 3 full-batch epochs (hidden)", net.params[k], p[k], tol=1e-9)
+    check_close("history['train_loss'] (hidden)", hist["train_loss"], losses, tol=1e-9)
+    for key in ("train_acc", "val_acc"):
+        if len(hist[key]) != 3:
+            raise AssertionError(f"history['{key}']: expected 3 entries, got {len(hist[key])} (hidden)")
+
+    net = _course_model(kw, 2)
+    sizes, losses, original = [], [], net.loss
+
+    def recording(Xb, yb=None):
+        out = original(Xb, yb)
+        if yb is not None:
+            sizes.append(len(Xb))
+            losses.append(out[0])
+        return out
+
+    net.loss = recording
+    with quiet(), no_calls_to(cnnkit.layers, cnnkit.gradcheck):
+        hist = train(net, X, y, Xv, yv, learning_rate=0.05, num_epochs=2, batch_size=4, seed=1)
+    if sorted(sizes) != [2, 2, 4, 4, 4, 4]:
+        raise AssertionError(f"train: 10 examples, batch_size=4, 2 epochs: expected batches 4, 4, 2 per epoch, "
+                             f"got {sizes} (hidden)")
+    check_close("history['train_loss'] with 3 batches per epoch (hidden)", hist["train_loss"],
+                [np.mean(losses[:3]), np.mean(losses[3:])], tol=1e-9)
+
+
+_hidden_train()
+### END HIDDEN TESTS
 # %% [markdown]
 # **Train on the digits.** The data are 1,797 real handwritten digits (8x8 grey images, scaled to
 # $[0, 1]$) that ship with scikit-learn, split into training, validation and test sets; we
@@ -1038,19 +1136,23 @@ print(f"{len(data.y_train) + len(data.y_val) + len(data.y_test)} images: {data}"
 # Build a `TwoLayerNet` for 64 inputs and 10 classes, and train it with your `train` so that
 # **the validation accuracy reaches at least 0.93**; the hidden test also asks for at least
 # **0.90 on the test set**, which you never train or tune on. Keep the result in a variable named
-# `model` and the history in `history`. The tests compute the accuracies from `model.params`
-# themselves. Choose `hidden_dim`, `weight_scale`, `reg`, `learning_rate`, `lr_decay`,
-# `num_epochs` and `batch_size`: a hidden layer of about 100 units and a few dozen epochs are
-# enough, and the training should take a few seconds. If the loss does not fall, try a larger
-# learning rate; if it jumps about or becomes `nan`, a smaller one.
+# `model` and the history in `history`, and your choices in two dicts: `net_settings`
+# (`hidden_dim`, `weight_scale`, `reg`) and `train_settings` (`learning_rate`, `lr_decay`,
+# `num_epochs`, `batch_size`), both with seed 0 as below. The tests train the course's own
+# two-layer network as `train` is specified with these settings, and compute the accuracies
+# from its parameters themselves (so a mistake in parts 1-5, or in `train`, is not charged again
+# here): use these dicts for `model` too, so that what you see is what the tests measure. A hidden layer of about 100
+# units and a few dozen epochs are enough, and the training should take a few seconds. If the
+# loss does not fall, try a larger learning rate; if it jumps about or becomes `nan`, a smaller one.
 
-# %% nb="solution train__run"
-# Build `model`, a TwoLayerNet for 64 inputs and 10 classes, and train it: `history = train(model, ...)`.
+# %% nb="solution digits"
+# Choose the settings, then build `model`, a TwoLayerNet for 64 inputs and 10 classes, and train it.
 ### BEGIN SOLUTION
-model = TwoLayerNet(input_dim=64, hidden_dim=100, num_classes=10, weight_scale=0.1, reg=1e-3, seed=0)
-history = train(model, data.X_train, data.y_train, data.X_val, data.y_val,
-                learning_rate=0.5, lr_decay=0.95, num_epochs=30, batch_size=64, seed=0)
+net_settings = dict(hidden_dim=100, weight_scale=0.1, reg=1e-3)
+train_settings = dict(learning_rate=0.5, lr_decay=0.95, num_epochs=30, batch_size=64)
 ### END SOLUTION
+model = TwoLayerNet(input_dim=64, num_classes=10, seed=0, **net_settings)
+history = train(model, data.X_train, data.y_train, data.X_val, data.y_val, seed=0, **train_settings)
 
 # %%
 print(f"after {len(history['val_acc'])} epochs: train accuracy {history['train_acc'][-1]:.4f}, "
@@ -1058,9 +1160,10 @@ print(f"after {len(history['val_acc'])} epochs: train accuracy {history['train_a
 plot_history(history)
 plt.show()
 
-# %% nb="tests train__hidden 10"
-# Part 6: your trained `model` must reach a validation accuracy of at least 0.93 (checked here),
-# and a test accuracy of at least 0.90 (hidden). Hidden tests also run `train` on other settings.
+# %% nb="tests digits__tests 6"
+# Part 6: the course's two-layer network trained by minibatch SGD as `train` is specified, with
+# your `net_settings` and `train_settings`, must reach a validation accuracy of at least 0.93
+# (checked here) and a test accuracy of at least 0.90 (hidden). Your `train` is graded above.
 import numpy as np
 from cnnkit.data import load_digits as _load_digits
 from cnnkit.grading import quiet
@@ -1071,74 +1174,61 @@ def _digits_accuracy(params, X, y):
     return float(np.mean(np.argmax(scores, axis=1) == y))
 
 
-def _check_model(m):
-    if not isinstance(m, TwoLayerNet):
-        raise AssertionError(f"model: expected a trained TwoLayerNet, got {type(m).__name__}")
-    p = m.params
-    H = np.shape(p.get("W1"))[-1] if "W1" in p else None
-    expected = {"W1": (64, H), "b1": (H,), "W2": (H, 10), "b2": (10,)}
-    for k, shape in expected.items():
-        if k not in p or np.shape(p[k]) != shape:
-            raise AssertionError(f"model.params['{k}']: expected shape {shape} for 64 inputs and 10 classes, "
-                                 f"got {np.shape(p[k]) if k in p else 'no such key'}")
+def _settings(name, value, keys):
+    if not isinstance(value, dict) or sorted(value) != sorted(keys):
+        got = sorted(value) if isinstance(value, dict) else type(value).__name__
+        raise AssertionError(f"{name}: expected a dict with the keys {sorted(keys)}, got {got}\n"
+                             "Hint: keep the settings cell as it is given and fill in the values")
+    return dict(value)
 
 
-if "model" not in globals():
-    raise AssertionError("model: there is no variable named `model`; run your training cell above first")
+for _name in ("net_settings", "train_settings"):
+    if _name not in globals():
+        raise AssertionError(f"{_name}: there is no variable named `{_name}`; run your training cell above first")
+_net_kw = _settings("net_settings", net_settings, ("hidden_dim", "weight_scale", "reg"))
+_net_kw["hidden_dim"] = int(_net_kw["hidden_dim"])
+_train_kw = _settings("train_settings", train_settings, ("learning_rate", "lr_decay", "num_epochs", "batch_size"))
+
+
+def _course_sgd(X, y, hidden_dim, weight_scale, reg, learning_rate, lr_decay, num_epochs, batch_size, seed=0):
+    """Part 6's training, done here with the course's network: params after num_epochs epochs."""
+    rng = np.random.default_rng(seed)
+    p = {"W1": weight_scale * rng.standard_normal((X.shape[1], hidden_dim)), "b1": np.zeros(hidden_dim),
+         "W2": weight_scale * rng.standard_normal((hidden_dim, 10)), "b2": np.zeros(10)}
+    rng, lr = np.random.default_rng(seed), learning_rate
+    for _ in range(int(num_epochs)):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), int(batch_size)):
+            idx = order[start:start + int(batch_size)]
+            _, grads = _course_twolayer(p, X[idx], y[idx], reg)
+            p = {k: p[k] - lr * grads[k] for k in p}
+        lr *= lr_decay
+    return p
+
+
 _digits = _load_digits(flatten=True, dtype=np.float64)
-_check_model(model)
-with quiet():
-    _val_acc = _digits_accuracy(model.params, _digits.X_val, _digits.y_val)
-if _val_acc < 0.93:
-    raise AssertionError(f"model: validation accuracy {_val_acc:.4f} is below 0.93\n"
+if not float(_net_kw["weight_scale"]) > 0:
+    raise AssertionError(f"settings: weight_scale must be positive, got {_net_kw['weight_scale']}: with zero weights "
+                         "every hidden unit gets the same (zero) gradient and the network cannot learn")
+if not (0 < float(_train_kw["num_epochs"]) <= 200 and 1 <= float(_train_kw["batch_size"])
+        and 1 <= float(_net_kw["hidden_dim"]) <= 1000):
+    raise AssertionError("settings: expected 1-200 epochs, a batch size of at least 1 and 1-1000 hidden units, got "
+                         f"{_train_kw['num_epochs']}, {_train_kw['batch_size']} and {_net_kw['hidden_dim']}")
+with quiet(), np.errstate(all="ignore"):
+    _digits_params = _course_sgd(_digits.X_train, _digits.y_train, **_net_kw, **_train_kw)
+_val_acc = _digits_accuracy(_digits_params, _digits.X_val, _digits.y_val)
+if not _val_acc >= 0.93:
+    raise AssertionError(f"settings: the course's network trained with your settings reaches a validation accuracy "
+                         f"of {_val_acc:.4f}, below 0.93\n"
                          "Hint: check the loss curve; tune the learning rate and the number of epochs first")
 ### BEGIN HIDDEN TESTS
 from cnnkit.grading import check_close, no_calls_to
 import cnnkit.gradcheck
 import cnnkit.layers
 
-with quiet():
-    _test_acc = _digits_accuracy(model.params, _digits.X_test, _digits.y_test)
+_test_acc = _digits_accuracy(_digits_params, _digits.X_test, _digits.y_test)
 if _test_acc < 0.90:
-    raise AssertionError(f"model: test accuracy {_test_acc:.4f} is below 0.90 (hidden test)")
-
-
-def _hidden_train():
-    g = np.random.default_rng(8)
-    X, y = g.standard_normal((10, 4)), g.integers(0, 5, size=10)
-    Xv, yv = g.standard_normal((3, 4)), g.integers(0, 5, size=3)
-    kw = dict(input_dim=4, hidden_dim=3, num_classes=5, weight_scale=0.8, reg=0.05, seed=2)
-    with quiet():
-        net, helper = TwoLayerNet(**kw), TwoLayerNet(**kw)
-    p = {k: v.copy() for k, v in net.params.items()}
-    losses = []
-    for lr in (0.2, 0.2 * 0.7, 0.2 * 0.7 ** 2):
-        helper.params = {k: v.copy() for k, v in p.items()}
-        with quiet():
-            loss, grads = helper.loss(X, y)
-        losses.append(loss)
-        p = {k: p[k] - lr * grads[k] for k in p}
-    with quiet(), no_calls_to(cnnkit.layers, cnnkit.gradcheck):
-        hist = train(net, X, y, Xv, yv, learning_rate=0.2, lr_decay=0.7, num_epochs=3, batch_size=10, seed=4)
-    for k in p:
-        check_close(f"params['{k}'] after 3 full-batch epochs (hidden)", net.params[k], p[k], tol=1e-9)
-    check_close("history['train_loss'] (hidden)", hist["train_loss"], losses, tol=1e-9)
-    for key in ("train_acc", "val_acc"):
-        if len(hist[key]) != 3:
-            raise AssertionError(f"history['{key}']: expected 3 entries, got {len(hist[key])} (hidden)")
-
-    with quiet():
-        net = TwoLayerNet(**kw)
-    sizes, original = [], net.loss
-    net.loss = lambda Xb, yb=None: (sizes.append(len(Xb)) if yb is not None else None, original(Xb, yb))[1]
-    with quiet(), no_calls_to(cnnkit.layers, cnnkit.gradcheck):
-        hist = train(net, X, y, Xv, yv, learning_rate=0.05, num_epochs=2, batch_size=4, seed=1)
-    if sorted(sizes) != [2, 2, 4, 4, 4, 4]:
-        raise AssertionError(f"train: 10 examples, batch_size=4, 2 epochs: expected batches 4, 4, 2 per epoch, "
-                             f"got {sizes} (hidden)")
-
-
-_hidden_train()
+    raise AssertionError(f"settings: test accuracy {_test_acc:.4f} is below 0.90 (hidden test)")
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -45,7 +45,7 @@ import cnnkit.conv
 import cnnkit.layers
 from cnnkit.device import seed_everything
 from cnnkit.gradcheck import numerical_gradient_array, rel_error
-from cnnkit.grading import check_close, check_hash, check_raises, check_shape, no_calls_to
+from cnnkit.grading import check_close, check_hash, check_raises, check_shape, no_calls_to, using
 
 rng = seed_everything(0)
 torch.set_num_threads(1)
@@ -59,6 +59,19 @@ def torch_conv(x, w, b, stride, pad, dout=None):
         return out.detach().numpy()
     out.backward(torch.tensor(dout))
     return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+def call_padded(what, func, *args, pad):
+    """func(*args), with the usual numpy error of an np.pad that padded every axis named."""
+    try:
+        return func(*args)
+    except ValueError as exc:
+        if pad and ("broadcast" in str(exc) or "shape" in str(exc)):
+            raise AssertionError(
+                f"{what} with pad {pad}: numpy raised '{exc}'. With pad 0 your code runs, so look at the "
+                "padding: np.pad(x, P) pads every axis, the batch and channel axes too.\n"
+                "Hint: pad only the height and width: np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))") from None
+        raise
 
 
 # %% [markdown]
@@ -176,8 +189,9 @@ for cin, cout, k, bias in [(3, 96, 11, True), (64, 128, (3, 1), True), (256, 64,
 # output positions: pad `x` with zeros (`np.pad`), then for each output position take the
 # window of the padded input, multiply it element-wise by the filter, sum, and add the bias.
 # Use `conv_output_size` for the output shape, and raise a `ValueError` when `x` and `w` have a
-# different number of channels. Return `(out, cache)`; put in the cache whatever your backward
-# pass needs.
+# different number of channels. Return `(out, cache)` with `cache = (x, w, b, conv_param)`: the
+# tests of part 4 give your backward pass a cache of this form that they make themselves, so a
+# mistake here is not charged twice.
 
 # %% nb="solution conv_forward_naive"
 def conv_forward_naive(x, w, b, conv_param):
@@ -204,10 +218,19 @@ x = rng.standard_normal((2, 3, 5, 5))
 w = rng.standard_normal((4, 3, 3, 3))
 b = rng.standard_normal(4)
 for S, P in [(1, 0), (2, 1)]:
-    with no_calls_to(cnnkit.conv, cnnkit.layers):
-        out, _ = conv_forward_naive(x, w, b, {"stride": S, "pad": P})
-    check_close(f"conv_forward_naive out (stride {S}, pad {P})", out, torch_conv(x, w, b, S, P), tol=1e-8,
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+        out, cache = call_padded("conv_forward_naive", conv_forward_naive, x, w, b, {"stride": S, "pad": P}, pad=P)
+    ref = torch_conv(x, w, b, S, P)
+    check_shape(f"conv_forward_naive out (stride {S}, pad {P})", out, ref.shape,
+                hint="H_out = (H + 2*pad - HH) // stride + 1, and likewise W_out")
+    if np.allclose(out, ref - b[None, :, None, None], rtol=1e-8, atol=1e-10):
+        raise AssertionError(f"conv_forward_naive out (stride {S}, pad {P}): matches the convolution without "
+                             "the bias\nHint: add b[f] to every output of filter f")
+    check_close(f"conv_forward_naive out (stride {S}, pad {P})", out, ref, tol=1e-8,
                 hint="did you pad on every side, step by the stride, and add the bias of each filter?")
+    if not (isinstance(cache, tuple) and len(cache) == 4):
+        raise AssertionError("conv_forward_naive: expected the cache (x, w, b, conv_param), "
+                             f"got {type(cache).__name__}\nHint: return out, (x, w, b, conv_param)")
 _ = check_raises("conv_forward_naive with 3 channels in x and 2 in w", conv_forward_naive,
                  (x, w[:, :2], b, {"stride": 1, "pad": 0}), hint="compare x.shape[1] with w.shape[1]")
 
@@ -219,7 +242,7 @@ for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((1, 3
     x = rng.standard_normal((N, C, H, W))
     w = rng.standard_normal((Fn, C, HH, WW))
     b = rng.standard_normal(Fn)
-    with no_calls_to(cnnkit.conv, cnnkit.layers):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
         out, _ = conv_forward_naive(x, w, b, {"stride": S, "pad": P})
     check_close(f"conv_forward_naive out for x {x.shape}, w {w.shape}, stride {S}, pad {P}", out,
                 torch_conv(x, w, b, S, P), tol=1e-8)
@@ -262,16 +285,17 @@ x = rng.standard_normal((2, 3, 5, 5))
 w = rng.standard_normal((2, 3, 3, 3))
 b = rng.standard_normal(2)
 param = {"stride": 2, "pad": 1}
-out, cache = conv_forward_naive(x, w, b, param)
-dout = rng.standard_normal(out.shape)
+# The cache is the one part 3 specifies, made here, and the expected gradients come from PyTorch:
+# a mistake in your forward pass is not charged again in this part.
+dout = rng.standard_normal(torch_conv(x, w, b, 2, 1).shape)
+_, dx_ref, dw_ref, db_ref = torch_conv(x, w, b, 2, 1, dout)
 with no_calls_to(cnnkit.conv, cnnkit.layers):
-    dx, dw, db = conv_backward_naive(dout, cache)
-check_close("conv_backward_naive dx", dx, numerical_gradient_array(lambda z: conv_forward_naive(z, w, b, param)[0], x, dout),
-            tol=1e-7, hint="each output position adds dout * w[f] to its window of the padded dx; cut the padding at the end")
-check_close("conv_backward_naive dw", dw, numerical_gradient_array(lambda z: conv_forward_naive(x, z, b, param)[0], w, dout),
-            tol=1e-7, hint="each output position adds dout * window to dw[f]")
-check_close("conv_backward_naive db", db, numerical_gradient_array(lambda z: conv_forward_naive(x, w, z, param)[0], b, dout),
-            tol=1e-7, hint="db[f] is the sum of dout[:, f]")
+    dx, dw, db = call_padded("conv_backward_naive", conv_backward_naive, dout, (x, w, b, param), pad=1)
+check_shape("conv_backward_naive dx", dx, x.shape, hint="cut the padding off dx at the end")
+check_close("conv_backward_naive db", db, db_ref, tol=1e-8, hint="db[f] is the sum of dout[:, f]")
+check_close("conv_backward_naive dw", dw, dw_ref, tol=1e-8, hint="each output position adds dout * window to dw[f]")
+check_close("conv_backward_naive dx", dx, dx_ref, tol=1e-8,
+            hint="each output position adds dout * w[f] to its window of the padded dx; cut the padding at the end")
 
 # %% nb="tests conv_backward_naive__hidden 6"
 # hidden tests: gradients on other shapes, compared with autograd and numerical gradients
@@ -282,11 +306,10 @@ for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((1, 3
     w = rng.standard_normal((Fn, C, HH, WW))
     b = rng.standard_normal(Fn)
     param = {"stride": S, "pad": P}
-    out, cache = conv_forward_naive(x, w, b, param)
-    dout = rng.standard_normal(out.shape)
+    dout = rng.standard_normal(torch_conv(x, w, b, S, P).shape)
     _, dx_ref, dw_ref, db_ref = torch_conv(x, w, b, S, P, dout)
     with no_calls_to(cnnkit.conv, cnnkit.layers):
-        dx, dw, db = conv_backward_naive(dout, cache)
+        dx, dw, db = conv_backward_naive(dout, (x, w, b, param))
     what = f"x {x.shape}, w {w.shape}, stride {S}, pad {P}"
     check_close(f"conv_backward_naive dx for {what}", dx, dx_ref, tol=1e-8)
     check_close(f"conv_backward_naive dw for {what}", dw, dw_ref, tol=1e-8)
@@ -295,13 +318,12 @@ x = rng.standard_normal((1, 2, 4, 7))
 w = rng.standard_normal((2, 2, 2, 3))
 b = rng.standard_normal(2)
 param = {"stride": 2, "pad": 2}
-out, cache = conv_forward_naive(x, w, b, param)
-dout = rng.standard_normal(out.shape)
-dx, dw, db = conv_backward_naive(dout, cache)
+dout = rng.standard_normal(torch_conv(x, w, b, 2, 2).shape)
+dx, dw, db = conv_backward_naive(dout, (x, w, b, param))
 check_close("conv_backward_naive dx (numerical)", dx,
-            numerical_gradient_array(lambda z: conv_forward_naive(z, w, b, param)[0], x, dout), tol=1e-7)
+            numerical_gradient_array(lambda z: torch_conv(z, w, b, 2, 2), x, dout), tol=1e-7)
 check_close("conv_backward_naive dw (numerical)", dw,
-            numerical_gradient_array(lambda z: conv_forward_naive(x, z, b, param)[0], w, dout), tol=1e-7)
+            numerical_gradient_array(lambda z: torch_conv(x, z, b, 2, 2), w, dout), tol=1e-7)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -343,12 +365,12 @@ def im2col(x, HH, WW, stride=1, pad=0):
 
 # %% nb="tests im2col__tests 4"
 x = rng.standard_normal((1, 3, 227, 227))
-with no_calls_to(cnnkit.conv, cnnkit.layers):
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
     cols = im2col(x, 11, 11, 4, 0)
 check_shape("im2col for AlexNet conv1", cols, (363, 3025), hint="(C*HH*WW, N*H_out*W_out)")
 x = rng.standard_normal((2, 2, 5, 5))
-with no_calls_to(cnnkit.conv, cnnkit.layers):
-    cols = im2col(x, 3, 3, 2, 1)
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+    cols = call_padded("im2col", im2col, x, 3, 3, 2, 1, pad=1)
 check_shape("im2col of x (2, 2, 5, 5), 3x3, stride 2, pad 1", cols, (18, 18))
 xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
 for n, h, v in [(0, 0, 0), (0, 1, 2), (1, 2, 1)]:
@@ -362,7 +384,7 @@ for n, h, v in [(0, 0, 0), (0, 1, 2), (1, 2, 1)]:
 for shape, HH, WW, S, P in [((2, 3, 7, 9), 3, 5, 2, 1), ((3, 1, 10, 7), 4, 1, 3, 0), ((1, 2, 5, 6), 3, 2, 1, 3)]:
     x = rng.standard_normal(shape)
     ref = cnnkit.conv.im2col(x, HH, WW, S, P)
-    with no_calls_to(cnnkit.conv, cnnkit.layers):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
         cols = im2col(x, HH, WW, S, P)
     check_close(f"im2col of x {shape}, window {HH}x{WW}, stride {S}, pad {P}", cols, ref, tol=1e-12)
 ### END HIDDEN TESTS
@@ -395,16 +417,16 @@ def col2im(cols, x_shape, HH, WW, stride=1, pad=0):
 shape = (2, 2, 5, 5)
 x = rng.standard_normal(shape)
 y = rng.standard_normal((18, 18))
-with no_calls_to(cnnkit.conv, cnnkit.layers):
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
     back = col2im(y, shape, 3, 3, 2, 1)
 check_shape("col2im output", back, shape, hint="return an array shaped like x, without the padding")
-check_close("<im2col(x), y> vs <x, col2im(y)>", np.sum(x * back), np.sum(im2col(x, 3, 3, 2, 1) * y), tol=1e-10,
-            hint="col2im must add each column back into the window im2col took it from")
-with no_calls_to(cnnkit.conv, cnnkit.layers):
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
     counts = col2im(np.ones((9, 9)), (1, 1, 5, 5), 3, 3, 1, 0)
 check_close("col2im of ones (how many 3x3 windows cover each pixel of a 5x5 image)", counts[0, 0],
             [[1, 2, 3, 2, 1], [2, 4, 6, 4, 2], [3, 6, 9, 6, 3], [2, 4, 6, 4, 2], [1, 2, 3, 2, 1]],
             hint="overlapping windows must add up (+=), not overwrite")
+check_close("<im2col(x), y> vs <x, col2im(y)>", np.sum(x * back), np.sum(cnnkit.conv.im2col(x, 3, 3, 2, 1) * y), tol=1e-10,
+            hint="col2im must add each column back into the window im2col took it from")
 
 # %% nb="tests col2im__hidden 4"
 # hidden tests: the adjoint identity and the library's col2im on other shapes
@@ -414,7 +436,7 @@ for shape, HH, WW, S, P in [((2, 3, 7, 9), 3, 5, 2, 1), ((3, 1, 10, 7), 4, 1, 3,
     Wo = cnnkit.conv.conv_output_size(shape[3], WW, S, P)
     y = rng.standard_normal((shape[1] * HH * WW, shape[0] * Ho * Wo))
     ref = cnnkit.conv.col2im(y, shape, HH, WW, S, P)
-    with no_calls_to(cnnkit.conv, cnnkit.layers):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
         back = col2im(y, shape, HH, WW, S, P)
     check_close(f"col2im for x_shape {shape}, window {HH}x{WW}, stride {S}, pad {P}", back, ref, tol=1e-12)
 ### END HIDDEN TESTS
@@ -425,8 +447,9 @@ for shape, HH, WW, S, P in [((2, 3, 7, 9), 3, 5, 2, 1), ((3, 1, 10, 7), 4, 1, 3,
 # With `X_col = im2col(x, ...)` and `W_row = w.reshape(F, -1)` of shape `(F, C*HH*WW)`, the
 # product `W_row @ X_col + b[:, None]` has shape `(F, N*H_out*W_out)`; reshape it to
 # `(F, N, H_out, W_out)` and move the batch axis first. Write
-# `conv_forward_im2col(x, w, b, conv_param)` returning `(out, cache)`, with no Python loops, and
-# the same `ValueError` as part 3 for a channel mismatch. (The tests check that it does not call
+# `conv_forward_im2col(x, w, b, conv_param)` returning `(out, cache)` with
+# `cache = (x, w, b, conv_param, X_col)`, with no Python loops, and the same `ValueError` as
+# part 3 for a channel mismatch. (The tests check that it does not call
 # `conv_forward_naive`.)
 
 # %% nb="solution conv_forward_im2col"
@@ -441,7 +464,7 @@ def conv_forward_im2col(x, w, b, conv_param):
     cols = im2col(x, HH, WW, S, P)
     out = w.reshape(Fn, -1) @ cols + b[:, None]
     out = out.reshape(Fn, N, Ho, Wo).transpose(1, 0, 2, 3)
-    return out, (x.shape, w, conv_param, cols)
+    return out, (x, w, b, conv_param, cols)
     ### END SOLUTION
 
 
@@ -450,14 +473,16 @@ x = rng.standard_normal((2, 3, 6, 6))
 w = rng.standard_normal((4, 3, 3, 3))
 b = rng.standard_normal(4)
 for S, P in [(1, 1), (3, 0)]:
-    with no_calls_to(cnnkit.conv, cnnkit.layers):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size, im2col=cnnkit.conv.im2col):
         out, _ = conv_forward_im2col(x, w, b, {"stride": S, "pad": P})
     check_close(f"conv_forward_im2col out (stride {S}, pad {P})", out, torch_conv(x, w, b, S, P), tol=1e-8,
                 hint="W_row @ X_col + b[:, None] has shape (F, N*H_out*W_out): reshape to (F, N, H_out, W_out), "
                      "then put N first")
-_ = check_raises("conv_forward_im2col with 3 channels in x and 2 in w", conv_forward_im2col,
-                 (x, w[:, :2], b, {"stride": 1, "pad": 0}))
-with no_calls_to(conv_forward_naive, name="conv_forward_im2col", hint="use im2col and one matrix product instead"):
+with using(conv_output_size=cnnkit.conv.conv_output_size, im2col=cnnkit.conv.im2col):
+    _ = check_raises("conv_forward_im2col with 3 channels in x and 2 in w", conv_forward_im2col,
+                     (x, w[:, :2], b, {"stride": 1, "pad": 0}))
+with no_calls_to(conv_forward_naive, name="conv_forward_im2col", hint="use im2col and one matrix product instead"), \
+        using(conv_output_size=cnnkit.conv.conv_output_size, im2col=cnnkit.conv.im2col):
     conv_forward_im2col(x, w, b, {"stride": 1, "pad": 1})
 
 # %% nb="tests conv_forward_im2col__hidden 4"
@@ -468,11 +493,12 @@ for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((3, 3
     x = rng.standard_normal((N, C, H, W))
     w = rng.standard_normal((Fn, C, HH, WW))
     b = rng.standard_normal(Fn)
-    with no_calls_to(cnnkit.conv, cnnkit.layers):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size, im2col=cnnkit.conv.im2col):
         out, _ = conv_forward_im2col(x, w, b, {"stride": S, "pad": P})
     check_close(f"conv_forward_im2col out for x {x.shape}, w {w.shape}, stride {S}, pad {P}", out,
                 torch_conv(x, w, b, S, P), tol=1e-8)
-with no_calls_to(conv_forward_naive, name="conv_forward_im2col", hint="use im2col and one matrix product instead"):
+with no_calls_to(conv_forward_naive, name="conv_forward_im2col", hint="use im2col and one matrix product instead"), \
+        using(conv_output_size=cnnkit.conv.conv_output_size, im2col=cnnkit.conv.im2col):
     conv_forward_im2col(x, w, b, {"stride": 3, "pad": 3})
 ### END HIDDEN TESTS
 
@@ -491,13 +517,13 @@ with no_calls_to(conv_forward_naive, name="conv_forward_im2col", hint="use im2co
 # %% nb="solution conv_backward_im2col"
 def conv_backward_im2col(dout, cache):
     ### BEGIN SOLUTION
-    x_shape, w, conv_param, cols = cache
+    x, w, b, conv_param, cols = cache
     Fn, C, HH, WW = w.shape
     dS = dout.transpose(1, 0, 2, 3).reshape(Fn, -1)
     dw = (dS @ cols.T).reshape(w.shape)
     db = dS.sum(axis=1)
     dcols = w.reshape(Fn, -1).T @ dS
-    dx = col2im(dcols, x_shape, HH, WW, conv_param["stride"], conv_param["pad"])
+    dx = col2im(dcols, x.shape, HH, WW, conv_param["stride"], conv_param["pad"])
     return dx, dw, db
     ### END SOLUTION
 
@@ -507,18 +533,21 @@ x = rng.standard_normal((2, 3, 7, 7))
 w = rng.standard_normal((3, 3, 3, 3))
 b = rng.standard_normal(3)
 param = {"stride": 2, "pad": 1}
-out, cache = conv_forward_im2col(x, w, b, param)
-dout = rng.standard_normal(out.shape)
-with no_calls_to(cnnkit.conv, cnnkit.layers):
+# The cache (x, w, b, conv_param, X_col) is made here with the course's im2col, col2im is the
+# course's, and the expected gradients come from PyTorch: only this part's code is graded.
+cache = (x, w, b, param, cnnkit.conv.im2col(x, 3, 3, 2, 1))
+dout = rng.standard_normal(torch_conv(x, w, b, 2, 1).shape)
+_, dx_ref, dw_ref, db_ref = torch_conv(x, w, b, 2, 1, dout)
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size, col2im=cnnkit.conv.col2im):
     dx, dw, db = conv_backward_im2col(dout, cache)
-check_close("conv_backward_im2col dx", dx, numerical_gradient_array(lambda z: conv_forward_im2col(z, w, b, param)[0], x, dout),
-            tol=1e-7, hint="dX_col = W_row.T @ dS, then col2im")
-check_close("conv_backward_im2col dw", dw, numerical_gradient_array(lambda z: conv_forward_im2col(x, z, b, param)[0], w, dout),
-            tol=1e-7, hint="dW_row = dS @ X_col.T, reshaped like w; dS is dout with F first, as (F, N*H_out*W_out)")
-check_close("conv_backward_im2col db", db, numerical_gradient_array(lambda z: conv_forward_im2col(x, w, z, param)[0], b, dout),
-            tol=1e-7)
+check_close("conv_backward_im2col db", db, db_ref, tol=1e-8,
+            hint="db = dS summed over its columns, where dS is dout with F first: dout.transpose(1, 0, 2, 3).reshape(F, -1)")
+check_close("conv_backward_im2col dw", dw, dw_ref, tol=1e-8,
+            hint="dW_row = dS @ X_col.T, reshaped like w; dS is dout with F first, as (F, N*H_out*W_out)")
+check_close("conv_backward_im2col dx", dx, dx_ref, tol=1e-8, hint="dX_col = W_row.T @ dS, then col2im")
 with no_calls_to(conv_forward_naive, conv_backward_naive, name="conv_backward_im2col",
-                 hint="use the three matrix products and col2im instead"):
+                 hint="use the three matrix products and col2im instead"), \
+        using(conv_output_size=cnnkit.conv.conv_output_size, col2im=cnnkit.conv.col2im):
     conv_backward_im2col(dout, cache)
 
 # %% nb="tests conv_backward_im2col__hidden 5"
@@ -530,10 +559,10 @@ for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((3, 3
     w = rng.standard_normal((Fn, C, HH, WW))
     b = rng.standard_normal(Fn)
     param = {"stride": S, "pad": P}
-    out, cache = conv_forward_im2col(x, w, b, param)
-    dout = rng.standard_normal(out.shape)
+    cache = (x, w, b, param, cnnkit.conv.im2col(x, HH, WW, S, P))
+    dout = rng.standard_normal(torch_conv(x, w, b, S, P).shape)
     _, dx_ref, dw_ref, db_ref = torch_conv(x, w, b, S, P, dout)
-    with no_calls_to(cnnkit.conv, cnnkit.layers):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size, col2im=cnnkit.conv.col2im):
         dx, dw, db = conv_backward_im2col(dout, cache)
     what = f"x {x.shape}, w {w.shape}, stride {S}, pad {P}"
     check_close(f"conv_backward_im2col dx for {what}", dx, dx_ref, tol=1e-8)
@@ -543,13 +572,14 @@ x = rng.standard_normal((2, 2, 7, 4))
 w = rng.standard_normal((2, 2, 4, 1))
 b = rng.standard_normal(2)
 param = {"stride": 3, "pad": 0}
-out, cache = conv_forward_im2col(x, w, b, param)
-dout = rng.standard_normal(out.shape)
-dx, dw, db = conv_backward_im2col(dout, cache)
+cache = (x, w, b, param, cnnkit.conv.im2col(x, 4, 1, 3, 0))
+dout = rng.standard_normal(torch_conv(x, w, b, 3, 0).shape)
+with using(conv_output_size=cnnkit.conv.conv_output_size, col2im=cnnkit.conv.col2im):
+    dx, dw, db = conv_backward_im2col(dout, cache)
 check_close("conv_backward_im2col dx (numerical, stride 3)", dx,
-            numerical_gradient_array(lambda z: conv_forward_im2col(z, w, b, param)[0], x, dout), tol=1e-7)
+            numerical_gradient_array(lambda z: torch_conv(z, w, b, 3, 0), x, dout), tol=1e-7)
 check_close("conv_backward_im2col dw (numerical, stride 3)", dw,
-            numerical_gradient_array(lambda z: conv_forward_im2col(x, z, b, param)[0], w, dout), tol=1e-7)
+            numerical_gradient_array(lambda z: torch_conv(x, z, b, 3, 0), w, dout), tol=1e-7)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -559,7 +589,9 @@ check_close("conv_backward_im2col dw (numerical, stride 3)", dw,
 # "stride": S}` returns `(out, cache)`, `out[n, c, h, w]` being the largest value of the window
 # `x[n, c, h*S : h*S + PH, w*S : w*S + PW]` (no padding). It keeps the depth and has no
 # parameters. Raise a `ValueError` if a window is larger than the input (part 1 does it for you).
-# Loops over the output positions are allowed here; vectorised is better.
+# Loops over the output positions are allowed here; vectorised is better. The cache is
+# `(x, pool_param)`: the backward pass finds each window's maximum again (its tests make this
+# cache themselves, so a mistake in the forward pass is not charged twice).
 
 # %% nb="solution max_pool_forward"
 def max_pool_forward(x, pool_param):
@@ -567,32 +599,40 @@ def max_pool_forward(x, pool_param):
     PH, PW, S = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     N, C, H, W = x.shape
     Ho, Wo = conv_output_size(H, PH, S, 0), conv_output_size(W, PW, S, 0)
-    win = np.lib.stride_tricks.sliding_window_view(x, (PH, PW), axis=(2, 3))[:, :, ::S, ::S]
-    flat = win.reshape(N, C, Ho, Wo, PH * PW)
-    arg = flat.argmax(axis=-1)
-    out = np.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
-    return out, (x.shape, pool_param, arg)
+    win = np.lib.stride_tricks.sliding_window_view(x, (PH, PW), axis=(2, 3))[:, :, ::S, ::S][:, :, :Ho, :Wo]
+    out = win.max(axis=(-2, -1))
+    return out, (x, pool_param)
     ### END SOLUTION
 
 
 # %% nb="tests max_pool_forward__tests 3"
 x = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)[None, None]
-with no_calls_to(cnnkit.conv, cnnkit.layers):
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
     out, _ = max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
-check_close("max_pool_forward of the lecture's 4x4 example", out, [[[[6, 8], [3, 4]]]])
+check_close("max_pool_forward of the lecture's 4x4 example", out, [[[[6, 8], [3, 4]]]],
+            hint="out[n, c, h, w] is the largest value of x[n, c, h*S:h*S + PH, w*S:w*S + PW]: "
+                 "windows start every S pixels")
 x = rng.standard_normal((2, 3, 6, 6))
-with no_calls_to(cnnkit.conv, cnnkit.layers):
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
     out, _ = max_pool_forward(x, {"pool_height": 3, "pool_width": 3, "stride": 3})
-check_close("max_pool_forward 3x3 stride 3", out, F.max_pool2d(torch.tensor(x), 3, 3).numpy(), tol=1e-12)
-_ = check_raises("max_pool_forward of a 6x6 input with 7x7 windows", max_pool_forward,
-                 (x, {"pool_height": 7, "pool_width": 7, "stride": 1}))
+check_close("max_pool_forward 3x3 stride 3", out, F.max_pool2d(torch.tensor(x), 3, 3).numpy(), tol=1e-12,
+            hint="windows start every S pixels")
+x = rng.standard_normal((1, 2, 5, 7))
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+    out, _ = max_pool_forward(x, {"pool_height": 2, "pool_width": 3, "stride": 1})
+check_close("max_pool_forward of x (1, 2, 5, 7) with 2x3 windows", out,
+            F.max_pool2d(torch.tensor(x), (2, 3), 1).numpy(), tol=1e-12,
+            hint="pool_height counts rows (axis 2) and pool_width columns (axis 3)")
+with using(conv_output_size=cnnkit.conv.conv_output_size):
+    _ = check_raises("max_pool_forward of a 6x6 input with 7x7 windows", max_pool_forward,
+                     (x, {"pool_height": 7, "pool_width": 7, "stride": 1}))
 
 # %% nb="tests max_pool_forward__hidden 3"
 # hidden tests: overlapping and non-square windows, odd sizes
 ### BEGIN HIDDEN TESTS
 for shape, (PH, PW), S in [((2, 3, 9, 7), (3, 3), 2), ((1, 2, 7, 10), (1, 4), 3), ((2, 2, 5, 5), (2, 3), 1)]:
     x = rng.standard_normal(shape)
-    with no_calls_to(cnnkit.conv, cnnkit.layers):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
         out, _ = max_pool_forward(x, {"pool_height": PH, "pool_width": PW, "stride": S})
     check_close(f"max_pool_forward of x {shape}, {PH}x{PW} windows, stride {S}", out,
                 F.max_pool2d(torch.tensor(x), (PH, PW), S).numpy(), tol=1e-12)
@@ -603,16 +643,22 @@ for shape, (PH, PW), S in [((2, 3, 9, 7), (3, 3), 2), ((1, 2, 7, 10), (1, 4), 3)
 #
 # The maximum is the only input of a window that changes the output, so the gradient of each
 # output goes entirely to the position of its window's maximum, and the other inputs get 0.
+# When several inputs of a window tie for the maximum (after a ReLU many windows hold only
+# zeros) the gradient goes to **one** of them, the first in the window's row-major order, as
+# `np.argmax` and PyTorch pick it: sending it to all of them would multiply the gradient.
 # When windows overlap (stride smaller than the window) an input can be the maximum of several
-# windows: its gradients add up. Write `max_pool_backward(dout, cache)` returning `dx`.
+# windows: its gradients add up. Write `max_pool_backward(dout, cache)` returning `dx`, with
+# `cache = (x, pool_param)` as part 9 returns it.
 
 # %% nb="solution max_pool_backward"
 def max_pool_backward(dout, cache):
     ### BEGIN SOLUTION
-    x_shape, pool_param, arg = cache
+    x, pool_param = cache
     PH, PW, S = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     N, C, Ho, Wo = dout.shape
-    dx = np.zeros(x_shape, dtype=dout.dtype)
+    win = np.lib.stride_tricks.sliding_window_view(x, (PH, PW), axis=(2, 3))[:, :, ::S, ::S][:, :, :Ho, :Wo]
+    arg = win.reshape(N, C, Ho, Wo, PH * PW).argmax(axis=-1)
+    dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
     n, c, h, v = np.indices((N, C, Ho, Wo))
     i, j = np.divmod(arg, PW)
     np.add.at(dx, (n, c, h * S + i, v * S + j), dout)
@@ -621,28 +667,65 @@ def max_pool_backward(dout, cache):
 
 
 # %% nb="tests max_pool_backward__tests 4"
+def torch_pool_grad(x, PH, PW, S, dout):
+    """PyTorch's max-pool gradient (float64): each window's dout to its first maximum."""
+    xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    F.max_pool2d(xt, (PH, PW), S).backward(torch.tensor(np.asarray(dout, dtype=np.float64)))
+    return xt.grad.numpy()
+
+
+# The cache is (x, pool_param), made here: a mistake in part 9 is not charged again.
 x = rng.standard_normal((2, 2, 6, 6))
 param = {"pool_height": 2, "pool_width": 2, "stride": 2}
-out, cache = max_pool_forward(x, param)
-dout = rng.standard_normal(out.shape)
+dout = rng.standard_normal((2, 2, 3, 3))
 with no_calls_to(cnnkit.conv, cnnkit.layers):
-    dx = max_pool_backward(dout, cache)
-check_close("max_pool_backward dx", dx, numerical_gradient_array(lambda z: max_pool_forward(z, param)[0], x, dout),
+    dx = max_pool_backward(dout, (x, param))
+check_close("max_pool_backward dx", dx, torch_pool_grad(x, 2, 2, 2, dout),
             tol=1e-8, hint="send each dout to the argmax of its window; every other input gets 0")
+# Ties: after a ReLU most windows hold several zeros, and integer images tie too.
+x = np.maximum(0, rng.integers(-3, 3, size=(2, 3, 6, 6))).astype(float)
+dout = rng.standard_normal((2, 3, 3, 3))
+with no_calls_to(cnnkit.conv, cnnkit.layers):
+    dx = max_pool_backward(dout, (x, param))
+routed = np.asarray(dx).reshape(2, 3, 3, 2, 3, 2).sum(axis=(3, 5))
+if not np.allclose(routed, dout, rtol=1e-10, atol=1e-12):
+    ties = (x.reshape(2, 3, 3, 2, 3, 2) == x.reshape(2, 3, 3, 2, 3, 2).max(axis=(3, 5), keepdims=True)).sum(axis=(3, 5))
+    said = (" Your gradient matches dout times the number of tied maxima: it went to every input that ties"
+            if np.allclose(routed, dout * ties, rtol=1e-10, atol=1e-12) else "")
+    raise AssertionError("max_pool_backward with tied maxima (a ReLU output): each window must pass on exactly its "
+                         f"dout, in total.{said}\nHint: send each window's gradient to one maximum, the first "
+                         "(np.argmax), not to every input equal to the maximum")
+check_close("max_pool_backward dx with tied maxima", dx, torch_pool_grad(x, 2, 2, 2, dout), tol=1e-8,
+            hint="when inputs tie, the first maximum in the window's row-major order (np.argmax) gets the gradient")
+# Overlapping, non-square windows: the gradients of an input that is the maximum of several windows add up.
+x = rng.standard_normal((1, 2, 7, 8))
+param = {"pool_height": 3, "pool_width": 2, "stride": 1}
+dout = rng.standard_normal((1, 2, 5, 7))
+hint = ("window offset (i, j) = divmod(k, PW) for the k-th of PH*PW entries; where windows "
+        "overlap, add the gradients up (+= or np.add.at), do not overwrite them")
+try:
+    with no_calls_to(cnnkit.conv, cnnkit.layers):
+        dx = max_pool_backward(dout, (x, param))
+except IndexError as exc:
+    raise AssertionError(f"max_pool_backward with 3x2 windows at stride 1: IndexError '{exc}', an index past "
+                         f"the input\nHint: {hint}") from None
+check_close("max_pool_backward dx, overlapping 3x2 windows at stride 1", dx, torch_pool_grad(x, 3, 2, 1, dout),
+            tol=1e-8, hint=hint)
 
 # %% nb="tests max_pool_backward__hidden 4"
 # hidden tests: overlapping windows (gradients add up), non-square windows, against autograd
 ### BEGIN HIDDEN TESTS
 for shape, (PH, PW), S in [((2, 3, 9, 7), (3, 3), 2), ((1, 2, 7, 10), (1, 4), 3), ((2, 2, 5, 5), (2, 3), 1)]:
-    x = rng.standard_normal(shape)
-    param = {"pool_height": PH, "pool_width": PW, "stride": S}
-    out, cache = max_pool_forward(x, param)
-    dout = rng.standard_normal(out.shape)
-    xt = torch.tensor(x, requires_grad=True)
-    F.max_pool2d(xt, (PH, PW), S).backward(torch.tensor(dout))
-    with no_calls_to(cnnkit.conv, cnnkit.layers):
-        dx = max_pool_backward(dout, cache)
-    check_close(f"max_pool_backward for x {shape}, {PH}x{PW} windows, stride {S}", dx, xt.grad.numpy(), tol=1e-12)
+    for ties in (False, True):
+        x = rng.standard_normal(shape)
+        if ties:
+            x = np.maximum(0, np.round(x))
+        param = {"pool_height": PH, "pool_width": PW, "stride": S}
+        dout = rng.standard_normal(F.max_pool2d(torch.tensor(x), (PH, PW), S).shape)
+        with no_calls_to(cnnkit.conv, cnnkit.layers):
+            dx = max_pool_backward(dout, (x, param))
+        check_close(f"max_pool_backward for x {shape}, {PH}x{PW} windows, stride {S}{', ties' if ties else ''}",
+                    dx, torch_pool_grad(x, PH, PW, S, dout), tol=1e-12)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -671,7 +754,8 @@ def receptive_field(layers):
 
 
 # %% nb="tests receptive_field__tests 3"
-check_close("receptive_field of two 5x5 layers", receptive_field([(5, 1), (5, 1)]), 9)
+check_close("receptive_field of two 5x5 layers", receptive_field([(5, 1), (5, 1)]), 9,
+            hint="at stride 1 each layer adds k - 1 to the receptive field (a 1x1 layer adds nothing)")
 check_close("receptive_field of three 3x3 layers", receptive_field([(3, 1)] * 3), 7)
 check_close("receptive_field of one (11, 4) layer", receptive_field([(11, 4)]), 11,
             hint="one layer sees its kernel")

@@ -1,0 +1,195 @@
+"""The mutation corpus of A2 (convolution): see tests/mutants/__init__.py."""
+from tests.mutants import Mutant, Variant
+
+PAD4 = "np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))"
+
+EDITS = [
+    # ---- Part 1: conv_output_size -------------------------------------------------------------
+    Variant("conv_output_size", "conv_output_size", "divmod for the size and the remainder",
+            "    return span // stride + 1\n", "    q, _ = divmod(span, stride)\n    return int(q) + 1\n"),
+    Variant("conv_output_size", "conv_output_size", "strides that fit listed with a set",
+            "        fits = [s for s in range(1, span + 1) if span % s == 0]\n",
+            "        fits = sorted({s for s in range(1, span + 1) if span % s == 0})\n"),
+    Mutant("conv_output_size", "conv_output_size", "off by one: no + 1",
+           "    return span // stride + 1\n", "    return span // stride\n", "floor: (n + 2*pad - f) // stride + 1"),
+    Mutant("conv_output_size", "conv_output_size", "padding counted once, not on both sides",
+           "    span = n + 2 * pad - f\n", "    span = n + pad - f\n", "floor: (n + 2*pad - f) // stride + 1"),
+    Mutant("conv_output_size", "conv_output_size", "exact mode never raises",
+           "    if exact and span % stride != 0:\n", "    if False:\n",
+           "with exact=True raise ValueError"),
+
+    # ---- Part 2: conv_param_count -------------------------------------------------------------
+    Variant("conv_param_count", "conv_param_count", "isinstance for the kernel size",
+            "    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size\n",
+            "    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)\n"),
+    Variant("conv_param_count", "conv_param_count", "bias added with int(bool)",
+            "    return out_channels * in_channels * kh * kw + (out_channels if bias else 0)\n",
+            "    return out_channels * (in_channels * kh * kw + int(bool(bias)))\n"),
+    Mutant("conv_param_count", "conv_param_count", "bias left out",
+           " + (out_channels if bias else 0)\n", "\n", "one bias per filter"),
+    Mutant("conv_param_count", "conv_param_count", "input channels left out",
+           "    return out_channels * in_channels * kh * kw", "    return out_channels * kh * kw",
+           "one KxK slice per input channel"),
+    Mutant("conv_param_count", "conv_param_count", "a pair taken as its first side squared",
+           "    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size\n",
+           "    kh = kw = kernel_size if np.isscalar(kernel_size) else kernel_size[0]\n",
+           "a pair (KH, KW) gives KH * KW weights"),
+
+    # ---- Part 3: conv_forward_naive -----------------------------------------------------------
+    Variant("conv_forward_naive", "conv_forward_naive", "einsum over the window, float32 input kept",
+            "                    out[n, f, i, j] = np.sum(xp[n, :, i * S:i * S + HH, j * S:j * S + WW] * w[f]) + b[f]\n",
+            "                    out[n, f, i, j] = np.einsum('chw,chw->', xp[n, :, i * S:i * S + HH, j * S:j * S + WW], w[f]) + b[f]\n"),
+    Variant("conv_forward_naive", "conv_forward_naive", "np.pad with a constant mode and a tuple per axis",
+            f"    xp = {PAD4}\n", "    xp = np.pad(x, [(0, 0), (0, 0), (P, P), (P, P)], mode='constant', constant_values=0)\n"),
+    Mutant("conv_forward_naive", "conv_forward_naive", "np.pad(x, P) pads the batch and channel axes",
+           f"    xp = {PAD4}\n", "    xp = np.pad(x, P)\n", "np.pad(x, P) pads every axis"),
+    Mutant("conv_forward_naive", "conv_forward_naive", "bias left out",
+           " * w[f]) + b[f]\n", " * w[f])\n", "add b[f] to every output of filter f"),
+    Mutant("conv_forward_naive", "conv_forward_naive", "stride ignored in the windows",
+           "xp[n, :, i * S:i * S + HH, j * S:j * S + WW]", "xp[n, :, i:i + HH, j:j + WW]",
+           "step by the stride"),
+
+    # ---- Part 4: conv_backward_naive ----------------------------------------------------------
+    Variant("conv_backward_naive", "conv_backward_naive", "bias gradient inside the loop",
+            "    db = dout.sum(axis=(0, 2, 3))\n", "    db = np.zeros_like(b)\n    for f in range(Fn):\n        db[f] = dout[:, f].sum()\n"),
+    Variant("conv_backward_naive", "conv_backward_naive", "padding cut with negative indices",
+            "    return dxp[:, :, P:P + H, P:P + W], dw, db\n",
+            "    return (dxp[:, :, P:-P, P:-P] if P else dxp), dw, db\n"),
+    Mutant("conv_backward_naive", "conv_backward_naive", "bias gradient not summed over the batch",
+           "    db = dout.sum(axis=(0, 2, 3))\n", "    db = dout.sum(axis=(2, 3))\n",
+           "db[f] is the sum of dout[:, f]"),
+    Mutant("conv_backward_naive", "conv_backward_naive", "np.pad(x, P) in the backward pass",
+           f"    xp = {PAD4}\n", "    xp = np.pad(x, P)\n", "np.pad(x, P) pads every axis"),
+    Mutant("conv_backward_naive", "conv_backward_naive", "padding not cut off dx",
+           "    return dxp[:, :, P:P + H, P:P + W], dw, db\n", "    return dxp, dw, db\n",
+           "cut the padding off dx at the end"),
+
+    # ---- Part 5: im2col -----------------------------------------------------------------------
+    Variant("im2col", "im2col", "sliding_window_view",
+            "    # row r = (c, i, j) and column p = (h, w) of one image read xp[c, i + h*S, j + w*S]\n",
+            "    win = np.lib.stride_tricks.sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]\n"
+            "    return win[:, :, :Ho, :Wo].transpose(1, 4, 5, 0, 2, 3).reshape(C * HH * WW, N * Ho * Wo)\n"),
+    Variant("im2col", "im2col", "a loop over the filter offsets",
+            "    # row r = (c, i, j) and column p = (h, w) of one image read xp[c, i + h*S, j + w*S]\n",
+            "    out = np.empty((C, HH, WW, N, Ho, Wo), dtype=x.dtype)\n"
+            "    for a in range(HH):\n        for e in range(WW):\n"
+            "            out[:, a, e] = xp[:, :, a:a + stride * Ho:stride, e:e + stride * Wo:stride].transpose(1, 0, 2, 3)\n"
+            "    return out.reshape(C * HH * WW, N * Ho * Wo)\n"),
+    Mutant("im2col", "im2col", "columns ordered (h, w, n): batch last",
+           "    cols = cols.transpose(1, 0, 2)\n", "    cols = cols.transpose(1, 2, 0)\n",
+           "column n*H_out*W_out + h*W_out + w holds the padded window"),
+    Mutant("im2col", "im2col", "np.pad(x, pad) pads every axis",
+           "    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))\n", "    xp = np.pad(x, pad)\n",
+           "np.pad(x, P) pads every axis"),
+    Mutant("im2col", "im2col", "no padding",
+           "    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))\n",
+           "    xp = np.pad(x, ((0, 0), (0, 0), (0, 2 * pad), (0, 2 * pad)))\n",
+           "holds the padded window"),
+
+    # ---- Part 6: col2im -----------------------------------------------------------------------
+    Variant("col2im", "col2im", "np.add.at",
+            "    for i in range(HH):\n        for j in range(WW):\n"
+            "            xp[:, :, i:i + stride * Ho:stride, j:j + stride * Wo:stride] += c6[:, i, j].transpose(1, 0, 2, 3)\n",
+            "    c, i, j, n, h, v = np.indices((C, HH, WW, N, Ho, Wo))\n"
+            "    np.add.at(xp, (n, c, h * stride + i, v * stride + j), c6)\n"),
+    Variant("col2im", "col2im", "padding cut with a helper slice",
+            "    return xp[:, :, pad:pad + H, pad:pad + W]\n",
+            "    keep = slice(pad, pad + H), slice(pad, pad + W)\n    return xp[:, :, keep[0], keep[1]]\n"),
+    Mutant("col2im", "col2im", "overlapping windows overwrite instead of adding",
+           "j:j + stride * Wo:stride] += c6", "j:j + stride * Wo:stride] = c6",
+           "overlapping windows must add up"),
+    Mutant("col2im", "col2im", "padding not cut off",
+           "    return xp[:, :, pad:pad + H, pad:pad + W]\n", "    return xp\n",
+           "without the padding"),
+    Mutant("col2im", "col2im", "columns read as (n, h, w) in the wrong order",
+           "    c6 = cols.reshape(C, HH, WW, N, Ho, Wo)\n", "    c6 = cols.reshape(C, HH, WW, Ho, Wo, N).transpose(0, 1, 2, 5, 3, 4)\n",
+           "add each column back into the window"),
+
+    # ---- Part 7: conv_forward_im2col ----------------------------------------------------------
+    Variant("conv_forward_im2col", "conv_forward_im2col", "einsum product",
+            "    out = w.reshape(Fn, -1) @ cols + b[:, None]\n",
+            "    out = np.einsum('fk,kp->fp', w.reshape(Fn, -1), cols) + b.reshape(-1, 1)\n"),
+    Variant("conv_forward_im2col", "conv_forward_im2col", "moveaxis for the batch axis",
+            "    out = out.reshape(Fn, N, Ho, Wo).transpose(1, 0, 2, 3)\n",
+            "    out = np.moveaxis(out.reshape(Fn, N, Ho, Wo), 0, 1)\n"),
+    Mutant("conv_forward_im2col", "conv_forward_im2col", "reshaped to (N, F, ...) directly",
+           "    out = out.reshape(Fn, N, Ho, Wo).transpose(1, 0, 2, 3)\n", "    out = out.reshape(N, Fn, Ho, Wo)\n",
+           "reshape to (F, N, H_out, W_out)"),
+    Mutant("conv_forward_im2col", "conv_forward_im2col", "bias left out",
+           "    out = w.reshape(Fn, -1) @ cols + b[:, None]\n", "    out = w.reshape(Fn, -1) @ cols\n",
+           "W_row @ X_col + b[:, None]"),
+    Mutant("conv_forward_im2col", "conv_forward_im2col", "falls back on the naive loops",
+           "    cols = im2col(x, HH, WW, S, P)\n", "    return conv_forward_naive(x, w, b, conv_param)\n",
+           "use im2col and one matrix product instead"),
+
+    # ---- Part 8: conv_backward_im2col ---------------------------------------------------------
+    Variant("conv_backward_im2col", "conv_backward_im2col", "einsum gradients",
+            "    dw = (dS @ cols.T).reshape(w.shape)\n", "    dw = np.einsum('fp,kp->fk', dS, cols).reshape(w.shape)\n"),
+    Variant("conv_backward_im2col", "conv_backward_im2col", "dS by moveaxis",
+            "    dS = dout.transpose(1, 0, 2, 3).reshape(Fn, -1)\n", "    dS = np.moveaxis(dout, 1, 0).reshape(Fn, -1)\n"),
+    Mutant("conv_backward_im2col", "conv_backward_im2col", "dout reshaped to (F, -1) without moving the batch axis",
+           "    dS = dout.transpose(1, 0, 2, 3).reshape(Fn, -1)\n", "    dS = dout.reshape(Fn, -1)\n",
+           "dS is dout with F first"),
+    Mutant("conv_backward_im2col", "conv_backward_im2col", "bias gradient averaged",
+           "    db = dS.sum(axis=1)\n", "    db = dS.mean(axis=1)\n", "db = dS summed over its columns"),
+    Mutant("conv_backward_im2col", "conv_backward_im2col", "weight matrix reshaped, not transposed, for dX_col",
+           "    dcols = w.reshape(Fn, -1).T @ dS\n", "    dcols = w.reshape(-1, Fn) @ dS\n",
+           "dX_col = W_row.T @ dS"),
+
+    # ---- Part 9: max_pool_forward -------------------------------------------------------------
+    Variant("max_pool_forward", "max_pool_forward", "loops over the output positions",
+            "    out = win.max(axis=(-2, -1))\n",
+            "    out = np.empty((N, C, Ho, Wo), dtype=x.dtype)\n    for h in range(Ho):\n        for v in range(Wo):\n"
+            "            out[:, :, h, v] = x[:, :, h * S:h * S + PH, v * S:v * S + PW].max(axis=(2, 3))\n"),
+    Variant("max_pool_forward", "max_pool_forward", "np.amax over a reshaped window",
+            "    out = win.max(axis=(-2, -1))\n", "    out = np.amax(win.reshape(N, C, Ho, Wo, -1), axis=-1)\n"),
+    Mutant("max_pool_forward", "max_pool_forward", "stride ignored",
+           "axis=(2, 3))[:, :, ::S, ::S][:, :, :Ho, :Wo]\n", "axis=(2, 3))[:, :, :Ho, :Wo]\n",
+           "windows start every S pixels"),
+    Mutant("max_pool_forward", "max_pool_forward", "mean instead of max",
+           "    out = win.max(axis=(-2, -1))\n", "    out = win.mean(axis=(-2, -1))\n",
+           "is the largest value of"),
+    Mutant("max_pool_forward", "max_pool_forward", "pool height and width swapped",
+           "(x, (PH, PW), axis=(2, 3))", "(x, (PW, PH), axis=(2, 3))", "pool_height counts rows"),
+
+    # ---- Part 10: max_pool_backward -----------------------------------------------------------
+    Variant("max_pool_backward", "max_pool_backward", "a loop over the window offsets",
+            "    n, c, h, v = np.indices((N, C, Ho, Wo))\n    i, j = np.divmod(arg, PW)\n"
+            "    np.add.at(dx, (n, c, h * S + i, v * S + j), dout)\n",
+            "    for k in range(PH * PW):\n        i, j = divmod(k, PW)\n"
+            "        dx[:, :, i:i + S * Ho:S, j:j + S * Wo:S] += np.where(arg == k, dout, 0)\n"),
+    Variant("max_pool_backward", "max_pool_backward", "unravel_index for the offsets",
+            "    i, j = np.divmod(arg, PW)\n", "    i, j = np.unravel_index(arg, (PH, PW))\n"),
+    Mutant("max_pool_backward", "max_pool_backward", "gradient routed to every tied maximum",
+           "    arg = win.reshape(N, C, Ho, Wo, PH * PW).argmax(axis=-1)\n"
+           "    dx = np.zeros(x.shape, dtype=np.result_type(x, dout))\n"
+           "    n, c, h, v = np.indices((N, C, Ho, Wo))\n    i, j = np.divmod(arg, PW)\n"
+           "    np.add.at(dx, (n, c, h * S + i, v * S + j), dout)\n",
+           "    dx = np.zeros(x.shape, dtype=np.result_type(x, dout))\n"
+           "    for h in range(Ho):\n        for v in range(Wo):\n"
+           "            w_ = x[:, :, h * S:h * S + PH, v * S:v * S + PW]\n"
+           "            mask = w_ == w_.max(axis=(2, 3), keepdims=True)\n"
+           "            dx[:, :, h * S:h * S + PH, v * S:v * S + PW] += mask * dout[:, :, h, v][:, :, None, None]\n",
+           "it went to every input that ties"),
+    Mutant("max_pool_backward", "max_pool_backward", "overlapping windows overwrite instead of adding",
+           "    np.add.at(dx, (n, c, h * S + i, v * S + j), dout)\n", "    dx[n, c, h * S + i, v * S + j] = dout\n",
+           "add the gradients up"),
+    Mutant("max_pool_backward", "max_pool_backward", "window offset by divmod with PH",
+           "    i, j = np.divmod(arg, PW)\n", "    i, j = np.divmod(arg, PH)\n", "divmod(k, PW)"),
+
+    # ---- Part 11: receptive_field -------------------------------------------------------------
+    Variant("receptive_field", "receptive_field", "backwards from the last layer",
+            "    r, jump = 1, 1\n    for k, s in layers:\n        r += (k - 1) * jump\n        jump *= s\n    return r\n",
+            "    r = 1\n    for k, s in reversed(layers):\n        r = (r - 1) * s + k\n    return r\n"),
+    Variant("receptive_field", "receptive_field", "np.cumprod of the strides",
+            "    r, jump = 1, 1\n    for k, s in layers:\n        r += (k - 1) * jump\n        jump *= s\n    return r\n",
+            "    if not layers:\n        return 1\n    ks, ss = np.array(layers).T\n"
+            "    jumps = np.concatenate([[1], np.cumprod(ss)[:-1]])\n    return int(1 + np.sum((ks - 1) * jumps))\n"),
+    Mutant("receptive_field", "receptive_field", "strides ignored",
+           "        jump *= s\n", "        pass\n", "whose step is 2 input pixels"),
+    Mutant("receptive_field", "receptive_field", "the stride of a layer applied to its own kernel",
+           "        r += (k - 1) * jump\n        jump *= s\n", "        jump *= s\n        r += (k - 1) * jump\n",
+           "one layer sees its kernel"),
+    Mutant("receptive_field", "receptive_field", "kernels summed",
+           "        r += (k - 1) * jump\n", "        r += k * jump\n", "each layer adds k - 1"),
+]
