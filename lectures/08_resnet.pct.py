@@ -533,7 +533,9 @@ print(f"best at both depths: {', '.join(best)}; ResNet-164 gains {vals[0, 1] - v
 # *Full pre-activation* moves BN and ReLU in front of each conv (BN-ReLU-conv-BN-ReLU-conv) and
 # leaves the addition bare, so the shortcut from any block to any later block is a pure identity
 # and $x_L = x_l + \sum_{i=l}^{L-1} F(x_i)$. Putting BN after the addition is worst: it rescales
-# the shortcut itself. `cnnkit.models.preact_resnet18` builds the pre-activation ResNet-18.
+# the shortcut itself. `cnnkit.models.preact_resnet18` builds the pre-activation ResNet-18. These
+# are the paper's figures, typed in above, not trained here; lecture 11 trains a 20-layer
+# pre-activation ResNet next to the original and says what one short run can and cannot show.
 #
 # ## 9. ResNet and highway networks
 #
@@ -575,4 +577,6 @@ print(f"conv layer {count_params(layer):,} parameters; highway gate adds {count_
 #   FC; bottleneck blocks from 50 layers on. The course's models put a downsampling bottleneck's
 #   stride on its 3x3 conv (v1.5, torchvision: ResNet-50 4.09 G multiply-adds); the paper put it
 #   on the first 1x1 (3.86 G).
-# * Full pre-activation (BN-ReLU-conv) keeps the shortcut path a pure identity and trains best.
+# * Full pre-activation (BN-ReLU-conv) keeps the shortcut path a pure identity and, in the
+#   paper's CIFAR-10 results for ResNet-110 and ResNet-164 (quoted, not reproduced here; lecture 11's
+#   short comparison of the 20-layer versions cannot separate them), trains best.

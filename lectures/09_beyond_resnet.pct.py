@@ -17,7 +17,9 @@
 # 6. SqueezeNet: AlexNet's accuracy with fifty times fewer parameters;
 # 7. neural architecture search with an evolutionary algorithm, run for real against a
 #    random-search baseline;
-# 8. accuracy against operations and parameters for the whole zoo.
+# 8. accuracy against operations and parameters for the whole zoo;
+# 9. after ResNet, briefly: depthwise-separable convolutions (MobileNet) and compound scaling
+#    (EfficientNet), their savings computed.
 
 # %%
 import matplotlib.pyplot as plt
@@ -661,15 +663,124 @@ plt.show()
 # * AlexNet is cheap to run but has many parameters (its fully connected layers) and low accuracy;
 #   SqueezeNet matches its accuracy with a tiny bubble;
 # * DenseNet-121 is small in parameters but not in operations.
+
+# %% [markdown]
+# ## 10. After ResNet, briefly: MobileNet and EfficientNet
 #
+# **Depthwise-separable convolutions** (MobileNet, Howard et al., 2017) split a $D_k \times D_k$
+# convolution from $M$ to $N$ channels into two steps: a *depthwise* $D_k \times D_k$ convolution
+# that filters each of the $M$ channels on its own (a grouped convolution with $M$ groups), and a
+# *pointwise* 1x1 convolution that mixes the channels. On a $D_F \times D_F$ output map the
+# multiply-adds are
+#
+# $$\underbrace{D_k^2\, M\, N\, D_F^2}_{\text{standard}} \quad\text{against}\quad
+#   \underbrace{D_k^2\, M\, D_F^2}_{\text{depthwise}} + \underbrace{M\, N\, D_F^2}_{\text{pointwise}},
+#   \qquad \text{ratio} = \frac{1}{N} + \frac{1}{D_k^2},$$
+#
+# and the weights shrink by the same ratio ($D_F$ cancels). With 3x3 kernels the saving is
+# close to 9x. `count_macs` and `count_params` count both versions of a layer from MobileNet's
+# middle (14x14 maps, 512 channels in and out) and compare with the formula:
+
+# %%
+M, N, D_k, D_F = 512, 512, 3, 14
+standard = nn.Conv2d(M, N, D_k, padding=1, bias=False)
+separable = nn.Sequential(nn.Conv2d(M, M, D_k, padding=1, groups=M, bias=False),  # depthwise
+                          nn.Conv2d(M, N, 1, bias=False))                          # pointwise
+macs_std, macs_sep = count_macs(standard, (M, D_F, D_F)), count_macs(separable, (M, D_F, D_F))
+par_std, par_sep = count_params(standard), count_params(separable)
+formula = 1 / N + 1 / D_k ** 2
+print(f"standard 3x3 conv:    {macs_std:>12,} multiply-adds, {par_std:>9,} weights")
+print(f"depthwise + 1x1 conv: {macs_sep:>12,} multiply-adds, {par_sep:>9,} weights")
+print(f"ratio of multiply-adds {macs_sep / macs_std:.4f}, of weights {par_sep / par_std:.4f}; "
+      f"formula 1/N + 1/D_k^2 = {formula:.4f}")
+print("both ratios equal the formula exactly:", macs_sep * N * D_k ** 2 == macs_std * (D_k ** 2 + N)
+      and par_sep * N * D_k ** 2 == par_std * (D_k ** 2 + N))
+print(f"saving: {macs_std / macs_sep:.2f}x fewer multiply-adds")
+
+# %% [markdown]
+# The price is accuracy per layer: a depthwise filter sees one channel, so MobileNet relies on
+# the 1x1 convs for all the mixing, and those now hold almost all of the cost (the cell below
+# splits it). MobileNet-v2 adds inverted residual blocks (expand with 1x1, depthwise 3x3,
+# project back with a linear 1x1) around the same idea.
+
+# %%
+dw, pw = count_macs(separable[0], (M, D_F, D_F)), count_macs(separable[1], (M, D_F, D_F))
+print(f"depthwise {dw:,} ({dw / macs_sep:.1%}), pointwise {pw:,} ({pw / macs_sep:.1%}) of the separable layer's multiply-adds")
+
+# %% [markdown]
+# **Compound scaling** (EfficientNet, Tan and Le, 2019). A network can be made bigger in depth
+# $d$ (layers), width $w$ (channels) and resolution $r$ (input side). The cost of a conv network
+# grows linearly with depth and with the square of width and of resolution, so scaling the three
+# by $\alpha^\phi$, $\beta^\phi$, $\gamma^\phi$ multiplies the multiply-adds by
+# $(\alpha \beta^2 \gamma^2)^\phi$. EfficientNet fixes the ratio between the three once, with a
+# small grid search under the constraint
+#
+# $$\alpha \cdot \beta^2 \cdot \gamma^2 \approx 2, \qquad \alpha, \beta, \gamma \ge 1,$$
+#
+# so that each step of the *compound coefficient* $\phi$ doubles the cost. The paper's search
+# on its baseline (EfficientNet-B0) gave $\alpha = 1.2$, $\beta = 1.1$, $\gamma = 1.15$. The cell
+# below computes the constraint and what $\phi = 1, 2, 3$ mean for a baseline of 18 layers, 64
+# channels and 224x224 inputs, and checks the cost formula on a real scaled network: a
+# ResNet-18-like stack whose conv widths and input size are scaled (depth is kept, so only
+# $\beta^2 \gamma^2$ applies there).
+
+# %%
+alpha, beta, gamma = 1.2, 1.1, 1.15
+print(f"alpha * beta^2 * gamma^2 = {alpha * beta ** 2 * gamma ** 2:.4f}  (the constraint: about 2)")
+for phi in (1, 2, 3):
+    print(f"phi = {phi}: depth x{alpha ** phi:.3f} (18 -> {18 * alpha ** phi:.0f} layers), "
+          f"width x{beta ** phi:.3f} (64 -> {64 * beta ** phi:.0f} channels), "
+          f"resolution x{gamma ** phi:.3f} (224 -> {224 * gamma ** phi:.0f} px), "
+          f"cost x{(alpha * beta ** 2 * gamma ** 2) ** phi:.2f}")
+
+
+def conv_stack(width):
+    """Three 3x3 convs of `width` channels (no pooling): cost ~ width^2 x pixels."""
+    return nn.Sequential(nn.Conv2d(3, width, 3, padding=1, bias=False),
+                         nn.Conv2d(width, width, 3, padding=1, bias=False),
+                         nn.Conv2d(width, width, 3, padding=1, bias=False))
+
+
+base = count_macs(conv_stack(64), (3, 224, 224))
+w1, r1 = round(64 * beta), round(224 * gamma)  # phi = 1, rounded to whole channels and pixels
+scaled = count_macs(conv_stack(w1), (3, r1, r1))
+predicted = (w1 / 64) ** 2 * (r1 / 224) ** 2  # the two convs between width-w maps dominate
+print(f"width 64 -> {w1}, resolution 224 -> {r1}: measured cost x{scaled / base:.3f}, "
+      f"(w'/w)^2 (r'/r)^2 = x{predicted:.3f}, beta^2 gamma^2 = x{beta ** 2 * gamma ** 2:.3f}")
+
+# %% [markdown]
+# The measured factor is a little below $(w'/w)^2 (r'/r)^2$ because the first conv has only 3
+# input channels, so its cost grows linearly with width, not with its square; rounding widths and
+# sizes to whole numbers moves it off $\beta^2\gamma^2$ too. EfficientNet-B0 itself is built from
+# MobileNet-v2's inverted residual blocks with SE modules (section 6), and B1 to B7 are its
+# compound-scaled versions.
+#
+# > **Check yourself.** A depthwise-separable layer with 5x5 kernels and 64 output channels: what
+# > fraction of the standard layer's multiply-adds does it need?
+#
+# <details><summary>Answer</summary>
+#
+# $1/64 + 1/25 = 0.0556$, about 18x fewer: $D_k^2 = 25$ dominates, and the larger the kernel the
+# larger the saving. Computed:
+# </details>
+
+# %%
+print(f"1/64 + 1/25 = {1 / 64 + 1 / 25:.4f}; counted: "
+      f"{count_macs(nn.Sequential(nn.Conv2d(64, 64, 5, padding=2, groups=64, bias=False), nn.Conv2d(64, 64, 1, bias=False)), (64, 8, 8)) / count_macs(nn.Conv2d(64, 64, 5, padding=2, bias=False), (64, 8, 8)):.4f}")
+
+# %% [markdown]
 # ## Summary
 #
 # * 1x1 convs (NiN) mix channels cheaply; global average pooling replaces big FC layers.
 # * Width (Wide ResNet) and cardinality (ResNeXt, grouped convs) are alternatives to depth;
-#   ResNeXt's 32x4d block costs what a ResNet bottleneck costs and works better.
+#   ResNeXt's 32x4d block costs what a ResNet bottleneck costs and, in the paper's ImageNet
+#   results (not checked by this course's small comparison, lecture 11), works better.
 # * Stochastic depth and FractalNet train with shorter effective networks; DenseNet concatenates
 #   all earlier features inside a block (channels grow by $k$ per layer).
 # * SE modules reweight channels for about a tenth more parameters; SqueezeNet reaches AlexNet's
 #   accuracy with 49x fewer parameters.
 # * Architecture search automates design; the evolutionary version is tournament selection,
 #   mutation and aging, and must be judged against random search with the same budget.
+# * Depthwise-separable convolutions cost $1/N + 1/D_k^2$ of a standard one (about 9x less with
+#   3x3 kernels); compound scaling grows depth, width and resolution together, $\alpha\beta^2\gamma^2 \approx 2$
+#   per step of $\phi$.

@@ -68,7 +68,10 @@ if ON_GPU:
     CFG = dict(n=(45000, 5000, 10000), depth=20, widths=(16, 32, 64), epochs=30, batch=512, lr=0.4)
 else:
     CFG = dict(n=(3000, 500, 1000), depth=8, widths=(8, 16, 32), epochs=5, batch=64, lr=0.2)
-TARGET = 0.80 if ON_GPU else 0.40  # the test accuracy this notebook states and checks
+# The test accuracy this notebook states and checks. On the CPU the recipe's test accuracy over
+# ten seeds under one thread and eight under two ranged from 0.350 to 0.479 (mean 0.42; measured
+# with benchmarks/recipe_seeds.py): the stated 0.30 keeps a margin of 0.05 below the worst run.
+TARGET = 0.80 if ON_GPU else 0.30
 print(CFG)
 
 # %% [markdown]
@@ -362,9 +365,11 @@ history.plot()
 plt.show()
 
 # %% [markdown]
-# The test set has been looked at once, here. The stated accuracy is the threshold this
-# device's configuration reaches, and the cell checks it (the measured value follows the
-# trajectory, so it is printed in a cell the tests do not compare):
+# The test set has been looked at once, here. The stated accuracy is a threshold this
+# device's configuration reaches with a margin: another seed or another thread count moves the
+# CPU run's test accuracy by several points (0.35 to 0.48 over 18 runs of this recipe, see the
+# comment on `TARGET`), so the threshold sits below the worst of them. The cell checks it (the
+# measured value follows the trajectory, so it is printed in a cell the tests do not compare):
 
 # %%
 # NBVAL_IGNORE_OUTPUT

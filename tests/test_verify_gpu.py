@@ -48,10 +48,10 @@ def test_refuses_without_a_gpu():
 def test_lists_every_course_notebook_and_reads_lecture_10():
     vg = load_tool()
     nbs = [str(p) for p in vg.course_notebooks()]
-    assert len([p for p in nbs if p.startswith("lectures/")]) == 10
+    assert len([p for p in nbs if p.startswith("lectures/")]) == 11
     assert [p.split("/")[1] for p in nbs if p.startswith("solutions/")] == ["A1", "A2", "A3", "A4"]
     acc, target = vg.lecture10_accuracy(ROOT / "lectures" / "10_training_on_gpu.ipynb")
-    assert target == 0.40 and acc >= target  # the stored CPU run
+    assert target == 0.30 and acc >= target  # the stored CPU run
 
 
 def fake_report(nb_ok=True, points=(100.0, 100.0), device="cuda", acc=(0.85, 0.80), speedup=3.5):
