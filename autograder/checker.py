@@ -216,6 +216,17 @@ def _student_side(channel, name: str):
     return found[name]
 
 
+def _in_place(channel, value: dict):
+    """cnnkit.grading.in_place at grading time: a copy of the dict made in the student's kernel,
+    as a proxy, so the function under test can change it there and the test reads it back."""
+    if type(value) is not dict:
+        raise TypeError(f"in_place takes a dict, got {type(value).__name__}")
+    held = channel.request({"op": "hold", "v": value})
+    if not isinstance(held, Remote):
+        raise StudentError("your kernel did not keep the grader's dict")
+    return held
+
+
 @contextlib.contextmanager
 def _swapped_names(owner, **names):
     """What cnnkit.modcheck.swapped_names does at grading time, for a proxy of the student's
@@ -321,6 +332,7 @@ def main() -> int:
     global _CHANNEL
     channel = _CHANNEL = Channel(send, read)
     cnnkit.grading.student_side = lambda name: _student_side(channel, name)
+    cnnkit.grading.in_place = lambda value: _in_place(channel, value)
     ns = {"__name__": "__main__", "__builtins__": builtins}
     count = 0
     while True:

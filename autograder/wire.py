@@ -195,6 +195,15 @@ def _hashable_plain(key) -> bool:
 _MISSING = object()
 
 
+class _ByHandle:
+    """An answer that goes back as a handle even if it is plain data (see the "hold" request)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
 class _KernelServer:
     def __init__(self, namespace, read):
         self.ns = namespace
@@ -207,6 +216,8 @@ class _KernelServer:
 
     # handles
     def handle_for(self, obj):
+        if type(obj) is _ByHandle:
+            obj = obj.value
         key = id(obj)
         hid = self.ids.get(key)
         if hid is None or self.objects.get(hid) is not obj:
@@ -294,6 +305,10 @@ class _KernelServer:
             return isinstance(req["v"], self.obj(req["h"]))
         if op == "repr":
             return repr(self.obj(req["h"]))[:2000]
+        if op == "hold":  # cnnkit.grading.in_place: a dict the student's function may change, kept here
+            if type(req.get("v")) is not dict:
+                raise TypeError("hold takes a dict")
+            return _ByHandle(req["v"])
         if op == "watch":
             return self.watch(req["hs"], req["on"])
         if op == "rebind":

@@ -238,6 +238,22 @@ def quiet():
         yield
 
 
+def in_place(value: dict) -> dict:
+    """A dict for the function under test to change in place, read back by the test afterwards.
+
+    CS231n-style layers keep state in an argument: batchnorm_forward(x, gamma, beta, bn_param)
+    updates bn_param['running_mean'] and ['running_var']. In the student's kernel this returns
+    `value` itself. At grading time the test runs in the checker (autograder.checker), which would
+    send the student's function a copy; there this returns a proxy of a dict made in the
+    student's kernel, so the change happens where the function runs and `d["running_mean"]`
+    brings the new value back as plain data. Read and write it by key (`d[k]`, `d[k] = v`,
+    `k in d`); build another dict for another call.
+    """
+    if type(value) is not dict:
+        raise TypeError(f"in_place takes a dict, got {type(value).__name__}")
+    return value
+
+
 def student_side(name: str):
     """The object `name` of the notebook's own namespace: where the student's code runs.
 
