@@ -31,7 +31,7 @@ class _Conv:
 _conv = _Conv()
 
 STANDINS = ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "sigmoid_forward",
-            "sigmoid_backward", "softmax_loss", "l2_loss", "im2col", "col2im", "conv_forward",
+            "sigmoid_backward", "softmax_loss", "l2_loss", "batchnorm_forward", "batchnorm_backward", "im2col", "col2im", "conv_forward",
             "conv_backward", "conv_forward_naive", "conv_backward_naive", "max_pool_forward",
             "max_pool_backward", "receptive_field_steps", "receptive_field")
 
@@ -170,6 +170,44 @@ def l2_loss(pred, target):
     loss = F.mse_loss(p, t, reduction="sum") / pred.shape[0]
     (dp,) = torch.autograd.grad(loss, (p,))
     return float(loss.detach()), _np(dp, dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# batch normalisation (A2)
+# --------------------------------------------------------------------------------------------
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalisation over the batch axis. x: (N, D); gamma, beta: (D,); bn_param as in the
+    library: 'mode' ('train' or 'eval'), 'eps', 'momentum', 'running_mean', 'running_var' (updated
+    in place in training mode). Returns out and a cache for batchnorm_backward (None in 'eval').
+    (Stand-in: torch.nn.functional.batch_norm.)"""
+    x, eps, momentum = importlib.import_module("cnnkit.layers")._batchnorm_args(x, gamma, beta, bn_param)
+    D = x.shape[1]
+    running = [bn_param.setdefault(k, np.full(D, v, dtype=x.dtype)) for k, v in (("running_mean", 0.0), ("running_var", 1.0))]
+    (xt, g, b), dtype = _common(x, gamma, beta)
+    rm, rv = (torch.tensor(np.asarray(r, dtype=dtype)) for r in running)
+    training = bn_param["mode"] == "train"
+    out = F.batch_norm(xt, rm, rv, g, b, training=training, momentum=momentum, eps=eps)
+    if not training:
+        return _np(out, dtype), None
+    bn_param["running_mean"] = _np(rm, np.result_type(running[0], dtype))
+    bn_param["running_var"] = _np(rv, np.result_type(running[1], dtype))
+    return _np(out, dtype), _Cache(x=x, gamma=gamma, beta=beta, eps=eps, shape=x.shape)
+
+
+def batchnorm_backward(dout, cache):
+    """Gradients of batchnorm_forward in training mode. Returns dx (N, D), dgamma, dbeta (D,).
+    (Autograd through torch.nn.functional.batch_norm.)"""
+    if cache is None:
+        raise ValueError("batchnorm_backward: the forward pass ran in 'eval' mode, which keeps no cache; "
+                         "run it in 'train' mode to backpropagate through the batch statistics")
+    dout = np.asarray(dout)
+    if dout.shape != cache.shape:
+        raise ValueError(f"batchnorm_backward: dout has shape {dout.shape}, expected {cache.shape}")
+    (x, g, b, d), dtype = _common(cache.x, cache.gamma, cache.beta, dout)
+    for t in (x, g, b):
+        t.requires_grad_()
+    out = F.batch_norm(x, None, None, g, b, training=True, eps=cache.eps)
+    return tuple(_np(t, dtype) for t in torch.autograd.grad(out, (x, g, b), d))
 
 
 # --------------------------------------------------------------------------------------------

@@ -96,6 +96,23 @@ def l2_loss(pred, target):
 # --------------------------------------------------------------------------------------------
 # batch normalisation
 # --------------------------------------------------------------------------------------------
+def _batchnorm_args(x, gamma, beta, bn_param):
+    """batchnorm_forward's arguments checked: x as an (N, D) array, eps and momentum as floats."""
+    mode = bn_param.get("mode")
+    if mode not in ("train", "eval"):
+        raise ValueError(f"batchnorm_forward: bn_param['mode'] must be 'train' or 'eval', got {mode!r}")
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(f"batchnorm_forward: x must be (N, D), got shape {x.shape}; "
+                         "for (N, C, H, W) use spatial_batchnorm_forward")
+    N, D = x.shape
+    if np.shape(gamma) != (D,) or np.shape(beta) != (D,):
+        raise ValueError(f"batchnorm_forward: gamma {np.shape(gamma)} and beta {np.shape(beta)} must both be ({D},)")
+    if mode == "train" and N < 2:
+        raise ValueError("batchnorm_forward: training mode needs at least 2 examples to estimate a variance, got 1")
+    return x, float(bn_param.get("eps", 1e-5)), float(bn_param.get("momentum", 0.1))
+
+
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalisation over the batch axis. x: (N, D); gamma, beta: (D,).
 
@@ -110,25 +127,14 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     Evaluation: the same with the running statistics, so each example is normalised on its own.
     Returns out (N, D) and a cache for batchnorm_backward (None in evaluation mode).
     """
-    mode = bn_param.get("mode")
-    if mode not in ("train", "eval"):
-        raise ValueError(f"batchnorm_forward: bn_param['mode'] must be 'train' or 'eval', got {mode!r}")
-    x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(f"batchnorm_forward: x must be (N, D), got shape {x.shape}; "
-                         "for (N, C, H, W) use spatial_batchnorm_forward")
+    x, eps, momentum = _batchnorm_args(x, gamma, beta, bn_param)
+    mode = bn_param["mode"]
     N, D = x.shape
-    if np.shape(gamma) != (D,) or np.shape(beta) != (D,):
-        raise ValueError(f"batchnorm_forward: gamma {np.shape(gamma)} and beta {np.shape(beta)} must both be ({D},)")
-    eps = float(bn_param.get("eps", 1e-5))
-    momentum = float(bn_param.get("momentum", 0.1))
     running_mean = bn_param.setdefault("running_mean", np.zeros(D, dtype=x.dtype))
     running_var = bn_param.setdefault("running_var", np.ones(D, dtype=x.dtype))
     if mode == "eval":
         xhat = (x - running_mean) / np.sqrt(running_var + eps)
         return gamma * xhat + beta, None
-    if N < 2:
-        raise ValueError("batchnorm_forward: training mode needs at least 2 examples to estimate a variance, got 1")
     mean = x.mean(axis=0)
     var = x.var(axis=0)                                   # biased: what normalises this batch
     inv_std = 1.0 / np.sqrt(var + eps)

@@ -165,3 +165,23 @@ def test_standins_never_change_their_arguments():
     _standins.conv_backward_naive(np.ones_like(out), cache)
     for a, k in zip((x, w, b), keep):
         assert np.array_equal(a, k)
+
+
+@pytest.mark.parametrize("shape,eps,momentum", [((8, 5), 1e-5, 0.1), ((3, 2), 1e-3, 0.4)])
+def test_batchnorm(shape, eps, momentum):
+    x, gamma, beta = rng.standard_normal(shape) * 3 + 1, rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    params = [{"mode": "train", "eps": eps, "momentum": momentum} for _ in range(2)]
+    for step in range(2):  # the running statistics: created, then updated
+        for i, module in enumerate((layers, _standins)):
+            both_out = module.batchnorm_forward(x + step, gamma, beta, params[i])
+        both("batchnorm_forward", "batchnorm_backward", layers, (x + step, gamma, beta, {"mode": "train", "eps": eps}))
+    for key in ("running_mean", "running_var"):
+        close(params[0][key], params[1][key])
+    evals = [m.batchnorm_forward(x[:1], gamma, beta, {**p, "mode": "eval"}) for m, p in zip((layers, _standins), params)]
+    close(evals[0][0], evals[1][0])
+    assert evals[0][1] is None and evals[1][1] is None and both_out[1] is not None
+    for module in (layers, _standins):
+        with pytest.raises(ValueError, match="at least 2 examples"):
+            module.batchnorm_forward(x[:1], gamma, beta, {"mode": "train"})
+        with pytest.raises(ValueError, match="'eval' mode, which keeps no cache"):
+            module.batchnorm_backward(x, None)

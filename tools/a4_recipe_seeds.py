@@ -3,6 +3,7 @@
     python tools/a4_recipe_seeds.py --seeds 0 1 2 3 4 --threads 1
     python tools/a4_recipe_seeds.py --seeds 0 1 2 3 4 --threads 2
     python tools/a4_recipe_seeds.py --threads 2 --unbounded      # accuracy only, budget lifted
+    python tools/a4_recipe_seeds.py --compare --threads 2        # part 4 instead (see below)
 
 It runs the instructor's setup cell and solution cells of solutions/A4/A4_training.pct.py (the
 setup asks for one thread; --threads forces the count after it) and calls train_final(seed) for
@@ -39,6 +40,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--data-seed", type=int, default=987_654_321)
+    ap.add_argument("--compare", action="store_true", help="part 4 (plain vs residual) instead of part 5")
     ap.add_argument("--unbounded", action="store_true",
                     help="lift the budget (train_final's safety net then never stops a run): the accuracy "
                          "of the full recipe on a machine too loaded to time it")
@@ -53,6 +55,8 @@ def main(argv=None) -> int:
     fresh = load_shapes(0, 0, 2000, seed=args.data_seed)
     X, y = torch.as_tensor(fresh.X_test), torch.as_tensor(fresh.y_test)
     print(f"threads {torch.get_num_threads()}, target {ns['TARGET']:.2f}, budget {ns['BUDGET_S']} s", flush=True)
+    if args.compare:
+        return compare(ns, args.seeds, X, y)
     accs = []
     for seed in args.seeds:
         wall, cpu = time.perf_counter(), time.process_time()
@@ -66,6 +70,31 @@ def main(argv=None) -> int:
     print(f"{reached} of {len(accs)} seeds reach {ns['TARGET']:.2f}; lowest {min(accs):.3f} "
           f"(margin {min(accs) - ns['TARGET']:+.3f})")
     return 0 if reached == len(accs) else 1
+
+
+def compare(ns: dict, seeds, X, y) -> int:
+    """Part 4 over seeds: the two networks' losses on new images against the tests' bounds."""
+    import math
+
+    import torch.nn.functional as F
+
+    visible, hidden = math.log(10) - 0.1, math.log(10) + 0.7
+    margins = []
+    for seed in seeds:
+        losses = {}
+        for name, residual in (("plain", False), ("residual", True)):
+            ns["seed_everything"](seed)
+            net = ns["CifarResNet"](20, 10, residual, widths=ns["WIDTHS"]).to(ns["device"])
+            n = ns["CMP_TRAIN"]
+            ns["train_model"](net, ns["X_train"][:n], ns["y_train"][:n], ns["X_val"], ns["y_val"],
+                              epochs=ns["CMP_EPOCHS"], lr=0.2)
+            losses[name] = F.cross_entropy(ns["_logits_of"](net, X), y).item()
+        margins.append(min(visible - losses["residual"], hidden - max(losses.values())))
+        print(f"seed {seed}: loss on new images: residual {losses['residual']:.3f} (bound {visible:.3f}), "
+              f"plain {losses['plain']:.3f}; residual lower: {losses['residual'] < losses['plain']}", flush=True)
+    ok = sum(m > 0 for m in margins)
+    print(f"{ok} of {len(margins)} seeds within the bounds; smallest margin {min(margins):+.3f}")
+    return 0 if ok == len(margins) else 1
 
 
 if __name__ == "__main__":

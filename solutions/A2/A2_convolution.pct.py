@@ -2,8 +2,9 @@
 # # Assignment 2: Convolution
 #
 # In this assignment you write a convolution layer three times over: first with plain loops,
-# then as a matrix product (im2col), and you add max pooling and the receptive field of a stack
-# of layers. Everything is numpy; PyTorch only serves as a reference in the tests.
+# then as a matrix product (im2col), and you add max pooling, the receptive field of a stack
+# of layers and batch normalisation (lecture 05, section 9). Everything is numpy; PyTorch only
+# serves as a reference in the tests.
 #
 # **Conventions** (the same as the lectures and CS231n):
 #
@@ -18,22 +19,24 @@
 #
 # Each part has visible tests that tell you what went wrong, and hidden tests that run the same
 # checks on other shapes (non-square images, other strides and paddings). The tests make sure
-# your functions do not call the course library's versions (`cnnkit.conv`); write them yourself.
+# your functions do not call the course library's versions (`cnnkit.conv`, `cnnkit.layers`); write them yourself.
 #
 # | part | points |
 # | --- | --- |
 # | 1 `conv_output_size` | 6 |
 # | 2 `conv_param_count` | 4 |
-# | 3 `conv_forward_naive` | 12 |
-# | 4 `conv_backward_naive` | 12 |
-# | 5 `im2col` | 8 |
-# | 6 `col2im` | 8 |
+# | 3 `conv_forward_naive` | 10 |
+# | 4 `conv_backward_naive` | 10 |
+# | 5 `im2col` | 6 |
+# | 6 `col2im` | 6 |
 # | 7 `conv_forward_im2col` | 8 |
-# | 8 `conv_backward_im2col` | 10 |
+# | 8 `conv_backward_im2col` | 8 |
 # | 9 `max_pool_forward` | 6 |
 # | 10 `max_pool_backward` | 8 |
-# | 11 `receptive_field` | 6 |
-# | 12 two written answers | 12 |
+# | 11 `receptive_field` | 4 |
+# | 12 `batchnorm_forward` | 6 |
+# | 13 `batchnorm_backward` | 6 |
+# | 14 two written answers | 12 |
 # | total | 100 |
 
 # %% nb="locked setup"
@@ -45,7 +48,7 @@ import cnnkit.conv
 import cnnkit.layers
 from cnnkit.device import seed_everything
 from cnnkit.gradcheck import numerical_gradient_array, rel_error
-from cnnkit.grading import check_close, check_hash, check_raises, check_shape, no_calls_to, using
+from cnnkit.grading import check_close, check_hash, check_raises, check_shape, in_place, no_calls_to, using
 
 rng = seed_everything(0)
 torch.set_num_threads(1)
@@ -183,7 +186,7 @@ for cin, cout, k, bias in [(3, 96, 11, True), (64, 128, (3, 1), True), (256, 64,
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Part 3: naive forward pass (12 points)
+# ## Part 3: naive forward pass (10 points)
 #
 # Write `conv_forward_naive(x, w, b, conv_param)` with explicit loops over images, filters and
 # output positions: pad `x` with zeros (`np.pad`), then for each output position take the
@@ -213,7 +216,7 @@ def conv_forward_naive(x, w, b, conv_param):
     ### END SOLUTION
 
 
-# %% nb="tests conv_forward_naive__tests 6"
+# %% nb="tests conv_forward_naive__tests 5"
 x = rng.standard_normal((2, 3, 5, 5))
 w = rng.standard_normal((4, 3, 3, 3))
 b = rng.standard_normal(4)
@@ -234,7 +237,7 @@ for S, P in [(1, 0), (2, 1)]:
 _ = check_raises("conv_forward_naive with 3 channels in x and 2 in w", conv_forward_naive,
                  (x, w[:, :2], b, {"stride": 1, "pad": 0}), hint="compare x.shape[1] with w.shape[1]")
 
-# %% nb="tests conv_forward_naive__hidden 6"
+# %% nb="tests conv_forward_naive__hidden 5"
 # hidden tests: non-square inputs and filters, stride 2 and 3, padding 0-3
 ### BEGIN HIDDEN TESTS
 for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((1, 3, 10, 7), (2, 4, 1), 3, 0),
@@ -249,7 +252,7 @@ for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((1, 3
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Part 4: naive backward pass (12 points)
+# ## Part 4: naive backward pass (10 points)
 #
 # Each output value $\text{out}[n, f, h, w]$ was the sum of a window of $x_{\text{pad}}$ times
 # $w_f$, plus $b_f$. So its upstream gradient $g = \text{dout}[n, f, h, w]$ adds $g\, w_f$ to
@@ -280,7 +283,7 @@ def conv_backward_naive(dout, cache):
     ### END SOLUTION
 
 
-# %% nb="tests conv_backward_naive__tests 6"
+# %% nb="tests conv_backward_naive__tests 5"
 x = rng.standard_normal((2, 3, 5, 5))
 w = rng.standard_normal((2, 3, 3, 3))
 b = rng.standard_normal(2)
@@ -297,7 +300,7 @@ check_close("conv_backward_naive dw", dw, dw_ref, tol=1e-8, hint="each output po
 check_close("conv_backward_naive dx", dx, dx_ref, tol=1e-8,
             hint="each output position adds dout * w[f] to its window of the padded dx; cut the padding at the end")
 
-# %% nb="tests conv_backward_naive__hidden 6"
+# %% nb="tests conv_backward_naive__hidden 5"
 # hidden tests: gradients on other shapes, compared with autograd and numerical gradients
 ### BEGIN HIDDEN TESTS
 for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((1, 3, 10, 7), (2, 4, 1), 3, 0),
@@ -327,7 +330,7 @@ check_close("conv_backward_naive dw (numerical)", dw,
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Part 5: im2col (8 points)
+# ## Part 5: im2col (6 points)
 #
 # The loops are slow because Python touches every output value. im2col gathers every receptive
 # field into a column of one matrix, so that the whole convolution becomes a single matrix product.
@@ -363,7 +366,7 @@ def im2col(x, HH, WW, stride=1, pad=0):
     ### END SOLUTION
 
 
-# %% nb="tests im2col__tests 4"
+# %% nb="tests im2col__tests 3"
 x = rng.standard_normal((1, 3, 227, 227))
 with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
     cols = im2col(x, 11, 11, 4, 0)
@@ -378,7 +381,7 @@ for n, h, v in [(0, 0, 0), (0, 1, 2), (1, 2, 1)]:
                 xp[n, :, 2 * h:2 * h + 3, 2 * v:2 * v + 3].ravel(), tol=1e-12,
                 hint="column n*H_out*W_out + h*W_out + w holds the padded window, flattened in C order")
 
-# %% nb="tests im2col__hidden 4"
+# %% nb="tests im2col__hidden 3"
 # hidden tests: non-square windows, stride 3, padding up to 3, several images
 ### BEGIN HIDDEN TESTS
 for shape, HH, WW, S, P in [((2, 3, 7, 9), 3, 5, 2, 1), ((3, 1, 10, 7), 4, 1, 3, 0), ((1, 2, 5, 6), 3, 2, 1, 3)]:
@@ -390,7 +393,7 @@ for shape, HH, WW, S, P in [((2, 3, 7, 9), 3, 5, 2, 1), ((3, 1, 10, 7), 4, 1, 3,
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Part 6: col2im (8 points)
+# ## Part 6: col2im (6 points)
 #
 # `col2im(cols, x_shape, HH, WW, stride, pad)` goes the other way: it adds every column back
 # into the window it came from, and returns an array of shape `x_shape` (the padding cut off).
@@ -413,7 +416,7 @@ def col2im(cols, x_shape, HH, WW, stride=1, pad=0):
     ### END SOLUTION
 
 
-# %% nb="tests col2im__tests 4"
+# %% nb="tests col2im__tests 3"
 shape = (2, 2, 5, 5)
 x = rng.standard_normal(shape)
 y = rng.standard_normal((18, 18))
@@ -428,7 +431,7 @@ check_close("col2im of ones (how many 3x3 windows cover each pixel of a 5x5 imag
 check_close("<im2col(x), y> vs <x, col2im(y)>", np.sum(x * back), np.sum(cnnkit.conv.im2col(x, 3, 3, 2, 1) * y), tol=1e-10,
             hint="col2im must add each column back into the window im2col took it from")
 
-# %% nb="tests col2im__hidden 4"
+# %% nb="tests col2im__hidden 3"
 # hidden tests: the adjoint identity and the library's col2im on other shapes
 ### BEGIN HIDDEN TESTS
 for shape, HH, WW, S, P in [((2, 3, 7, 9), 3, 5, 2, 1), ((3, 1, 10, 7), 4, 1, 3, 0), ((1, 2, 5, 6), 3, 2, 1, 3)]:
@@ -503,7 +506,7 @@ with no_calls_to(conv_forward_naive, name="conv_forward_im2col", hint="use im2co
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Part 8: fast backward pass (10 points)
+# ## Part 8: fast backward pass (8 points)
 #
 # Write the upstream gradient as a matrix $dS$ of shape `(F, N*H_out*W_out)` (the inverse of the
 # reshape in part 7). Then
@@ -528,7 +531,7 @@ def conv_backward_im2col(dout, cache):
     ### END SOLUTION
 
 
-# %% nb="tests conv_backward_im2col__tests 5"
+# %% nb="tests conv_backward_im2col__tests 4"
 x = rng.standard_normal((2, 3, 7, 7))
 w = rng.standard_normal((3, 3, 3, 3))
 b = rng.standard_normal(3)
@@ -550,7 +553,7 @@ with no_calls_to(conv_forward_naive, conv_backward_naive, name="conv_backward_im
         using(conv_output_size=cnnkit.conv.conv_output_size, col2im=cnnkit.conv.col2im):
     conv_backward_im2col(dout, cache)
 
-# %% nb="tests conv_backward_im2col__hidden 5"
+# %% nb="tests conv_backward_im2col__hidden 4"
 # hidden tests: other shapes against autograd, and numerical gradients with stride 3
 ### BEGIN HIDDEN TESTS
 for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((3, 3, 10, 7), (2, 4, 1), 3, 0),
@@ -729,7 +732,7 @@ for shape, (PH, PW), S in [((2, 3, 9, 7), (3, 3), 2), ((1, 2, 7, 10), (1, 4), 3)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Part 11: receptive field (6 points)
+# ## Part 11: receptive field (4 points)
 #
 # The **receptive field** of a stack of layers is the side of the square region of the input that
 # one value of the last layer depends on. A layer with kernel $k_l$ and stride $s_l$ widens it by
@@ -753,7 +756,7 @@ def receptive_field(layers):
     ### END SOLUTION
 
 
-# %% nb="tests receptive_field__tests 3"
+# %% nb="tests receptive_field__tests 2"
 check_close("receptive_field of two 5x5 layers", receptive_field([(5, 1), (5, 1)]), 9,
             hint="at stride 1 each layer adds k - 1 to the receptive field (a 1x1 layer adds nothing)")
 check_close("receptive_field of three 3x3 layers", receptive_field([(3, 1)] * 3), 7)
@@ -762,7 +765,7 @@ check_close("receptive_field of one (11, 4) layer", receptive_field([(11, 4)]), 
 check_close("receptive_field of (2, 2) then (2, 2)", receptive_field([(2, 2), (2, 2)]), 4,
             hint="the second window steps over the first layer's output grid, whose step is 2 input pixels")
 
-# %% nb="tests receptive_field__hidden 3"
+# %% nb="tests receptive_field__hidden 2"
 # hidden tests: longer stacks with strides, checked against the formula and an experiment
 ### BEGIN HIDDEN TESTS
 check_close("receptive_field of no layers", receptive_field([]), 1)
@@ -783,7 +786,198 @@ check_close(f"receptive_field({stack}) measured by autograd", receptive_field(st
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Part 12: written answers (12 points, graded by hand)
+# ## Part 12: batch normalisation, forward (6 points)
+#
+# Lecture 05 (section 9) derives batch normalisation. For a batch `x` of shape `(N, D)`, in
+# **training** mode each feature (column) is normalised with the batch's own mean and *biased*
+# variance (divided by $N$), then scaled and shifted by the learned `gamma` and `beta` (both
+# `(D,)`):
+#
+# $$\mu = \frac{1}{N}\sum_i x_i, \quad \sigma^2 = \frac{1}{N}\sum_i (x_i - \mu)^2, \quad
+# \hat{x}_i = \frac{x_i - \mu}{\sqrt{\sigma^2 + \epsilon}}, \quad \text{out}_i = \gamma \hat{x}_i + \beta .$$
+#
+# The layer also keeps **running averages** of the statistics for evaluation, as PyTorch does:
+# $\text{running} \leftarrow (1 - m)\,\text{running} + m \cdot \text{batch statistic}$ with the
+# momentum $m$, where the running variance averages the *unbiased* batch variance
+# $\frac{N}{N-1}\sigma^2$. In **evaluation** mode the running statistics replace $\mu$ and
+# $\sigma^2$ (each example is normalised on its own) and nothing is updated.
+#
+# Write `batchnorm_forward(x, gamma, beta, bn_param)`. `bn_param` is a dict with `"mode"`
+# (`"train"` or `"eval"`), `"eps"` (default `1e-5`), `"momentum"` (default `0.1`) and the
+# running statistics `"running_mean"` and `"running_var"`, of shape `(D,)`: create them as zeros
+# and ones when they are missing, and in training mode store the updated arrays back in
+# `bn_param` under the same keys. Return `(out, cache)`; in training mode the cache is
+# `(xhat, gamma, inv_std)` with `inv_std` $= 1/\sqrt{\sigma^2 + \epsilon}$ of shape `(D,)`
+# (part 13 receives it), and in evaluation mode it is `None`.
+
+# %% nb="solution batchnorm_forward"
+def batchnorm_forward(x, gamma, beta, bn_param):
+    ### BEGIN SOLUTION
+    mode = bn_param["mode"]
+    eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.1)
+    N, D = x.shape
+    running_mean = bn_param.get("running_mean", np.zeros(D))
+    running_var = bn_param.get("running_var", np.ones(D))
+    if mode == "eval":
+        xhat = (x - running_mean) / np.sqrt(running_var + eps)
+        return gamma * xhat + beta, None
+    mean = x.mean(axis=0)
+    var = x.var(axis=0)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mean) * inv_std
+    bn_param["running_mean"] = (1 - momentum) * running_mean + momentum * mean
+    bn_param["running_var"] = (1 - momentum) * running_var + momentum * var * N / (N - 1)
+    return gamma * xhat + beta, (xhat, gamma, inv_std)
+    ### END SOLUTION
+
+
+# %% nb="tests batchnorm_forward__tests 3"
+def torch_batchnorm(x, gamma, beta, running, training, momentum=0.1, eps=1e-5):
+    """PyTorch's batch norm (float64): its output, and the running (mean, var) after the call."""
+    rm, rv = (torch.tensor(np.asarray(a, dtype=np.float64)) for a in running)
+    out = F.batch_norm(torch.tensor(x), rm, rv, torch.tensor(gamma), torch.tensor(beta),
+                       training=training, momentum=momentum, eps=eps)
+    return out.numpy(), (rm.numpy(), rv.numpy())
+
+
+FORMULA = "xhat = (x - mean) / sqrt(var + eps) per column, with the biased variance (divided by N); out = gamma * xhat + beta"
+RUNNING = ("running <- (1 - momentum) * running + momentum * batch statistic, and the running variance takes "
+           "the unbiased batch variance (var * N / (N - 1)), as PyTorch does")
+
+
+def check_batchnorm_forward(x, gamma, beta, steps, momentum=None, eps=None, x_eval=None):
+    """`steps` training calls on x, x + 1, ... then, with x_eval, one call in evaluation mode; each
+    output and the running statistics are compared with PyTorch's."""
+    N, D = x.shape
+    param = {"mode": "train"}
+    param.update({k: v for k, v in (("momentum", momentum), ("eps", eps)) if v is not None})
+    bn_param = in_place(param)
+    running = (np.zeros(D), np.ones(D))
+    opts = {"momentum": 0.1 if momentum is None else momentum, "eps": 1e-5 if eps is None else eps}
+    for step in range(steps):
+        xs = x + step
+        with no_calls_to(cnnkit.layers):
+            out, cache = batchnorm_forward(xs, gamma, beta, bn_param)
+        want, running = torch_batchnorm(xs, gamma, beta, running, True, **opts)
+        what = f"batchnorm_forward in training mode, x {x.shape}, call {step + 1}"
+        check_close(f"{what}: out", out, want, tol=1e-10, hint=FORMULA)
+        for key, value in zip(("running_mean", "running_var"), running):
+            if key not in bn_param:
+                raise AssertionError(f"{what}: bn_param has no {key!r} after the call\nHint: store the updated "
+                                     f"running statistics in bn_param[{key!r}]")
+            check_close(f"{what}: bn_param[{key!r}]", bn_param[key], value, tol=1e-10, hint=RUNNING)
+    if x_eval is not None:
+        bn_param["mode"] = "eval"
+        with no_calls_to(cnnkit.layers):
+            out, cache = batchnorm_forward(x_eval, gamma, beta, bn_param)
+        want, _ = torch_batchnorm(x_eval, gamma, beta, running, False, **opts)
+        what = f"batchnorm_forward in evaluation mode, x {x_eval.shape}"
+        check_close(f"{what}: out", out, want, tol=1e-10,
+                    hint="in evaluation mode normalise with bn_param's running_mean and running_var, not the batch's")
+        for key, value in zip(("running_mean", "running_var"), running):
+            check_close(f"{what}: bn_param[{key!r}] (unchanged)", bn_param[key], value, tol=1e-12,
+                        hint="evaluation mode reads the running statistics and never updates them")
+        assert cache is None, f"{what}: the cache should be None, got a {type(cache).__name__}"
+
+
+x = rng.standard_normal((8, 5)) * 3 + 2
+gamma, beta = rng.standard_normal(5), rng.standard_normal(5)
+with no_calls_to(cnnkit.layers):
+    out, cache = batchnorm_forward(x, np.ones(5), np.zeros(5), {"mode": "train"})
+check_close("batchnorm_forward with gamma = 1, beta = 0: column means", np.asarray(out).mean(axis=0), np.zeros(5),
+            atol=1e-10, hint=FORMULA)
+check_close("batchnorm_forward with gamma = 1, beta = 0: column variances (divided by N)", np.asarray(out).var(axis=0),
+            np.full(5, 1.0), tol=1e-4, hint=FORMULA)
+assert isinstance(cache, tuple) and len(cache) == 3, (
+    f"batchnorm_forward in training mode: the cache should be (xhat, gamma, inv_std), got "
+    f"{type(cache).__name__}{f' of length {len(cache)}' if isinstance(cache, tuple) else ''}")
+check_close("batchnorm_forward cache[2] (inv_std)", cache[2], 1 / np.sqrt(x.var(axis=0) + 1e-5), tol=1e-10,
+            hint="inv_std = 1 / sqrt(var + eps), one value per column")
+check_batchnorm_forward(x, gamma, beta, steps=2, x_eval=rng.standard_normal((3, 5)))
+
+# %% nb="tests batchnorm_forward__hidden 3"
+# hidden tests: other sizes, a larger momentum and eps, several steps, a one-example evaluation batch
+### BEGIN HIDDEN TESTS
+x = rng.standard_normal((3, 7)) - 1
+check_batchnorm_forward(x, rng.standard_normal(7), rng.standard_normal(7), steps=3, momentum=0.3, eps=1e-3,
+                        x_eval=rng.standard_normal((1, 7)))
+x = rng.standard_normal((50, 2)) * 0.1
+check_batchnorm_forward(x, np.array([2.0, -0.5]), np.array([0.3, 1.0]), steps=4, x_eval=rng.standard_normal((6, 2)))
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 13: batch normalisation, backward (6 points)
+#
+# Every example's $\hat{x}_i$ depends on the batch's $\mu$ and $\sigma^2$, so the gradient of each
+# $x_i$ has three paths: through its own $\hat{x}_i$, through $\mu$ and through $\sigma^2$. With
+# $g_i = \gamma \cdot \text{dout}_i$ (the gradient reaching $\hat{x}_i$) lecture 05 simplifies
+# them to
+#
+# $$dx_i = \frac{1}{N\sqrt{\sigma^2 + \epsilon}}\Big(N g_i - \sum_j g_j - \hat{x}_i \sum_j g_j \hat{x}_j\Big),
+# \qquad d\gamma = \sum_i \text{dout}_i\,\hat{x}_i, \qquad d\beta = \sum_i \text{dout}_i .$$
+#
+# Write `batchnorm_backward(dout, cache)` returning `(dx, dgamma, dbeta)` for a training-mode
+# cache `(xhat, gamma, inv_std)` as part 12 describes (its tests make the cache themselves, so a
+# mistake in part 12 is not charged again). Derive it yourself or take a staged computational
+# graph: both pass.
+
+# %% nb="solution batchnorm_backward"
+def batchnorm_backward(dout, cache):
+    ### BEGIN SOLUTION
+    xhat, gamma, inv_std = cache
+    N = dout.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * xhat).sum(axis=0)
+    g = dout * gamma
+    dx = inv_std / N * (N * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0))
+    return dx, dgamma, dbeta
+    ### END SOLUTION
+
+
+# %% nb="tests batchnorm_backward__tests 3"
+def batchnorm_cache(x, gamma, eps=1e-5):
+    """The training-mode cache (xhat, gamma, inv_std) of part 12, computed here."""
+    inv_std = 1 / np.sqrt(x.var(axis=0) + eps)
+    return (x - x.mean(axis=0)) * inv_std, gamma, inv_std
+
+
+def check_batchnorm_backward(x, gamma, dout, eps=1e-5):
+    """The student's gradients against autograd through PyTorch's batch norm (float64)."""
+    xt, gt, bt = (torch.tensor(a, requires_grad=True) for a in (x, gamma, np.zeros_like(gamma)))
+    F.batch_norm(xt, None, None, gt, bt, training=True, eps=eps).backward(torch.tensor(dout))
+    with no_calls_to(cnnkit.layers):
+        dx, dgamma, dbeta = batchnorm_backward(dout, batchnorm_cache(x, gamma, eps))
+    what = f"batchnorm_backward for x {x.shape}"
+    check_close(f"{what}: dbeta", dbeta, bt.grad.numpy(), tol=1e-9, hint="dbeta = sum over the batch of dout")
+    check_close(f"{what}: dgamma", dgamma, gt.grad.numpy(), tol=1e-9,
+                hint="dgamma = sum over the batch of dout * xhat")
+    check_close(f"{what}: dx", dx, xt.grad.numpy(), tol=1e-8,
+                hint="the batch mean and variance depend on every example: with g = dout * gamma, "
+                     "dx = inv_std / N * (N g - sum(g) - xhat * sum(g * xhat)), sums over the batch")
+
+
+x = rng.standard_normal((6, 4)) * 2 + 1
+gamma = rng.standard_normal(4)
+dout = rng.standard_normal((6, 4))
+with no_calls_to(cnnkit.layers):
+    dx, _, _ = batchnorm_backward(dout, batchnorm_cache(x, np.ones(4)))
+check_close("batchnorm_backward with gamma = 1: column sums of dx", np.asarray(dx).sum(axis=0), np.zeros(4), atol=1e-10,
+            hint="shifting a whole column leaves xhat unchanged, so each column of dx sums to 0: "
+                 "subtract the mean path, sum(g) / N")
+check_batchnorm_backward(x, gamma, dout)
+check_close("batchnorm_backward dx (numerical)", batchnorm_backward(dout, batchnorm_cache(x, gamma))[0],
+            numerical_gradient_array(lambda z: batchnorm_cache(z, gamma)[0] * gamma, x, dout), tol=1e-6)
+
+# %% nb="tests batchnorm_backward__hidden 3"
+# hidden tests: other sizes and eps, a two-example batch
+### BEGIN HIDDEN TESTS
+for shape, eps in [((2, 5), 1e-5), ((40, 3), 1e-3), ((7, 1), 0.1)]:
+    check_batchnorm_backward(rng.standard_normal(shape) * 4 - 2, rng.standard_normal(shape[1]),
+                             rng.standard_normal(shape), eps=eps)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 14: written answers (12 points, graded by hand)
 #
 # **Question 1 (6 points).** A stack of three 3x3 convolutions (stride 1, $C$ channels in and out,
 # no biases) has the same receptive field as one 7x7 convolution. Give the number of weights of

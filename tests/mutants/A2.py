@@ -192,4 +192,57 @@ EDITS = [
            "one layer sees its kernel"),
     Mutant("receptive_field", "receptive_field", "kernels summed",
            "        r += (k - 1) * jump\n", "        r += k * jump\n", "each layer adds k - 1"),
+
+    # ---- Part 12: batchnorm_forward -----------------------------------------------------------
+    Variant("batchnorm_forward", "batchnorm_forward", "statistics with keepdims and the variance written out",
+            "    mean = x.mean(axis=0)\n    var = x.var(axis=0)\n",
+            "    mean = np.mean(x, axis=0, keepdims=True)[0]\n    var = np.mean((x - mean) ** 2, axis=0)\n"),
+    Variant("batchnorm_forward", "batchnorm_forward", "running statistics updated in place, setdefault",
+            "    running_mean = bn_param.get(\"running_mean\", np.zeros(D))\n"
+            "    running_var = bn_param.get(\"running_var\", np.ones(D))\n",
+            "    running_mean = bn_param.setdefault(\"running_mean\", np.zeros(D))\n"
+            "    running_var = bn_param.setdefault(\"running_var\", np.ones(D))\n"),
+    Variant("batchnorm_forward", "batchnorm_forward", "evaluation mode through the same affine map",
+            "        xhat = (x - running_mean) / np.sqrt(running_var + eps)\n        return gamma * xhat + beta, None\n",
+            "        scale = gamma / np.sqrt(running_var + eps)\n        return x * scale + (beta - running_mean * scale), None\n"),
+    Mutant("batchnorm_forward", "batchnorm_forward", "unbiased variance in the normalisation",
+           "    var = x.var(axis=0)\n", "    var = x.var(axis=0, ddof=1)\n", "biased variance (divided by N)"),
+    Mutant("batchnorm_forward", "batchnorm_forward", "eps added outside the square root",
+           "    inv_std = 1.0 / np.sqrt(var + eps)\n", "    inv_std = 1.0 / (np.sqrt(var) + eps)\n",
+           "sqrt(var + eps)"),
+    Mutant("batchnorm_forward", "batchnorm_forward", "momentum weights the old running value",
+           "    bn_param[\"running_mean\"] = (1 - momentum) * running_mean + momentum * mean\n"
+           "    bn_param[\"running_var\"] = (1 - momentum) * running_var + momentum * var * N / (N - 1)\n",
+           "    bn_param[\"running_mean\"] = momentum * running_mean + (1 - momentum) * mean\n"
+           "    bn_param[\"running_var\"] = momentum * running_var + (1 - momentum) * var * N / (N - 1)\n",
+           "(1 - momentum) * running + momentum * batch statistic"),
+    Mutant("batchnorm_forward", "batchnorm_forward", "biased variance in the running average",
+           " + momentum * var * N / (N - 1)\n", " + momentum * var\n", "unbiased batch variance"),
+    Mutant("batchnorm_forward", "batchnorm_forward", "batch statistics in evaluation mode",
+           "        xhat = (x - running_mean) / np.sqrt(running_var + eps)\n",
+           "        xhat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps)\n",
+           "not the batch's"),
+
+    # ---- Part 13: batchnorm_backward ----------------------------------------------------------
+    Variant("batchnorm_backward", "batchnorm_backward", "a staged computational graph",
+            "    g = dout * gamma\n    dx = inv_std / N * (N * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0))\n",
+            "    dxhat = dout * gamma\n    xmu = xhat / inv_std\n"
+            "    dvar = np.sum(dxhat * xmu, axis=0) * -0.5 * inv_std ** 3\n"
+            "    dmean = -np.sum(dxhat * inv_std, axis=0) + dvar * np.mean(-2.0 * xmu, axis=0)\n"
+            "    dx = dxhat * inv_std + dvar * 2.0 * xmu / N + dmean / N\n"),
+    Variant("batchnorm_backward", "batchnorm_backward", "sums by einsum, means instead of sums over N",
+            "    dgamma = (dout * xhat).sum(axis=0)\n    g = dout * gamma\n"
+            "    dx = inv_std / N * (N * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0))\n",
+            "    dgamma = np.einsum('nd,nd->d', dout, xhat)\n    g = dout * gamma\n"
+            "    dx = inv_std * (g - g.mean(axis=0) - xhat * np.einsum('nd,nd->d', g, xhat) / N)\n"),
+    Mutant("batchnorm_backward", "batchnorm_backward", "the batch statistics treated as constants",
+           "    dx = inv_std / N * (N * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0))\n",
+           "    dx = g * inv_std\n", "each column of dx sums to 0"),
+    Mutant("batchnorm_backward", "batchnorm_backward", "the variance path left out",
+           "    dx = inv_std / N * (N * g - g.sum(axis=0) - xhat * (g * xhat).sum(axis=0))\n",
+           "    dx = inv_std / N * (N * g - g.sum(axis=0))\n", "xhat * sum(g * xhat)"),
+    Mutant("batchnorm_backward", "batchnorm_backward", "dgamma and dbeta swapped",
+           "    return dx, dgamma, dbeta\n", "    return dx, dbeta, dgamma\n", "dbeta = sum over the batch of dout"),
+    Mutant("batchnorm_backward", "batchnorm_backward", "gamma left out of the gradient reaching xhat",
+           "    g = dout * gamma\n", "    g = dout\n", "g = dout * gamma"),
 ]
