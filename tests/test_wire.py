@@ -110,6 +110,25 @@ def test_kernel_rebind_binds_the_sent_module_until_unbind():
     assert ns == {"BasicBlock": "the student's", "other": 1}
 
 
+def test_a_held_dict_stays_in_the_kernel_and_is_changed_there():
+    """cnnkit.grading.in_place at grading time: the kernel keeps the dict and answers with a handle
+    (plain data would come back as a copy), so a function the checker calls with it changes the
+    kernel's dict, and getitem reads the change back as data."""
+    def bump(d):
+        d["running_mean"] = d["running_mean"] + 1
+    ns = {"bump": bump}
+    server = wire._KernelServer(ns, read=None)
+    answer = wire.decode(server.answer({"op": "hold", "v": {"running_mean": np.zeros(2), "mode": "train"}}),
+                         lambda hid, info: ("handle", hid))
+    assert answer["ok"][0] == "handle"
+    hid = answer["ok"][1]
+    server.perform({"op": "call", "h": server.handle_for(bump)["id"], "a": [server.obj(hid)]})
+    back = wire.decode(server.answer({"op": "getitem", "h": hid, "k": "running_mean"}), lambda *a: None)["ok"]
+    assert isinstance(back, np.ndarray) and back.tolist() == [1.0, 1.0]
+    refused = wire.decode(server.answer({"op": "hold", "v": [1, 2]}), lambda *a: None)
+    assert refused["err"] == "TypeError" and "dict" in refused["m"]
+
+
 def test_a_stale_handle_says_so():
     server = wire._KernelServer({}, read=None)
     with pytest.raises(KeyError, match="a proxy lives for one test cell"):
