@@ -532,7 +532,10 @@ plt.show()
 # $\frac{\partial L}{\partial \beta} = \sum_i \frac{\partial L}{\partial y_i}$.
 # `cnnkit.layers.batchnorm_forward` / `batchnorm_backward` implement exactly this. Checked in
 # float64 against PyTorch's `BatchNorm1d` (both modes, running statistics included) and against
-# finite differences:
+# finite differences. The tolerance of that last check is 1e-5, not the 1e-7 of lecture 02: each
+# column of $dx$ sums to zero (shifting a column leaves $\hat x$ unchanged), so some entries are
+# small and their relative error is mostly the finite difference's own rounding (here it is a
+# few times 1e-7); a wrong formula gives errors near 1.
 
 # %%
 Nb, Db = 16, 5
@@ -561,7 +564,8 @@ for name, err in worst.items():
     print(f"{name:8s} vs torch.nn.BatchNorm1d: max difference below 1e-10: {err < 1e-10}")
 num_dx = numerical_gradient_array(lambda z: layers.batchnorm_forward(z, gamma_b, beta_b, {"mode": "train"})[0],
                                   xb.copy(), dout_b)
-ok = report("batch norm dx vs finite differences", rel_error(layers.batchnorm_backward(dout_b, cache_b)[0], num_dx))
+ok = report("batch norm dx vs finite differences", rel_error(layers.batchnorm_backward(dout_b, cache_b)[0], num_dx),
+            tol=1e-5)
 
 # %% [markdown]
 # **Spatial batch norm.** After a convolution every position of a channel comes from the same

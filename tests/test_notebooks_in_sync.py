@@ -49,3 +49,17 @@ def test_released_assignment_is_up_to_date(assignment, tmp_path):
             a = json.loads((released / name).read_text())
             b = json.loads((committed / name).read_text())
             assert a == b, f"assignments/{assignment}/{name} is stale: run python -m autograder release {assignment}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_stored_check_failed(source):
+    """A stored notebook never shows a failing check (cnnkit.gradcheck.report's 'FAILED', an
+    error output) unless its code says the failure is the point ('expected to fail')."""
+    stored = nbformat.read(build_notebooks.target_of(source), as_version=4)
+    for i, cell in enumerate(c for c in stored.cells if c.cell_type == "code"):
+        for out in cell.get("outputs", []):
+            assert out.get("output_type") != "error", (
+                f"{source.name}, code cell {i}: the stored run raised {out.get('ename')}: {out.get('evalue', '')[:200]}")
+            for line in out.get("text", "").splitlines():
+                assert ": FAILED" not in line or "expected to fail" in line, (
+                    f"{source.name}, code cell {i} prints a failing check: {line!r}")
