@@ -72,10 +72,11 @@ def test_differences_finds_a_moved_digit_and_ignores_what_nbval_ignores():
 def test_run_under_changes_the_kernel_configuration(tmp_path):
     """Both perturbations reach the kernel (the combined configuration sets both)."""
     path = tmp_path / "probe.ipynb"
-    nb = _nb(("import os, torch\nprint(os.environ['OMP_NUM_THREADS'], torch.get_num_threads(), "
-              "torch.backends.mkldnn.enabled)\ntorch.set_num_threads(1)\nprint(torch.get_num_threads())", []))
+    nb = _nb(("import os, torch\nprint(os.environ['OMP_NUM_THREADS'], os.environ['OMP_WAIT_POLICY'], "
+              "torch.get_num_threads(), torch.backends.mkldnn.enabled)\ntorch.set_num_threads(1)\n"
+              "print(torch.get_num_threads())", []))
     nbformat.write(nb, path)
     env, startup = stable.COMBINED
     _, fresh = stable.run_under(path, env, startup)
-    assert fresh.cells[0].outputs[0].text == "2 2 False\n2\n"
+    assert fresh.cells[0].outputs[0].text == "2 PASSIVE 2 False\n2\n"
     assert nbformat.read(path, as_version=4).cells[0].outputs == []  # the file is not touched

@@ -624,10 +624,15 @@ def train_final(seed=0):
 
 # %%
 final_model, final_history = train_final()
+print(f"validation accuracy at least {TARGET:.2f}: {evaluate(final_model, X_val, y_val)[1] >= TARGET}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# How many epochs fit before max_seconds depends on how fast (and how busy) the machine is, so the
+# tests do not compare this cell's output.
 plot_curves({"train": final_history["train_acc"], "val": final_history["val_acc"]}, "epoch", "accuracy")
 plt.show()
 print(f"{len(final_history['val_acc'])} epochs, stopped early: {final_history['stopped_early']}")
-print(f"validation accuracy at least {TARGET:.2f}: {evaluate(final_model, X_val, y_val)[1] >= TARGET}")
 
 # %% nb="tests final__tests 15"
 # train_final() within BUDGET_S seconds by the grader's clock, and its model's accuracy, counted
