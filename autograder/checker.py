@@ -16,7 +16,8 @@ happens here.
 
 Protocol with the worker: one JSON object per line on stdin (from the worker) and on the file
 descriptor that was stdout (to the worker):
-    worker -> checker  {"op": "run", "name": ..., "source": ..., "names": [...] or null}
+    worker -> checker  {"op": "solutions", "source": ..., "names": [...]}   (once, first)
+                       {"op": "run", "name": ..., "source": ..., "names": [...] or null}
                        {"op": "reply", "payload": TEXT} or {"op": "reply", "error": WHY}
     checker -> worker  {"op": "kernel", "payload": TEXT}   (to be answered by a "reply")
                        {"op": "done", "outputs": [nbformat outputs]}
@@ -250,6 +251,28 @@ def _swapped_names(owner, **names):
         ch.request({"op": "unbind"})
 
 
+_SOLUTIONS = {"source": "", "names": []}  # the instructor's solution definitions (testplan.solution_definitions)
+
+
+@contextlib.contextmanager
+def _course_solutions(owner, *names):
+    """cnnkit.grading.course_solutions at grading time: the kernel runs the instructor's solution
+    definitions over a copy of the student's namespace and rebinds `names` of the student's
+    namespace to them (so `owner` calls them), until the block ends or the cell does."""
+    if not isinstance(owner, Remote):
+        raise TypeError("course_solutions needs one of your notebook's functions")
+    missing = [n for n in names if n not in _SOLUTIONS["names"]]
+    if missing:
+        raise TypeError(f"course_solutions: the instructor's solution cells define no {', '.join(missing)} "
+                        f"(they define {', '.join(_SOLUTIONS['names']) or 'nothing'})")
+    ch = object.__getattribute__(owner, "_ch")
+    ch.request({"op": "rebind", "src": _SOLUTIONS["source"], "names": {n: n for n in names}, "over_ns": True})
+    try:
+        yield
+    finally:
+        ch.request({"op": "unbind"})
+
+
 _CHANNEL: "Channel | None" = None  # the channel of the running cell, for _Using
 
 
@@ -328,6 +351,7 @@ def main() -> int:
 
     cnnkit.grading.no_calls_to = _no_calls_to
     cnnkit.grading.swapped_names_hook = _swapped_names  # cnnkit.modcheck uses it (no torch import here)
+    cnnkit.grading.solutions_hook = _course_solutions
     cnnkit.grading.using = _Using
     global _CHANNEL
     channel = _CHANNEL = Channel(send, read)
@@ -337,6 +361,9 @@ def main() -> int:
     count = 0
     while True:
         msg = read()
+        if msg.get("op") == "solutions":
+            _SOLUTIONS.update(source=str(msg.get("source", "")), names=[str(n) for n in msg.get("names", [])])
+            continue
         if msg.get("op") != "run":
             continue
         count += 1

@@ -164,6 +164,26 @@ def graded_cnnkit(disable: dict, into: Path) -> Path:
     return dest
 
 
+_GRADED_COPIES: dict[str, str] = {}  # this process's graded cnnkit copies, by what they disable
+
+
+def _graded_copy(disable: dict) -> str:
+    """The graded cnnkit for `disable`, made once per worker process and compiled, so that each
+    submission's kernel imports bytecode instead of compiling cnnkit again (the sandbox binds it
+    read-only, so no submission can change it for the next). Removed when the process ends."""
+    key = json.dumps(disable, sort_keys=True)
+    if key not in _GRADED_COPIES or not Path(_GRADED_COPIES[key]).is_dir():
+        import atexit
+        import compileall
+
+        into = Path(tempfile.mkdtemp(prefix="cnnkit-"))
+        atexit.register(shutil.rmtree, into, True)
+        dest = graded_cnnkit(disable, into)
+        compileall.compile_dir(str(dest), quiet=1, workers=1)
+        _GRADED_COPIES[key] = str(dest)
+    return _GRADED_COPIES[key]
+
+
 # Run in the student's kernel at each test cell: installs autograder.wire as a module (never a
 # global of the student's namespace) and answers the checker until it says end.
 _SERVE = ("(lambda _m: (exec({src!r}, _m.__dict__), _m.serve(globals())))"
@@ -356,6 +376,7 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
     try:
         if checker is not None:
             await checker.start()
+            await checker.send({"op": "solutions", **plan.get("solutions", {"source": "", "names": []})})
         async with client.async_setup_kernel(cwd=str(scratch), stdout=subprocess.DEVNULL,
                                              stderr=subprocess.DEVNULL):
             for done, (index, cell) in enumerate(code_cells):
@@ -456,13 +477,9 @@ def run_job(job: dict) -> dict:
             plan = (job.get("plans") or {}).get(name)
             copy = ""
             if plan is not None and plan.get("disable") and use_sandbox:
-                copy = str(graded_cnnkit(plan["disable"], Path(tempfile.mkdtemp(prefix="cnnkit-", dir=scratch.parent))))
-            try:
-                status = asyncio.run(_run_notebook(nb, scratch, limits, use_sandbox, int(job.get("workers", 1)),
-                                                   plan, copy))
-            finally:
-                if copy:
-                    shutil.rmtree(Path(copy).parent, ignore_errors=True)
+                copy = _graded_copy(plan["disable"])
+            status = asyncio.run(_run_notebook(nb, scratch, limits, use_sandbox, int(job.get("workers", 1)),
+                                               plan, copy))
             out["notebooks"][name] = nbformat.writes(nb)
             out["status"][name] = status
         finally:

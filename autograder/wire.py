@@ -312,7 +312,7 @@ class _KernelServer:
         if op == "watch":
             return self.watch(req["hs"], req["on"])
         if op == "rebind":
-            return self.rebind(req["src"], req["names"])
+            return self.rebind(req["src"], req["names"], bool(req.get("over_ns")))
         if op == "unbind":
             return self.unbind()
         if op == "bind":  # cnnkit.grading.using: a name of the student's namespace set (or removed)
@@ -323,12 +323,16 @@ class _KernelServer:
             return None
         raise ValueError(f"unknown request {op!r}")
 
-    def rebind(self, src, names):
-        """Bind names of the student's namespace to classes of a module the checker sent (the
-        course's reference modules, for a test of a part built on an earlier one) until unbind."""
+    def rebind(self, src, names, over_ns=False):
+        """Bind names of the student's namespace to classes or functions of a module the checker
+        sent, until unbind: the course's reference modules (a test of a part built on an earlier
+        one), or, with over_ns, the instructor's solution definitions, run over a copy of the
+        student's namespace (so their globals such as `torch` or `device` are the notebook's)."""
         import types
 
         module = types.ModuleType("_grader_reference")
+        if over_ns:
+            module.__dict__.update({k: v for k, v in self.ns.items() if k not in ("__name__", "__doc__")})
         exec(compile(src, "<grader reference>", "exec"), module.__dict__)  # noqa: S102
         for name, attr in names.items():
             self.rebound.setdefault(name, self.ns.get(name, _MISSING))

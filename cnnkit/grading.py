@@ -238,6 +238,32 @@ def quiet():
         yield
 
 
+solutions_hook = None  # set by the grader's checker (autograder.checker): see course_solutions
+
+
+@contextmanager
+def course_solutions(owner, *names: str):
+    """Within the block, `owner` (a function of the student's notebook) calls the course's own
+    solutions of `names` (functions of earlier parts) instead of the student's, so a part that
+    builds on earlier ones is graded on its own: A4's part 5 times the student's `train_final`
+    on the instructor's `train_model` (with its `train_step` and `evaluate`), so a bug in the
+    loop costs the loop's points only.
+
+    At grading time the grader's checker sends the instructor's solution cells to the student's
+    kernel, which rebinds these names until the block ends (`solutions_hook`, set by
+    autograder.checker). In the student's own notebook there is no instructor solution to use:
+    the block changes nothing and `owner` runs on the student's own functions.
+    """
+    bad = [n for n in names if not isinstance(n, str) or not n.isidentifier()]
+    if not names or bad:
+        raise TypeError(f"course_solutions(owner, 'name', ...) takes the names of solution functions, got {names!r}")
+    if solutions_hook is None:
+        yield
+        return
+    with solutions_hook(owner, *names):
+        yield
+
+
 def in_place(value: dict) -> dict:
     """A dict for the function under test to change in place, read back by the test afterwards.
 

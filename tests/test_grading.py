@@ -1,3 +1,4 @@
+import contextlib
 import sys
 import types
 import warnings
@@ -468,3 +469,32 @@ def test_calls_made_by_a_reference_do_not_count_for_no_calls_to():
                 cnnkit.layers.relu_forward(np.zeros(2))   # a direct call still counts
     finally:
         globals().pop("relu_like", None)
+
+
+def test_course_solutions_changes_nothing_in_the_students_notebook():
+    """Without the grader's hook (the student's JupyterLab) the block runs the student's own
+    functions; the names must be identifiers."""
+    def train_final():
+        return "the student's own loop"
+    with grading.course_solutions(train_final, "train_model"):
+        assert train_final() == "the student's own loop"
+    with pytest.raises(TypeError, match="names of solution functions"):
+        with grading.course_solutions(train_final):
+            pass
+    with pytest.raises(TypeError, match="names of solution functions"):
+        with grading.course_solutions(train_final, "train model"):
+            pass
+
+
+def test_course_solutions_uses_the_graders_hook(monkeypatch):
+    seen = []
+
+    @contextlib.contextmanager
+    def hook(owner, *names):
+        seen.append(("in", owner, names))
+        yield
+        seen.append(("out",))
+    monkeypatch.setattr(grading, "solutions_hook", hook)
+    with grading.course_solutions(len, "train_model", "evaluate"):
+        seen.append(("body",))
+    assert seen == [("in", len, ("train_model", "evaluate")), ("body",), ("out",)]

@@ -4,7 +4,9 @@ import base64
 import io
 import json
 import pickle
+import types
 
+import nbformat
 import numpy as np
 import pytest
 import torch
@@ -108,6 +110,47 @@ def test_kernel_rebind_binds_the_sent_module_until_unbind():
     assert ns["BasicBlock"].kind == "reference" and ns["Extra"] is ns["BasicBlock"]
     server.perform({"op": "unbind"})
     assert ns == {"BasicBlock": "the student's", "other": 1}
+
+
+def test_plan_carries_the_solution_definitions_only():
+    """course_solutions' source: every def and class of the solution cells, with decorators and
+    in order (a later definition wins), and none of their top-level statements."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    def cell(src, sol):
+        return new_code_cell(src, metadata={"nbgrader": {"grade_id": "g", "schema_version": 3, "solution": sol,
+                                                         "grade": False, "locked": False}})
+
+    nb = new_notebook(cells=[
+        cell("%matplotlib inline\nimport functools\n@functools.cache\ndef step(x):\n    ### BEGIN SOLUTION\n"
+             "    return x + 1\n    ### END SOLUTION\nstate = step(1)\n", sol=True),
+        cell("def student_helper():\n    return 'not a solution cell'\n", sol=False),
+        cell("results = {}\nclass Net:\n    depth = 2\ndef step(x):\n    return x + 2\n", sol=True),
+    ])
+    p = testplan.plan(nbformat.from_dict(nb))
+    src, names = p["solutions"]["source"], p["solutions"]["names"]
+    assert names == ["Net", "step"]
+    assert "state =" not in src and "results" not in src and "student_helper" not in src
+    space = {"functools": __import__("functools")}
+    exec(src, space)  # noqa: S102
+    assert space["step"](1) == 3 and space["Net"].depth == 2
+
+
+def test_kernel_rebind_over_the_namespace_runs_solutions_with_the_notebooks_globals():
+    """course_solutions at grading time: the instructor's train_model, bound for the block, calls
+    the instructor's train_step (not the student's) and reads the notebook's globals (SCALE)."""
+    def train_final():
+        return train_model(3)  # noqa: F821 - the student's (or the course's) train_model
+    ns = {"SCALE": 10, "train_step": lambda x: "the student's step", "train_model": lambda x: "the student's loop",
+          "train_final": train_final}
+    student = types.FunctionType(train_final.__code__, ns, "train_final")  # a function of the notebook
+    ns["train_final"] = student
+    server = wire._KernelServer(ns, read=None)
+    src = "def train_step(x):\n    return SCALE * x\n\ndef train_model(x):\n    return train_step(x) + 1\n"
+    server.perform({"op": "rebind", "src": src, "names": {"train_model": "train_model"}, "over_ns": True})
+    assert student() == 31 and ns["train_step"](0) == "the student's step"
+    server.perform({"op": "unbind"})
+    assert student() == "the student's loop"
 
 
 def test_a_held_dict_stays_in_the_kernel_and_is_changed_there():
