@@ -19,12 +19,14 @@ descriptor that was stdout (to the worker):
     worker -> checker  {"op": "solutions", "source": ..., "names": [...]}   (once, first)
                        {"op": "run", "name": ..., "source": ..., "names": [...] or null}
                        {"op": "reply", "payload": TEXT} or {"op": "reply", "error": WHY}
+                       {"op": "end"}   (the notebook is done: a zygote's child exits)
     checker -> worker  {"op": "kernel", "payload": TEXT}   (to be answered by a "reply")
                        {"op": "done", "outputs": [nbformat outputs]}
 "names" is null for an instructor cell that needs no kernel (setup code), else the student names
 to bind before the cell runs.
 
-Run as a script (`python checker.py`), beside a copy of wire.py, inside a sandbox without network.
+Run as a script (`python checker.py`), beside a copy of wire.py, inside a sandbox without network;
+`python checker.py --zygote` is the same checker started once per worker (see zygote()).
 """
 from __future__ import annotations
 
@@ -251,7 +253,19 @@ def _swapped_names(owner, **names):
         ch.request({"op": "unbind"})
 
 
-_SOLUTIONS = {"source": "", "names": []}  # the instructor's solution definitions (testplan.solution_definitions)
+_SOLUTIONS: dict = {}  # the instructor's solution definitions (autograder.testplan.solution_definitions)
+
+
+def solutions_source(defs: dict, names) -> str:
+    """The source of the solution definitions `names` and of those they use, in turn (nothing
+    else of the instructor's solutions enters the kernel)."""
+    need, todo = [], list(names)
+    while todo:
+        n = todo.pop(0)
+        if n in defs and n not in need:
+            need.append(n)
+            todo += defs[n].get("uses", [])
+    return "\n\n".join(str(defs[n]["source"]) for n in sorted(need))
 
 
 @contextlib.contextmanager
@@ -261,12 +275,13 @@ def _course_solutions(owner, *names):
     namespace to them (so `owner` calls them), until the block ends or the cell does."""
     if not isinstance(owner, Remote):
         raise TypeError("course_solutions needs one of your notebook's functions")
-    missing = [n for n in names if n not in _SOLUTIONS["names"]]
+    missing = [n for n in names if n not in _SOLUTIONS]
     if missing:
         raise TypeError(f"course_solutions: the instructor's solution cells define no {', '.join(missing)} "
-                        f"(they define {', '.join(_SOLUTIONS['names']) or 'nothing'})")
+                        f"(they define {', '.join(sorted(_SOLUTIONS)) or 'nothing'})")
+    src = solutions_source(_SOLUTIONS, names)
     ch = object.__getattribute__(owner, "_ch")
-    ch.request({"op": "rebind", "src": _SOLUTIONS["source"], "names": {n: n for n in names}, "over_ns": True})
+    ch.request({"op": "rebind", "src": src, "names": {n: n for n in names}, "over_ns": True})
     try:
         yield
     finally:
@@ -361,8 +376,11 @@ def main() -> int:
     count = 0
     while True:
         msg = read()
+        if msg.get("op") == "end":  # the worker is done with this notebook (a zygote's child)
+            return 0
         if msg.get("op") == "solutions":
-            _SOLUTIONS.update(source=str(msg.get("source", "")), names=[str(n) for n in msg.get("names", [])])
+            defs = msg.get("defs")
+            _SOLUTIONS.update(defs if isinstance(defs, dict) else {})
             continue
         if msg.get("op") != "run":
             continue
@@ -392,5 +410,64 @@ def main() -> int:
         send({"op": "done", "outputs": _outputs_for(out.getvalue(), err.getvalue(), exc, name)})
 
 
+# What the course's test and setup cells import, imported once by a zygote (below).
+PRELOAD = ("numpy", "matplotlib", "matplotlib.pyplot", "torch", "torch.nn", "torch.nn.functional", "cnnkit", "cnnkit.grading", "cnnkit.gradcheck",
+           "cnnkit.layers", "cnnkit.conv", "cnnkit.data", "cnnkit.device", "cnnkit.inspect", "cnnkit.modcheck",
+           "cnnkit.models", "cnnkit.reference", "cnnkit.train", "cnnkit.plots")
+
+
+def _read_line_unbuffered(fd: int = 0) -> bytes:
+    """One line from fd, byte by byte, so that nothing after it is taken from a child's input."""
+    out = bytearray()
+    while True:
+        b = os.read(fd, 1)
+        if not b:
+            return bytes(out)
+        out += b
+        if b == b"\n":
+            return bytes(out)
+
+
+def zygote() -> int:
+    """`python checker.py --zygote`: one long-lived checker per grading worker. It imports numpy,
+    torch and cnnkit once (about a second of CPU that every notebook's checker would spend
+    again), then, for each line "fork" from the worker, runs main() in a fresh fork of itself on
+    the same pipes and says {"op": "exited"} when that child has gone. Each notebook so gets a
+    checker in the state of a new one (nothing one notebook's tests did reaches the next), in
+    the same sandbox and limits. It forks only while no thread runs but OpenBLAS's idle pool
+    (forking a process with other threads can copy a held lock); otherwise it says so and the
+    worker starts one checker per notebook as before."""
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a module this course lacks is imported (or not) by its cells
+            pass
+    threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
+    blas = max(int(os.environ.get(v) or os.cpu_count() or 1) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
+    if threads > blas:  # numpy's OpenBLAS starts its pool at import and shuts it down at fork
+        os.write(1, (json.dumps({"op": "no-zygote", "why": f"{threads} threads after the imports"}) + "\n").encode())
+        return 1
+    os.write(1, (json.dumps({"op": "ready"}) + "\n").encode())
+    while True:
+        line = _read_line_unbuffered(0)
+        if not line:
+            return 0
+        if line.strip() != b"fork":
+            continue
+        pid = os.fork()
+        if pid == 0:  # the child: a checker for one notebook
+            code = 1
+            try:
+                code = main()
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 0
+            finally:
+                os._exit(code or 0)
+        _, status = os.waitpid(pid, 0)
+        os.write(1, (json.dumps({"op": "exited", "status": status}) + "\n").encode())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(zygote() if sys.argv[1:] == ["--zygote"] else main())

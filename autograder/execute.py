@@ -190,44 +190,151 @@ _SERVE = ("(lambda _m: (exec({src!r}, _m.__dict__), _m.serve(globals())))"
           "(__import__('types').ModuleType('_grader_wire'))\n")
 
 
-class Checker:
-    """The checker process (autograder.checker), sandboxed without network where the kernel is."""
+class _Zygote:
+    """This worker process's long-lived checker for one sandbox configuration
+    (`checker.py --zygote`): it has imported numpy, torch and cnnkit once and forks a fresh
+    checker for each notebook. Each notebook's event loop reads and writes its pipes through
+    duplicates of their descriptors, so a loop that ends closes only its own."""
 
     def __init__(self, use_sandbox: bool, limits: dict, env: dict[str, str]):
         self.dir = Path(tempfile.mkdtemp(prefix="checker-"))
         here = Path(__file__).resolve().parent
         for name in ("checker.py", "wire.py"):
             shutil.copy(here / name, self.dir / name)
-        cmd = [sys.executable, str(self.dir / "checker.py")]
+        cmd = [sys.executable, str(self.dir / "checker.py"), "--zygote"]
         if use_sandbox:  # the same isolation and limits as the kernel, its own folder read-only
-            cmd = sandbox.wrap(cmd, self.dir, self.dir, limits, env=env)
-            self.env = None
+            cmd, popen_env = sandbox.wrap(cmd, self.dir, self.dir, limits, env=env), None
         else:
-            cmd = sandbox.limit_only(cmd, limits["memory_bytes"] or None)
-            self.env = {**os.environ, **env}
-        self.cmd = cmd
+            cmd, popen_env = sandbox.limit_only(cmd, limits["memory_bytes"] or None), {**os.environ, **env}
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     env=popen_env, cwd=str(self.dir))
+        self.ready = self._first_line(timeout=120.0) == {"op": "ready"}
+
+    def _first_line(self, timeout: float):
+        import select
+
+        line, end = b"", time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while not line.endswith(b"\n") and time.monotonic() < end:
+            if not select.select([fd], [], [], max(0.0, end - time.monotonic()))[0]:
+                break
+            chunk = os.read(fd, 1)
+            if not chunk:
+                break
+            line += chunk
+        try:
+            return json.loads(line)
+        except ValueError:
+            return None
+
+    def alive(self) -> bool:
+        return self.ready and self.proc.poll() is None
+
+    async def streams(self):
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=wire.MAX_TEXT + 4096)
+        rt, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                             os.fdopen(os.dup(self.proc.stdout.fileno()), "rb", buffering=0))
+        wt, wp = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin,
+                                               os.fdopen(os.dup(self.proc.stdin.fileno()), "wb", buffering=0))
+        return reader, asyncio.StreamWriter(wt, wp, reader, loop), rt
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_ZYGOTES: dict[str, _Zygote] = {}
+_NO_ZYGOTE: set[str] = set()  # configurations whose zygote could not start: one checker per notebook
+
+
+def _zygote_for(use_sandbox: bool, limits: dict, env: dict[str, str]) -> _Zygote | None:
+    key = json.dumps([use_sandbox, limits, env], sort_keys=True, default=str)
+    if key in _NO_ZYGOTE or os.environ.get("AUTOGRADER_NO_ZYGOTE") == "1":
+        return None
+    z = _ZYGOTES.get(key)
+    if z is not None and not z.alive():
+        z.stop()
+        z = None
+    if z is None:
+        import atexit
+
+        z = _Zygote(use_sandbox, limits, env)
+        if not z.ready:
+            z.stop()
+            _NO_ZYGOTE.add(key)
+            return None
+        _ZYGOTES[key] = z
+        atexit.register(z.stop)
+    return z
+
+
+class Checker:
+    """The checker for one notebook (autograder.checker), sandboxed without network where the
+    kernel is: a fork of this worker's zygote, or, where none can run (AUTOGRADER_NO_ZYGOTE=1,
+    or it did not start), a process of its own."""
+
+    def __init__(self, use_sandbox: bool, limits: dict, env: dict[str, str]):
+        self.use_sandbox, self.limits, self.env = use_sandbox, limits, env
+        self.zygote: _Zygote | None = None
         self.proc = None
+        self.dir: Path | None = None
+        self.reader = self.writer = self.read_transport = None
 
     async def start(self):
+        self.zygote = _zygote_for(self.use_sandbox, self.limits, self.env)
+        if self.zygote is not None:
+            self.reader, self.writer, self.read_transport = await self.zygote.streams()
+            self.writer.write(b"fork\n")
+            await self.writer.drain()
+            return
+        self.dir = Path(tempfile.mkdtemp(prefix="checker-"))
+        here = Path(__file__).resolve().parent
+        for name in ("checker.py", "wire.py"):
+            shutil.copy(here / name, self.dir / name)
+        cmd = [sys.executable, str(self.dir / "checker.py")]
+        popen_env = None
+        if self.use_sandbox:
+            cmd = sandbox.wrap(cmd, self.dir, self.dir, self.limits, env=self.env)
+        else:
+            cmd = sandbox.limit_only(cmd, self.limits["memory_bytes"] or None)
+            popen_env = {**os.environ, **self.env}
         self.proc = await asyncio.create_subprocess_exec(
-            *self.cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=self.env, cwd=str(self.dir), limit=wire.MAX_TEXT + 4096)
+            *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=popen_env, cwd=str(self.dir), limit=wire.MAX_TEXT + 4096)
+        self.reader, self.writer = self.proc.stdout, self.proc.stdin
 
     async def send(self, msg: dict):
-        self.proc.stdin.write((json.dumps(msg) + "\n").encode())
-        await self.proc.stdin.drain()
+        self.writer.write((json.dumps(msg) + "\n").encode())
+        await self.writer.drain()
 
     async def read(self) -> dict:
-        line = await self.proc.stdout.readline()
+        line = await self.reader.readline()
         if not line:
             raise RuntimeError("the checker stopped")
         return json.loads(line)
 
     async def close(self):
+        if self.zygote is not None:
+            ended = False
+            try:  # the child ends; the zygote says so, and forks the next notebook's checker later
+                await self.send({"op": "end"})
+                while not ended:
+                    ended = (await asyncio.wait_for(self.read(), timeout=5.0)).get("op") == "exited"
+            except (Exception, asyncio.TimeoutError):  # noqa: BLE001 - a child that does not end: start afresh
+                pass
+            self.writer.close()
+            self.read_transport.close()
+            if not ended:  # a checker still busy (a cell past its time limit) goes with its zygote
+                self.zygote.stop()
+            return
         if self.proc is not None and self.proc.returncode is None:
             self.proc.kill()
             await self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 async def _next_prompt(kc, msg_id: str, timeout: float, km=None) -> str | None:
@@ -376,7 +483,7 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
     try:
         if checker is not None:
             await checker.start()
-            await checker.send({"op": "solutions", **plan.get("solutions", {"source": "", "names": []})})
+            await checker.send({"op": "solutions", "defs": plan.get("solutions", {})})
         async with client.async_setup_kernel(cwd=str(scratch), stdout=subprocess.DEVNULL,
                                              stderr=subprocess.DEVNULL):
             for done, (index, cell) in enumerate(code_cells):

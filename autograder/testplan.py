@@ -151,17 +151,17 @@ def is_solution_code_cell(cell) -> bool:
     return cell.get("cell_type") == "code" and bool(_meta(cell).get("solution"))
 
 
-def solution_definitions(source_nb) -> tuple[str, list[str]]:
-    """The functions and classes the instructor's solution cells define, as one module's source
-    (nothing else of those cells: no top-level statement runs), and their names. At grading time
-    cnnkit.grading.course_solutions sends it to the student's kernel, where it runs over a copy
-    of the notebook's namespace (so `device` or `torch` mean what they mean there)."""
-    chunks, names = [], []
+def solution_definitions(source_nb) -> dict[str, dict]:
+    """The functions and classes the instructor's solution cells define: {name: {"source": its
+    definition (decorators included), "uses": [names it reads]}}, a later definition replacing an
+    earlier one. Nothing else of those cells (no top-level statement). At grading time
+    cnnkit.grading.course_solutions sends the definitions a test asks for, with those they use,
+    to the student's kernel (autograder.checker)."""
+    out: dict[str, dict] = {}
     for cell in source_nb.cells:
         if not is_solution_code_cell(cell):
             continue
-        lines = cell.source.splitlines()
-        blanked = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in lines]
+        blanked = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in cell.source.splitlines()]
         try:
             tree = ast.parse("\n".join(blanked))
         except SyntaxError:
@@ -169,15 +169,15 @@ def solution_definitions(source_nb) -> tuple[str, list[str]]:
         for st in tree.body:
             if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 first = min([st.lineno] + [d.lineno for d in st.decorator_list])
-                chunks.append("\n".join(blanked[first - 1:st.end_lineno]))
-                names.append(st.name)
-    return "\n\n\n".join(chunks) + ("\n" if chunks else ""), sorted(set(names))
+                uses = sorted({n.id for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)})
+                out[st.name] = {"source": "\n".join(blanked[first - 1:st.end_lineno]) + "\n", "uses": uses}
+    return out
 
 
 def plan(source_nb) -> dict:
     """The checker's plan for one notebook, plain data for the worker: {'tests': {grade_id:
     source}, 'setup': {grade_id: source}, 'names': {test grade_id: [student names]}, 'disable':
-    {module: [names kept]}, 'solutions': {'source': ..., 'names': [...]}} (solution_definitions).
+    {module: [names kept]}, 'solutions': {name: {'source', 'uses'}}} (solution_definitions).
 
     A test cell's student names are those whose last definition before it, in the instructor's
     notebook, is in a student cell (solution or ordinary): as in the kernel, where a later `def
@@ -203,6 +203,5 @@ def plan(source_nb) -> dict:
             owner.update(dict.fromkeys(defined_names(src), "student"))
     kept = imported_from(list(setup.values()))
     disable = {m: sorted(kept.get(m, set())) for m in sorted(forbidden_modules(list(tests.values())))}
-    src, defined = solution_definitions(source_nb)
     return {"tests": tests, "setup": setup, "names": names, "disable": disable,
-            "solutions": {"source": src, "names": defined}}
+            "solutions": solution_definitions(source_nb)}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import testplan, wire
+from autograder import checker, testplan, wire
 
 
 def _no_handles(obj):
@@ -113,8 +113,9 @@ def test_kernel_rebind_binds_the_sent_module_until_unbind():
 
 
 def test_plan_carries_the_solution_definitions_only():
-    """course_solutions' source: every def and class of the solution cells, with decorators and
-    in order (a later definition wins), and none of their top-level statements."""
+    """course_solutions' source: the defs and classes of the solution cells, with decorators (a
+    later definition wins), none of their top-level statements; a test that asks for one gets
+    it and the definitions it uses, nothing else."""
     from nbformat.v4 import new_code_cell, new_notebook
 
     def cell(src, sol):
@@ -126,14 +127,16 @@ def test_plan_carries_the_solution_definitions_only():
              "    return x + 1\n    ### END SOLUTION\nstate = step(1)\n", sol=True),
         cell("def student_helper():\n    return 'not a solution cell'\n", sol=False),
         cell("results = {}\nclass Net:\n    depth = 2\ndef step(x):\n    return x + 2\n", sol=True),
+        cell("def uses_step(x):\n    return step(x)\n", sol=True),
     ])
-    p = testplan.plan(nbformat.from_dict(nb))
-    src, names = p["solutions"]["source"], p["solutions"]["names"]
-    assert names == ["Net", "step"]
-    assert "state =" not in src and "results" not in src and "student_helper" not in src
+    defs = testplan.plan(nbformat.from_dict(nb))["solutions"]
+    assert sorted(defs) == ["Net", "step", "uses_step"]
+    src = checker.solutions_source(defs, ["uses_step"])   # what the kernel gets for uses_step
+    assert "state =" not in src and "results" not in src and "student_helper" not in src and "Net" not in src
     space = {"functools": __import__("functools")}
     exec(src, space)  # noqa: S102
-    assert space["step"](1) == 3 and space["Net"].depth == 2
+    assert space["uses_step"](1) == 3  # the later step (x + 2)
+    assert checker.solutions_source(defs, ["Net"]).startswith("class Net")
 
 
 def test_kernel_rebind_over_the_namespace_runs_solutions_with_the_notebooks_globals():
