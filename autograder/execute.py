@@ -75,12 +75,20 @@ class SandboxedKernelManager(AsyncKernelManager):
                                                   self.control_port, self.hb_port], in_sandbox=self.use_sandbox)
 
     def client(self, **kwargs):
-        return super().client(context=limited_context(self.limits), **kwargs)
+        ctx = limited_context(self.limits)
+        self._contexts = [*getattr(self, "_contexts", []), ctx]
+        return super().client(context=ctx, **kwargs)
 
     def release(self) -> None:
-        """Remove this kernel's cgroup once its processes are gone."""
+        """Remove this kernel's cgroup once its processes are gone, and destroy its zmq contexts:
+        a context left to the garbage collector keeps its threads and descriptors, and a worker
+        that grades a few hundred notebooks ran out of them ("Too many open files")."""
         if self.cgroup:
             sandbox.remove_cgroup(self.cgroup)
+        for ctx in [*getattr(self, "_contexts", []), getattr(self, "context", None)]:
+            if isinstance(ctx, zmq.Context) and not ctx.closed:
+                ctx.destroy(linger=0)
+        self._contexts = []
 
 
 def _cap_outputs(cell, max_bytes: int) -> None:
@@ -282,6 +290,7 @@ class Checker:
         self.proc = None
         self.dir: Path | None = None
         self.reader = self.writer = self.read_transport = None
+        self.closed = False
 
     async def start(self):
         self.zygote = _zygote_for(self.use_sandbox, self.limits, self.env)
@@ -317,6 +326,9 @@ class Checker:
         return json.loads(line)
 
     async def close(self):
+        if self.closed:
+            return
+        self.closed = True
         if self.zygote is not None:
             ended = False
             try:  # the child ends; the zygote says so, and forks the next notebook's checker later
