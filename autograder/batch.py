@@ -145,6 +145,19 @@ def _guard(text: str, add: bool) -> str:
     return nbformat.writes(nb)
 
 
+_PLANS: dict[tuple, dict] = {}
+
+
+def _plan(source: Path) -> dict:
+    """testplan.plan of an instructor notebook, made once per version of the file (a batch of 300
+    submissions parses it once, not 300 times)."""
+    st = source.stat()
+    key = (str(source.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _PLANS:
+        _PLANS[key] = testplan.plan(nbformat.read(source, as_version=4))
+    return _PLANS[key]
+
+
 def _prepare(api, course: CourseDir, assignment: str, student: str, expected: list[str],
              limits: dict | None = None) -> tuple[dict | None, list[str]]:
     staging, problems = _stage(course, assignment, student, expected, limits)
@@ -171,7 +184,7 @@ def _prepare(api, course: CourseDir, assignment: str, student: str, expected: li
                 notebooks[p.stem] = _guard(text, add=True)
             else:
                 notebooks[p.stem] = text
-                plans[p.stem] = testplan.plan(nbformat.read(source, as_version=4))
+                plans[p.stem] = _plan(source)
             clean = p.with_name(p.name + ".clean")  # nbgrader leaves the file read-only: replace it
             clean.write_text(sanitize.notebook_text(text))
             clean.replace(p)  # what Formgrader may show until it is graded

@@ -16,17 +16,23 @@ happens here.
 
 Protocol with the worker: one JSON object per line on stdin (from the worker) and on the file
 descriptor that was stdout (to the worker):
-    worker -> checker  {"op": "solutions", "source": ..., "names": [...]}   (once, first)
+    worker -> checker  {"op": "solutions", "defs": {...}}   (once, first)
                        {"op": "run", "name": ..., "source": ..., "names": [...] or null}
-                       {"op": "reply", "payload": TEXT} or {"op": "reply", "error": WHY}
+                       {"op": "reply", "open": true} or {"op": "reply", "error": WHY}
+                       {"op": "gone", "error": WHY}   (the kernel's server stopped mid-cell)
                        {"op": "end"}   (the notebook is done: a zygote's child exits)
-    checker -> worker  {"op": "kernel", "payload": TEXT}   (to be answered by a "reply")
+    checker -> worker  {"op": "kernel", "session": WORD}   (start the kernel's server; a "reply")
                        {"op": "done", "outputs": [nbformat outputs]}
 "names" is null for an instructor cell that needs no kernel (setup code), else the student names
-to bind before the cell runs.
+to bind before the cell runs. The requests themselves do not pass through the worker: once the
+server runs, they go to the kernel over the notebook's own socket (autograder.wire), each line
+tagged with the session word, and the answers come back the same way: a call costs one write
+and one read on each side, where a relay through the worker over the kernel's stdin channel cost
+four Jupyter messages.
 
-Run as a script (`python checker.py`), beside a copy of wire.py, inside a sandbox without network;
-`python checker.py --zygote` is the same checker started once per worker (see zygote()).
+Run as a script (`python checker.py --kernel-fd FD`), beside a copy of wire.py, inside a sandbox
+without network; `python checker.py --zygote FD` is the same checker started once per worker
+(see zygote()).
 """
 from __future__ import annotations
 
@@ -36,6 +42,8 @@ import io
 import json
 import linecache
 import os
+import secrets
+import socket
 import sys
 import traceback
 
@@ -62,10 +70,24 @@ class KernelGone(Exception):
 
 
 class Channel:
-    def __init__(self, send_line, read_line):
-        self._send, self._read = send_line, read_line
+    """The checker's end of one notebook's channel to the student's kernel (autograder.wire): for
+    each test cell that uses it, the worker starts the kernel's server (a session), and the
+    requests and answers then go straight between the two processes, over kernel_fd. The worker
+    can still say, on its own pipe, that the session is over (the server's cell ended, or the
+    kernel died)."""
+
+    def __init__(self, send, worker: wire.LineReader, kernel_fd: int | None):
+        self._send, self.worker = send, worker
+        self.kernel = wire.LineReader(kernel_fd, cap=wire.MAX_TEXT + 64) if kernel_fd is not None else None
         self.callbacks: dict[int, object] = {}
         self.gone: str | None = None
+        self.session: str | None = None
+
+    def worker_message(self) -> dict:
+        line = self.worker.readline()
+        if line is None:
+            raise SystemExit(0)  # the worker has gone: so has this notebook
+        return json.loads(line)
 
     # what the checker sends: plain data, proxies (by handle), and its own callables (callbacks)
     def _handle_for(self, obj):
@@ -77,17 +99,59 @@ class Channel:
             return {"$": "cb", "id": cid}
         raise TypeError(f"the grader cannot send a {type(obj).__name__} to your code")
 
+    def _open(self) -> None:
+        """Ask the worker for a session of the kernel's server; wait for the server's first line."""
+        if self.kernel is None:
+            raise KernelGone("this cell has no access to your code")
+        session = secrets.token_hex(8)
+        self._send({"op": "kernel", "session": session})
+        msg = self.worker_message()
+        if msg.get("op") != "reply" or "error" in msg:
+            self.gone = str(msg.get("error", f"unexpected message from the worker: {msg.get('op')!r}"))
+            raise KernelGone(self.gone)
+        self.session = session
+        self._answer()  # the server's {"ready": true}
+
+    def _answer(self) -> str:
+        """The next line of this session from the kernel (lines of other sessions are skipped)."""
+        prefix = self.session.encode() + b" "
+        while True:
+            if self.worker in wire.wait_readable([self.kernel, self.worker]):
+                msg = self.worker_message()
+                if msg.get("op") == "gone":  # the worker saw the server's cell end, or the kernel die
+                    self.gone = str(msg.get("error", "your kernel stopped answering the grader"))
+                    raise KernelGone(self.gone)
+                continue
+            line = self.kernel.take()
+            if line is None:
+                self.gone = "your kernel is not running (it exited, crashed or was stopped)"
+                raise KernelGone(self.gone)
+            if line is wire.LineReader.TOO_LONG:
+                raise wire.WireError(f"an answer over the limit of {wire.MAX_TEXT} characters")
+            if line.startswith(prefix):
+                return line[len(prefix):].decode("utf-8", errors="replace")
+
     def _kernel(self, text: str) -> str:
         if self.gone:
             raise KernelGone(self.gone)
-        self._send({"op": "kernel", "payload": text})
-        msg = self._read()
-        if msg.get("op") != "reply":
-            raise KernelGone(f"unexpected message from the worker: {msg.get('op')!r}")
-        if "error" in msg:
-            self.gone = str(msg["error"])
-            raise KernelGone(self.gone)
-        return msg["payload"]
+        if self.session is None:
+            self._open()
+        try:
+            wire.write_all(self.kernel.fd, wire.frame(self.session, text))
+        except OSError:
+            self.gone = "your kernel is not running (it exited, crashed or was stopped)"
+            raise KernelGone(self.gone) from None
+        return self._answer()
+
+    def end(self) -> None:
+        """The test cell is done: its session ends (the kernel's server returns)."""
+        if self.session is not None:
+            try:
+                wire.write_all(self.kernel.fd, wire.frame(self.session, json.dumps({"op": "end"})))
+            except OSError:
+                pass
+        self.session, self.gone = None, None
+        self.callbacks.clear()
 
     def decode(self, text):
         return wire.decode(text, lambda hid, info: Remote(self, hid, info))
@@ -346,21 +410,16 @@ def _outputs_for(stdout: str, stderr: str, exc: BaseException | None, cell_name:
     return outputs
 
 
-def main() -> int:
+def main(kernel_fd: int | None = None) -> int:
+    """One notebook's checker: its protocol with the worker on stdin and stdout, and kernel_fd,
+    this notebook's channel to the student's kernel (None: no kernel, instructor cells only)."""
     proto = os.fdopen(os.dup(1), "w", encoding="utf-8")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # stray prints of libraries cannot corrupt the protocol
-    stdin = sys.stdin.buffer
 
     def send(msg):
         proto.write(json.dumps(msg) + "\n")
         proto.flush()
-
-    def read():
-        line = stdin.readline()
-        if not line:
-            raise SystemExit(0)
-        return json.loads(line)
 
     import cnnkit.grading
 
@@ -369,7 +428,8 @@ def main() -> int:
     cnnkit.grading.solutions_hook = _course_solutions
     cnnkit.grading.using = _Using
     global _CHANNEL
-    channel = _CHANNEL = Channel(send, read)
+    channel = _CHANNEL = Channel(send, wire.LineReader(0), kernel_fd)
+    read = channel.worker_message
     cnnkit.grading.student_side = lambda name: _student_side(channel, name)
     cnnkit.grading.in_place = lambda value: _in_place(channel, value)
     ns = {"__name__": "__main__", "__builtins__": builtins}
@@ -382,7 +442,7 @@ def main() -> int:
             defs = msg.get("defs")
             _SOLUTIONS.update(defs if isinstance(defs, dict) else {})
             continue
-        if msg.get("op") != "run":
+        if msg.get("op") != "run":  # e.g. a late "gone" for a cell already done
             continue
         count += 1
         name, source = str(msg.get("name", f"cell{count}")), msg["source"]
@@ -407,32 +467,23 @@ def main() -> int:
                 exec(compile(source, filename, "exec"), ns)  # noqa: S102 - the instructor's own cell
             except BaseException as e:  # noqa: BLE001 - every failure is the cell's outcome
                 exc = e
+        channel.end()
         send({"op": "done", "outputs": _outputs_for(out.getvalue(), err.getvalue(), exc, name)})
 
 
 # What the course's test and setup cells import, imported once by a zygote (below).
 PRELOAD = ("numpy", "matplotlib", "matplotlib.pyplot", "torch", "torch.nn", "torch.nn.functional", "cnnkit", "cnnkit.grading", "cnnkit.gradcheck",
            "cnnkit.layers", "cnnkit.conv", "cnnkit.data", "cnnkit.device", "cnnkit.inspect", "cnnkit.modcheck",
-           "cnnkit.models", "cnnkit.reference", "cnnkit.train", "cnnkit.plots")
+           "cnnkit.models", "cnnkit.reference", "cnnkit.train", "cnnkit.plots",
+           "sklearn.datasets")  # cnnkit.data.load_digits imports it when first called (0.8 s)
 
 
-def _read_line_unbuffered(fd: int = 0) -> bytes:
-    """One line from fd, byte by byte, so that nothing after it is taken from a child's input."""
-    out = bytearray()
-    while True:
-        b = os.read(fd, 1)
-        if not b:
-            return bytes(out)
-        out += b
-        if b == b"\n":
-            return bytes(out)
-
-
-def zygote() -> int:
-    """`python checker.py --zygote`: one long-lived checker per grading worker. It imports numpy,
-    torch and cnnkit once (about a second of CPU that every notebook's checker would spend
-    again), then, for each line "fork" from the worker, runs main() in a fresh fork of itself on
-    the same pipes and says {"op": "exited"} when that child has gone. Each notebook so gets a
+def zygote(control_fd: int) -> int:
+    """`python checker.py --zygote FD`: one long-lived checker per grading worker. It imports
+    numpy, torch and cnnkit once (about a second of CPU that every notebook's checker would spend
+    again), then, for each "fork" the worker sends on the unix socket control_fd (with the
+    notebook's channel to the kernel attached, SCM_RIGHTS), runs main() in a fresh fork of itself
+    on the same stdin and stdout and says {"op": "exited"} when that child has gone. Each notebook so gets a
     checker in the state of a new one (nothing one notebook's tests did reaches the next), in
     the same sandbox and limits. It forks only while no thread runs but OpenBLAS's idle pool
     (forking a process with other threads can copy a held lock); otherwise it says so and the
@@ -450,24 +501,36 @@ def zygote() -> int:
         os.write(1, (json.dumps({"op": "no-zygote", "why": f"{threads} threads after the imports"}) + "\n").encode())
         return 1
     os.write(1, (json.dumps({"op": "ready"}) + "\n").encode())
+    control = socket.socket(fileno=control_fd)
     while True:
-        line = _read_line_unbuffered(0)
-        if not line:
+        try:
+            msg, fds, _, _ = socket.recv_fds(control, 64, 2)
+        except OSError:
             return 0
-        if line.strip() != b"fork":
+        if not msg:
+            return 0
+        if msg.strip() != b"fork" or len(fds) > 1:
+            for fd in fds:
+                os.close(fd)
             continue
         pid = os.fork()
         if pid == 0:  # the child: a checker for one notebook
             code = 1
             try:
-                code = main()
+                control.close()
+                code = main(fds[0] if fds else None)
             except SystemExit as e:
                 code = e.code if isinstance(e.code, int) else 0
             finally:
                 os._exit(code or 0)
+        for fd in fds:
+            os.close(fd)
         _, status = os.waitpid(pid, 0)
         os.write(1, (json.dumps({"op": "exited", "status": status}) + "\n").encode())
 
 
 if __name__ == "__main__":
-    sys.exit(zygote() if sys.argv[1:] == ["--zygote"] else main())
+    _args = sys.argv[1:]
+    if _args[:1] == ["--zygote"]:
+        sys.exit(zygote(int(_args[1])))
+    sys.exit(main(int(_args[1]) if _args[:1] == ["--kernel-fd"] else None))

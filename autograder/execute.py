@@ -4,8 +4,9 @@ A notebook with a checker plan (autograder.testplan, from the instructor's noteb
 two: its student and locked cells in the sandboxed kernel, its test cells in the checker
 (autograder.checker, its own process, sandboxed without network as well) right after the cells
 before them, as nbgrader would order them. The test cells' source never reaches the kernel; the
-checker reaches the student's code only through autograder.wire, relayed here over the kernel's
-stdin channel.
+checker reaches the student's code only through autograder.wire, over a socket pair made here for
+the notebook (one end given to the kernel, the other to the checker, each when it starts); this
+worker starts the kernel's server for each test cell that needs it and watches that it runs.
 
 `run_job(job)` is a plain function of plain data, so a process pool or a Dask worker on another
 machine can run it: it needs the notebooks to run (already sanitised by nbgrader, test cells
@@ -21,6 +22,7 @@ import json
 import os
 import queue
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,7 +35,7 @@ import zmq
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_output
-from traitlets import Bool, Unicode
+from traitlets import Bool, Int, Unicode
 
 from . import sandbox, wire
 from .limits import DEFAULTS, LimitedNotebookClient, limited_context
@@ -53,6 +55,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     use_sandbox = Bool(True)
     kernel_env = Unicode("")  # 'KEY=VALUE\n' lines
     cnnkit_copy = Unicode("")  # the grading copy of cnnkit shown in place of the real one
+    channel_fd = Int(-1)       # the kernel's end of the checker's channel, kept open in the kernel
 
     @property
     def limits(self) -> dict:
@@ -69,6 +72,8 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         self.context = limited_context(self.limits)
+        if self.channel_fd >= 0:
+            kw["pass_fds"] = (self.channel_fd,)
         await super()._async_launch_kernel(kernel_cmd, **kw)
         self.ip = await sandbox.wait_for_sockets(self.provisioner.process, self.ip,
                                                  [self.shell_port, self.iopub_port, self.stdin_port,
@@ -194,29 +199,39 @@ def _graded_copy(disable: dict) -> str:
 
 # Run in the student's kernel at each test cell: installs autograder.wire as a module (never a
 # global of the student's namespace) and answers the checker until it says end.
-_SERVE = ("(lambda _m: (exec({src!r}, _m.__dict__), _m.serve(globals())))"
+_SERVE = ("(lambda _m: (exec({src!r}, _m.__dict__), _m.serve(globals(), {fd}, {session!r})))"
           "(__import__('types').ModuleType('_grader_wire'))\n")
 
 
 class _Zygote:
     """This worker process's long-lived checker for one sandbox configuration
     (`checker.py --zygote`): it has imported numpy, torch and cnnkit once and forks a fresh
-    checker for each notebook. Each notebook's event loop reads and writes its pipes through
-    duplicates of their descriptors, so a loop that ends closes only its own."""
+    checker for each notebook, sent with the notebook's channel over a unix socket (control).
+    Each notebook's event loop reads and writes its pipes through duplicates of their
+    descriptors, so a loop that ends closes only its own."""
 
     def __init__(self, use_sandbox: bool, limits: dict, env: dict[str, str]):
         self.dir = Path(tempfile.mkdtemp(prefix="checker-"))
         here = Path(__file__).resolve().parent
         for name in ("checker.py", "wire.py"):
             shutil.copy(here / name, self.dir / name)
-        cmd = [sys.executable, str(self.dir / "checker.py"), "--zygote"]
+        self.control, theirs = socket.socketpair()
+        cmd = [sys.executable, str(self.dir / "checker.py"), "--zygote", str(theirs.fileno())]
         if use_sandbox:  # the same isolation and limits as the kernel, its own folder read-only
             cmd, popen_env = sandbox.wrap(cmd, self.dir, self.dir, limits, env=env), None
         else:
             cmd, popen_env = sandbox.limit_only(cmd, limits["memory_bytes"] or None), {**os.environ, **env}
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     env=popen_env, cwd=str(self.dir))
+        try:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL, env=popen_env, cwd=str(self.dir),
+                                         pass_fds=(theirs.fileno(),))
+        finally:
+            theirs.close()
         self.ready = self._first_line(timeout=120.0) == {"op": "ready"}
+
+    def fork(self, channel: socket.socket | None) -> None:
+        """A new checker for one notebook, with its end of the channel to the kernel."""
+        socket.send_fds(self.control, [b"fork\n"], [channel.fileno()] if channel is not None else [])
 
     def _first_line(self, timeout: float):
         import select
@@ -251,6 +266,7 @@ class _Zygote:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.control.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -292,18 +308,27 @@ class Checker:
         self.reader = self.writer = self.read_transport = None
         self.closed = False
 
-    async def start(self):
+    async def start(self, channel: socket.socket | None = None):
+        """channel: the checker's end of the socket pair whose other end the kernel has (None:
+        a checker for instructor cells only). The caller closes its copy afterwards."""
         self.zygote = _zygote_for(self.use_sandbox, self.limits, self.env)
         if self.zygote is not None:
             self.reader, self.writer, self.read_transport = await self.zygote.streams()
-            self.writer.write(b"fork\n")
-            await self.writer.drain()
-            return
+            try:
+                self.zygote.fork(channel)
+                return
+            except OSError:  # the zygote went away since it was checked: a checker of its own
+                self.writer.close()
+                self.read_transport.close()
+                self.zygote.stop()
+                self.zygote = None
         self.dir = Path(tempfile.mkdtemp(prefix="checker-"))
         here = Path(__file__).resolve().parent
         for name in ("checker.py", "wire.py"):
             shutil.copy(here / name, self.dir / name)
         cmd = [sys.executable, str(self.dir / "checker.py")]
+        if channel is not None:
+            cmd += ["--kernel-fd", str(channel.fileno())]
         popen_env = None
         if self.use_sandbox:
             cmd = sandbox.wrap(cmd, self.dir, self.dir, self.limits, env=self.env)
@@ -312,7 +337,8 @@ class Checker:
             popen_env = {**os.environ, **self.env}
         self.proc = await asyncio.create_subprocess_exec(
             *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=popen_env, cwd=str(self.dir), limit=wire.MAX_TEXT + 4096)
+            stderr=subprocess.DEVNULL, env=popen_env, cwd=str(self.dir), limit=wire.MAX_TEXT + 4096,
+            pass_fds=(channel.fileno(),) if channel is not None else ())
         self.reader, self.writer = self.proc.stdout, self.proc.stdin
 
     async def send(self, msg: dict):
@@ -349,81 +375,70 @@ class Checker:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-async def _next_prompt(kc, msg_id: str, timeout: float, km=None) -> str | None:
-    """The kernel's next input_request prompt for msg_id, or None if the request ended (the
-    student's code replaced or stopped the channel), the kernel died or nothing came in time."""
-    end = time.monotonic() + timeout
-    polls = 0
-    while time.monotonic() < end:
-        polls += 1
-        if km is not None and polls % 10 == 0 and not await km.is_alive():
-            return None
+_NOT_RUNNING = "your kernel is not running (it exited, crashed or was stopped)"
+
+
+async def _watch_serve(kc, km, serve_id: str) -> str:
+    """Wait until the kernel's server for this cell has ended; why it did, for the checker if it
+    was still using the kernel: its cell finished (the checker said end, or the student's code
+    stopped or replaced it) or the kernel died."""
+    while True:
         try:
-            msg = await kc.get_stdin_msg(timeout=0.2)
-            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "input_request":
-                return msg["content"].get("prompt", "")
+            reply = await kc.get_shell_msg(timeout=0.5)
+        except queue.Empty:
+            if not await km.is_alive():
+                return _NOT_RUNNING
             continue
-        except queue.Empty:
-            pass
-        try:
-            while True:
-                reply = await kc.get_shell_msg(timeout=0)
-                if reply["parent_header"].get("msg_id") == msg_id:
-                    return None
-        except queue.Empty:
-            pass
-    return None
+        if reply["parent_header"].get("msg_id") == serve_id:
+            return "your kernel did not answer the grader (it stopped, or its code replaced the channel)"
 
 
 async def _check_cell(client, km, checker: Checker, cell, grade_id: str, source: str, names, timeout: float):
-    """Run a trusted cell in the checker; with names, relay its requests to the kernel."""
+    """Run a trusted cell in the checker; with names, start the kernel's server when it asks."""
     kc = client.kc
-    serve_id, gone, waiting = None, None, False
+    serve, told = None, False  # the watch on the kernel's server (once started); the checker told it ended
     await checker.send({"op": "run", "name": grade_id, "source": source, "names": names})
     end = time.monotonic() + timeout
+    reading = asyncio.ensure_future(checker.read())
     try:
         while True:
             left = end - time.monotonic()
             if left <= 0:
                 raise asyncio.TimeoutError
-            msg = await asyncio.wait_for(checker.read(), timeout=left)
+            waits = {reading} if serve is None or told else {reading, serve}
+            finished, _ = await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            if not finished:
+                raise asyncio.TimeoutError
+            if serve in finished and not told:
+                told = True
+                await checker.send({"op": "gone", "error": serve.result()})
+            if reading not in finished:
+                continue
+            msg = reading.result()
             if msg.get("op") == "done":
                 outputs = msg.get("outputs", [])
                 break
+            reading = asyncio.ensure_future(checker.read())
             if msg.get("op") != "kernel":
                 continue
+            session = str(msg.get("session", ""))
+            why = None
             if names is None:
-                gone = "this cell has no access to your code"
-            if gone is None and serve_id is None and not await km.is_alive():
-                gone = "your kernel is not running (it exited, crashed or was stopped)"
-            if gone is None and serve_id is None:
+                why = "this cell has no access to your code"
+            elif serve is not None:
+                why = "the grader asked for your kernel twice in one cell"
+            elif not (session.isalnum() and len(session) <= 32):
+                why = "a malformed request from the grader"
+            elif not await km.is_alive():
+                why = _NOT_RUNNING
+            else:
                 try:
-                    serve_id = kc.execute(_SERVE.format(src=_WIRE_SOURCE), silent=True, store_history=False,
-                                          allow_stdin=True)
+                    serve_id = kc.execute(_SERVE.format(src=_WIRE_SOURCE, fd=km.channel_fd, session=session),
+                                          silent=True, store_history=False, allow_stdin=False)
+                    serve = asyncio.ensure_future(_watch_serve(kc, km, serve_id))
                 except zmq.Again:  # the kernel went away between the check and the send
-                    gone = "your kernel is not running (it exited, crashed or was stopped)"
-                    await checker.send({"op": "reply", "error": gone})
-                    continue
-                if await _next_prompt(kc, serve_id, end - time.monotonic(), km) is None:
-                    gone = "your kernel did not answer the grader (it stopped, or its code replaced the channel)"
-                waiting = gone is None
-            if gone is None:
-                try:
-                    kc.input(str(msg.get("payload", "")))
-                except zmq.Again:
-                    gone = "your kernel stopped answering the grader"
-                    waiting = False
-                    await checker.send({"op": "reply", "error": gone})
-                    continue
-                waiting = False
-                answer = await _next_prompt(kc, serve_id, end - time.monotonic(), km)
-                if answer is None:
-                    gone = "your kernel did not answer the grader in time (or its code left the channel)"
-                else:
-                    waiting = True
-                    await checker.send({"op": "reply", "payload": answer})
-                    continue
-            await checker.send({"op": "reply", "error": gone})
+                    why = _NOT_RUNNING
+            await checker.send({"op": "reply", "error": why} if why else {"op": "reply", "open": True})
     except asyncio.TimeoutError:
         outputs = [{"output_type": "error", "ename": "CellTimeoutError",
                     "evalue": f"the test ran past the cell time limit of {timeout:.0f} s",
@@ -431,15 +446,17 @@ async def _check_cell(client, km, checker: Checker, cell, grade_id: str, source:
         await checker.close()
         raise _CheckerTimeout(outputs)
     finally:
-        if serve_id is not None:
-            if waiting:
-                try:
-                    kc.input(wire.encode({"op": "end"}, lambda o: None))
-                except zmq.Again:
-                    pass
-            if not await _finished(kc, serve_id, 10.0):
+        if not reading.done():
+            reading.cancel()
+        if serve is not None:  # the server ends when the checker says end (or goes): wait for that
+            try:
+                await asyncio.wait_for(asyncio.shield(serve), 10.0)
+            except asyncio.TimeoutError:
                 await km.interrupt_kernel()
-                await _finished(kc, serve_id, 10.0)
+                try:
+                    await asyncio.wait_for(serve, 10.0)
+                except asyncio.TimeoutError:
+                    pass
     cell.outputs = [nbformat.from_dict(o) for o in outputs]
     cell.execution_count = None
 
@@ -448,18 +465,6 @@ class _CheckerTimeout(Exception):
     def __init__(self, outputs):
         super().__init__("checker timeout")
         self.outputs = outputs
-
-
-async def _finished(kc, msg_id: str, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            reply = await kc.get_shell_msg(timeout=max(0.01, end - time.monotonic()))
-        except queue.Empty:
-            return False
-        if reply["parent_header"].get("msg_id") == msg_id:
-            return True
-    return False
 
 
 _WIRE_SOURCE = Path(__file__).with_name("wire.py").read_text()
@@ -480,6 +485,10 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
                                 use_sandbox=use_sandbox, cnnkit_copy=cnnkit_copy,
                                 kernel_env="\n".join(f"{k}={v}" for k, v in env.items()))
     km.connection_file = str(kdir / "connection.json")
+    # the checker's channel to the kernel: one end each, given to each process as it starts
+    kernel_end, checker_end = socket.socketpair() if plan is not None else (None, None)
+    if kernel_end is not None:
+        km.channel_fd = kernel_end.fileno()
     client = LimitedNotebookClient(
         nb, km=km, timeout=int(limits["cell_timeout"]), allow_errors=True, record_timing=False,
         interrupt_on_timeout=False, resources={"metadata": {"path": str(scratch)}},
@@ -494,10 +503,13 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
         checker = Checker(use_sandbox, limits, env)
     try:
         if checker is not None:
-            await checker.start()
+            await checker.start(checker_end)
+            checker_end.close()
             await checker.send({"op": "solutions", "defs": plan.get("solutions", {})})
         async with client.async_setup_kernel(cwd=str(scratch), stdout=subprocess.DEVNULL,
                                              stderr=subprocess.DEVNULL):
+            if kernel_end is not None:
+                kernel_end.close()  # the kernel has it: its end closes when the kernel's process ends
             for done, (index, cell) in enumerate(code_cells):
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -562,9 +574,15 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
     finally:
         if await km.is_alive():
             await km.shutdown_kernel(now=True)
+        await client.stop_watching()
+        if getattr(client, "kc", None) is not None:  # nbclient leaves a client it was given running
+            client.kc.stop_channels()                # (its heartbeat thread): stop it before release
         km.release()
         if checker is not None:
             await checker.close()
+        for end in (kernel_end, checker_end):
+            if end is not None:
+                end.close()
         shutil.rmtree(kdir, ignore_errors=True)
     for _, cell in code_cells[done:]:
         if not cell.get("outputs") or status != "ok":

@@ -202,7 +202,14 @@ class LimitedNotebookClient(NotebookClient):
             for m in monitors:
                 m.close(linger=0)
 
-    async def _async_cleanup_kernel(self):
+    async def stop_watching(self) -> None:
+        """End the watch on disconnects and close its monitor sockets (a zmq context with them
+        open took about a second to terminate)."""
         if self._watch is not None:
             self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+            self._watch = None
+
+    async def _async_cleanup_kernel(self):
+        await self.stop_watching()
         await super()._async_cleanup_kernel()

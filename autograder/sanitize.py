@@ -122,6 +122,17 @@ def markdown(source: str, attachments: dict | None = None) -> str:
     attachments: the cell's, already cleaned (images referred to as attachment:NAME)."""
     if not isinstance(source, str):
         source = "".join(source)
+    if not attachments:  # most cells are the instructor's, the same in every submission
+        return _markdown_without_attachments(source)
+    return _markdown(source, attachments)
+
+
+@functools.lru_cache(maxsize=4096)
+def _markdown_without_attachments(source: str) -> str:
+    return _markdown(source, None)
+
+
+def _markdown(source: str, attachments: dict | None) -> str:
     try:
         rendered = render_markdown(source, attachments)
     except Exception:  # noqa: BLE001 - e.g. a missing attachment: nbconvert could not show it either

@@ -4,10 +4,15 @@ server the kernel runs while a test cell is checked.
 This file is self-contained (numpy only, torch if present): the checker imports it, and the
 worker sends its source to the student's kernel, which runs `serve()` inside the sandbox.
 
+The two sides talk over a socket of their own (one per notebook, made by the worker and given to
+each process when it starts), one message per line. Each line starts with the session word of
+the test cell it belongs to, so a line left over from an earlier cell (or written by the
+student's code at some other time) is skipped, never taken for an answer.
+
 Messages are JSON text. Plain data travels by value: None, bool, int, float, str, and tagged
-objects {"$": tag, ...} for tuples, lists, dicts, numpy arrays and scalars (bytes of `np.save`,
-read back with `np.load(..., allow_pickle=False)`, numeric or bool dtypes only) and torch
-tensors (sent as their numpy array). Anything else is a handle {"$": "h", "id": n}: a number
+objects {"$": tag, ...} for tuples, lists, dicts, numpy arrays and scalars (dtype string, shape
+and raw bytes, read back with `np.frombuffer`: numeric or bool dtypes only, nothing unpickled)
+and torch tensors (sent as their numpy array). Anything else is a handle {"$": "h", "id": n}: a number
 that names an object kept on the side that owns it, and that can only be passed back.
 
 `decode` is the only function that reads what the other side sent. On the checker's side the
@@ -18,8 +23,11 @@ objects the caller makes).
 from __future__ import annotations
 
 import base64
-import io
 import json
+import math
+import os
+import re
+import select
 
 import numpy as np
 
@@ -33,31 +41,113 @@ class WireError(ValueError):
     """A message that is not valid channel data (too big, too deep, a forbidden type...)."""
 
 
+def frame(session: str, text: str) -> bytes:
+    """One line of the channel: the session word, a space, the message."""
+    return f"{session} {text}\n".encode()
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class LineReader:
+    """Lines from a file descriptor (a socket or a pipe), each at most cap bytes: a longer line
+    is read to its end and dropped, and stands as TOO_LONG. At the end of the stream: None."""
+
+    TOO_LONG = object()
+
+    def __init__(self, fd: int, cap: int | None = None):
+        self.fd, self.cap = fd, cap
+        self.buf = bytearray()
+        self.dropped = 0        # lines over the cap, not yet taken (as TOO_LONG)
+        self.skipping = False   # inside a line over the cap: dropped up to its newline
+        self.eof = False
+
+    def ready(self) -> bool:
+        """A line (or the end) can be taken without waiting."""
+        return self.eof or self.dropped > 0 or b"\n" in self.buf
+
+    def fill(self) -> None:
+        """One read from the descriptor (it must be readable, or this waits)."""
+        chunk = os.read(self.fd, 1 << 20)
+        if not chunk:
+            self.eof = True
+            return
+        if self.skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                return
+            chunk, self.skipping = chunk[cut + 1:], False
+        self.buf += chunk
+        if self.cap is not None and b"\n" not in self.buf and len(self.buf) > self.cap:
+            self.buf.clear()
+            self.dropped, self.skipping = self.dropped + 1, True
+
+    def take(self):
+        """The next whole line without its newline, TOO_LONG, or None at the end (when ready())."""
+        if self.dropped:
+            self.dropped -= 1
+            return self.TOO_LONG
+        cut = self.buf.find(b"\n")
+        if cut < 0:
+            return None
+        line = bytes(self.buf[:cut])
+        del self.buf[:cut + 1]
+        return line
+
+    def readline(self):
+        while not self.ready():
+            self.fill()
+        return self.take()
+
+
+def wait_readable(readers) -> list:
+    """The readers of the list that have a line (or their end) ready, waiting for one if none has."""
+    ready = [r for r in readers if r.ready()]
+    while not ready:
+        fds = select.select([r.fd for r in readers], [], [])[0]
+        for r in readers:
+            if r.fd in fds:
+                r.fill()
+        ready = [r for r in readers if r.ready()]
+    return ready
+
+
 try:  # torch is optional on both sides
     import torch as _torch
 except Exception:  # noqa: BLE001
     _torch = None
 
 
-def _array_bytes(arr: np.ndarray) -> str:
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(arr), allow_pickle=False)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+_DTYPE = re.compile(r"[<>|=]?[biuf][0-9]{1,2}\Z")  # numpy's dtype.str of a numeric or bool dtype
 
 
-def _array_from(text) -> np.ndarray:
-    if not isinstance(text, str):
+def _array_fields(arr: np.ndarray) -> dict:
+    """An array as its dtype string, shape and raw bytes (base64)."""
+    arr = np.asarray(arr)  # tobytes() is in C order whatever the strides
+    return {"dt": arr.dtype.str, "sh": list(arr.shape), "d": base64.b64encode(arr.tobytes()).decode("ascii")}
+
+
+def _array_from(obj: dict) -> np.ndarray:
+    """The array _array_fields described: built with np.frombuffer from a dtype that the pattern
+    allows (numbers and booleans only, never objects, so nothing is unpickled)."""
+    dt, shape, data = obj.get("dt"), obj.get("sh"), obj.get("d")
+    if type(dt) is not str or not _DTYPE.match(dt):
+        raise WireError(f"arrays of dtype {str(dt)[:40]!r} are not accepted")
+    if type(shape) is not list or len(shape) > 32 or not all(type(n) is int and 0 <= n < 2**40 for n in shape):
+        raise WireError("an array needs a shape: a list of at most 32 sizes")
+    if not isinstance(data, str):
         raise WireError("array data must be a base64 string")
     try:
-        raw = base64.b64decode(text.encode("ascii"), validate=True)
-        arr = np.load(io.BytesIO(raw), allow_pickle=False)
-    except WireError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - whatever np.load refuses
-        raise WireError(f"not a numpy array ({type(exc).__name__})") from None
-    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in ARRAY_KINDS or arr.dtype.fields is not None:
-        raise WireError(f"arrays of dtype {getattr(arr, 'dtype', '?')} are not accepted")
-    return arr
+        raw = bytearray(base64.b64decode(data.encode("ascii"), validate=True))
+    except Exception:  # noqa: BLE001 - not base64
+        raise WireError("not a numpy array (its data are not base64)") from None
+    dtype = np.dtype(dt)
+    if math.prod(shape) * dtype.itemsize != len(raw):
+        raise WireError("not a numpy array (its data do not match its dtype and shape)")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
 
 
 def encode(value, handle_for) -> str:
@@ -76,15 +166,15 @@ def to_wire(value, handle_for, depth: int):
     if t is float:
         return value if value == value and abs(value) != float("inf") else {"$": "f", "v": repr(value)}
     if isinstance(value, np.ndarray) and value.dtype.kind in ARRAY_KINDS and value.dtype.fields is None:
-        return {"$": "nd", "d": _array_bytes(np.asarray(value))}
+        return {"$": "nd", **_array_fields(value)}
     if isinstance(value, np.generic) and np.asarray(value).dtype.kind in ARRAY_KINDS:
-        return {"$": "ns", "d": _array_bytes(np.asarray(value))}
+        return {"$": "ns", **_array_fields(np.asarray(value))}
     if _torch is not None and isinstance(value, _torch.Tensor):
         try:
             t_ = value.detach().cpu()
             if t_.dtype == _torch.bfloat16:
                 t_ = t_.float()
-            return {"$": "tn", "d": _array_bytes(t_.numpy()), "g": bool(value.requires_grad)}
+            return {"$": "tn", **_array_fields(t_.numpy()), "g": bool(value.requires_grad)}
         except Exception:  # noqa: BLE001 - a tensor numpy cannot hold
             return handle_for(value)
     if isinstance(value, (tuple, list)):
@@ -154,14 +244,14 @@ def _from_wire(obj, make_handle, make_callback, depth, count):
             raise WireError("bad special float")
         return float(obj["v"])
     if tag == "nd":
-        return _array_from(obj.get("d"))
+        return _array_from(obj)
     if tag == "ns":
-        arr = _array_from(obj.get("d"))
+        arr = _array_from(obj)
         if arr.ndim != 0:
             raise WireError("a numpy scalar must have 0 dimensions")
         return arr[()]
     if tag == "tn":
-        arr = _array_from(obj.get("d"))
+        arr = _array_from(obj)
         if _torch is None:
             return arr
         tensor = _torch.from_numpy(arr.copy())
@@ -380,8 +470,22 @@ class _KernelServer:
             self.unbind()
 
 
-def serve(namespace=None):
-    """Answer the checker's requests until it says end (run by the grader, inside the kernel)."""
-    if namespace is None:
-        namespace = get_ipython().user_ns  # noqa: F821 - defined in an IPython kernel
-    _KernelServer(namespace, input).run()
+def serve(namespace, fd: int, session: str):
+    """Answer the checker's requests on the channel's descriptor fd until it says end or goes
+    (run by the grader, inside the kernel, for one test cell)."""
+    reader = LineReader(fd)
+    prefix = session.encode() + b" "
+
+    def read(text: str) -> str:
+        write_all(fd, frame(session, text))
+        while True:
+            line = reader.readline()
+            if line is None:
+                raise EOFError("the grader's checker has gone")
+            if line is not LineReader.TOO_LONG and line.startswith(prefix):
+                return line[len(prefix):].decode()
+
+    try:
+        _KernelServer(namespace, read).run()
+    except (EOFError, OSError):  # the checker ended (a time limit): nothing left to answer
+        pass

@@ -97,6 +97,8 @@ def corpus(tiny_course):
         "infinite_loop": (_with(good, "mul", "while True:\n    pass"), 2, "time limit"),
         "memory_bomb": (_with(good, "add", "_hog = []\nwhile True:\n    _hog.append(bytearray(10**8))"), 3, "memory"),
         "kernel_exit": (_with(good, "mul", "import os\nos._exit(1)"), 2, "kernel died"),
+        # the kernel exits while the checker is calling the student's function
+        "exit_in_call": (_with(good, "mul", "def mul(a, b):\n    import os\n    os._exit(1)", replace=True), 2, ""),
         "sys_exit": (_with(good, "add", "import sys\nsys.exit(3)"), 3, "^ok$"),
         "deleted_test": (_drop(good, "add__tests"), 3, "deleted"),
         "edited_test": (_with(_with(good, "add__tests", "pass", replace=True), "add",
@@ -169,7 +171,7 @@ def test_every_submission_has_a_grade_and_a_reason(corpus):
 
 @needs_sandbox
 @pytest.mark.parametrize("student", ["good_a", "good_b", "partial", "corrupt_json", "empty_file", "wrong_name",
-                                     "no_notebook", "infinite_loop", "memory_bomb", "kernel_exit", "sys_exit",
+                                     "no_notebook", "infinite_loop", "memory_bomb", "kernel_exit", "exit_in_call", "sys_exit",
                                      "deleted_test", "edited_test", "changed_cell_type", "duplicate_ids",
                                      "huge_output", "warnings", "reads_secrets", "writes_outside", "network",
                                      "monkeypatch"])
@@ -183,11 +185,20 @@ def test_grade_and_reason(corpus, student):
 
 
 @needs_sandbox
+def test_a_kernel_that_dies_during_a_test_is_named_in_its_output(corpus):
+    """The checker's channel closes with the kernel: the test fails at once, and says why."""
+    *_, work = corpus
+    nb = nbformat.read(work / "autograded" / "exit_in_call" / tiny.NAME / tiny.NOTEBOOK, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "mul__tests")
+    assert "your kernel is not running" in "".join(o.get("evalue", "") for o in cell.outputs)
+
+
+@needs_sandbox
 def test_nothing_escaped(corpus):
     *_, listener, work = corpus
     assert listener.hits == 0
     with sqlite3.connect(work / "gradebook.db") as db:  # still a gradebook, not 'x'
-        assert db.execute("select count(*) from student").fetchone()[0] == 21
+        assert db.execute("select count(*) from student").fetchone()[0] == len(cases)
     huge = work / "autograded" / "huge_output" / tiny.NAME / tiny.NOTEBOOK
     assert huge.stat().st_size < 1_000_000
 

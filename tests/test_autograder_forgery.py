@@ -83,12 +83,15 @@ ATTACKS = {
     "always_equal": "class _Any:\n    __eq__ = lambda self, other: True\n    __array_priority__ = 1000\n"
                     "    shape = property(lambda self: (2, 3))\n    def __getattr__(self, name):\n        return lambda *a, **k: self\n"
                     "def sigmoid_forward(x):\n    return _Any(), None\nrelu_forward = leaky_relu_forward = sigmoid_forward",
-    # the channel's answers replaced: nested too deep, then too big, then well-formed lies
-    "deep_and_huge": "import builtins\n_n = [0]\n_real_input = builtins.input\n"
-                     "def _input(prompt=''):\n    _n[0] += 1\n"
-                     "    if _n[0] % 3 == 1:\n        prompt = '[' * 100000 + ']' * 100000\n"
-                     "    elif _n[0] % 3 == 2:\n        prompt = '{\"ok\": \"' + 'x' * (80 * 1024 * 1024) + '\"}'\n"
-                     "    return _real_input(prompt)\nbuiltins.input = _input",
+    # the channel's answers replaced: nested too deep, then too big, then passed on as they were
+    "deep_and_huge": "import os, re\n_n = [0]\n_real_write = os.write\n"
+                     "def _write(fd, data):\n    b = bytes(data)\n    tag = re.match(rb'[0-9a-f]{16} ', b)\n"
+                     "    if not tag or not b.endswith(b'\\n'):\n        return _real_write(fd, data)\n"
+                     "    _n[0] += 1\n"
+                     "    if _n[0] % 3 == 1:\n        b = tag.group(0) + b'[' * 100000 + b']' * 100000 + b'\\n'\n"
+                     "    elif _n[0] % 3 == 2:\n        b = tag.group(0) + b'{\"ok\": \"' + b'x' * (80 * 1024 * 1024) + b'\"}\\n'\n"
+                     "    view = memoryview(b)\n    while view:\n        view = view[_real_write(fd, view):]\n"
+                     "    return len(data)\nos.write = _write",
     # every function hands back what it was given
     "echo_inputs": "def _echo(*a, **k):\n    return (a[0] if a else None), (a if a else None)\n"
                    "sigmoid_forward = relu_forward = leaky_relu_forward = _echo\n"
@@ -103,9 +106,10 @@ ATTACKS = {
                       "leaky_relu_forward = lambda x, slope=0.1: cnnkit.layers.relu_forward(x)\n"
                       "numerical_gradient = cnnkit.gradcheck.numerical_gradient",
     # memory and incoming messages searched for the test source, answers copied from it if found
-    "search_tests": "import gc, jupyter_client.session as _s\n_msgs = []\n_deser = _s.Session.deserialize\n"
+    "search_tests": "import gc, os, jupyter_client.session as _s\n_msgs = []\n_deser = _s.Session.deserialize\n"
                     "def _spy(self, *a, **k):\n    m = _deser(self, *a, **k)\n    _msgs.append(repr(m.get('content')))\n    return m\n"
-                    "_s.Session.deserialize = _spy\n"
+                    "_s.Session.deserialize = _spy\n_read = os.read\n"
+                    "def _rspy(fd, n):\n    d = _read(fd, n)\n    _msgs.append(repr(d))\n    return d\nos.read = _rspy\n"
                     "def _found():\n    needle = 'snoitavitca_neddih_'[::-1]\n"
                     "    pool = _msgs + [o for o in gc.get_objects() if type(o) is str and o is not needle]\n"
                     "    return any(needle in t for t in pool)\n"
@@ -224,6 +228,12 @@ def _spy(self, *a, **k):
     _msgs.append(repr(m))
     return m
 _s.Session.deserialize = _spy
+_read = os.read
+def _rspy(fd, n):  # what the checker's channel brings in
+    d = _read(fd, n)
+    _msgs.append(repr(d))
+    return d
+os.read = _rspy
 
 def _search(needle):
     if any(needle in v for v in os.environ.values()):
