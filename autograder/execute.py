@@ -572,11 +572,15 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
     except Exception as exc:  # noqa: BLE001 - anything else still gets a grade and a reason
         status = f"execution failed: {type(exc).__name__}: {exc}"
     finally:
+        # nbclient leaves running the client of a kernel manager it was given: its watch and its
+        # heartbeat thread stop here, before the kernel does (a heartbeat that missed its kernel
+        # remakes its socket, and the old one, closed with a ping pending, held the zmq context's
+        # end a second)
+        await client.stop_watching()
+        if getattr(client, "kc", None) is not None:
+            client.kc.stop_channels()
         if await km.is_alive():
             await km.shutdown_kernel(now=True)
-        await client.stop_watching()
-        if getattr(client, "kc", None) is not None:  # nbclient leaves a client it was given running
-            client.kc.stop_channels()                # (its heartbeat thread): stop it before release
         km.release()
         if checker is not None:
             await checker.close()

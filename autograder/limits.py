@@ -182,10 +182,11 @@ class LimitedNotebookClient(NotebookClient):
     async def _watch_disconnects(self, kc) -> None:
         """A kernel that sends a message over the transport's cap is disconnected by zmq, and,
         since nothing reconnects, would hang: stop it with the reason instead."""
-        monitors = []
+        monitors, watched = [], []
         try:
             for channel in (kc.iopub_channel, kc.shell_channel):
                 monitors.append(channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED))
+                watched.append(channel.socket)
             poller = zmq.asyncio.Poller()
             for m in monitors:
                 poller.register(m, zmq.POLLIN)
@@ -199,6 +200,9 @@ class LimitedNotebookClient(NotebookClient):
         except (asyncio.CancelledError, zmq.ZMQError, AttributeError):
             pass
         finally:
+            for sock in watched:
+                if not sock.closed:
+                    sock.disable_monitor()
             for m in monitors:
                 m.close(linger=0)
 

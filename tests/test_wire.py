@@ -207,3 +207,50 @@ def test_graded_cnnkit_disables_the_model_classes_of_a_whole_package(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=copy.parent, capture_output=True, text=True,
                          env={"PYTHONPATH": str(copy.parent), "PATH": "/usr/bin:/bin"})
     assert out.stdout.split() == ["refused"] * 4, out.stderr
+
+
+def test_line_reader_drops_a_line_over_its_cap_whole_and_reads_on():
+    import os
+
+    r, w = os.pipe()
+    os.write(w, b"short\n" + b"x" * 5000 + b"\nnext\n")
+    os.close(w)
+    reader = wire.LineReader(r, cap=100)
+    assert reader.readline() == b"short"
+    assert reader.readline() is wire.LineReader.TOO_LONG
+    assert reader.readline() == b"next"
+    assert reader.readline() is None  # the end of the stream
+    os.close(r)
+
+
+def test_the_checker_takes_only_its_sessions_answers_and_refuses_one_over_the_cap(monkeypatch):
+    """Lines of another session (left from an earlier cell, or written by the student's code) are
+    skipped; an answer over the cap is refused as such, and the channel stays in step."""
+    import os
+    import socket
+    import threading
+
+    monkeypatch.setattr(wire, "MAX_TEXT", 1000)
+    kernel, mine = socket.socketpair()
+    session = "0123456789abcdef"
+
+    def fake_kernel():
+        reader = wire.LineReader(kernel.fileno())
+        for answer in ('"too long"', '{"ok": 7}'):
+            reader.readline()  # the checker's request
+            stale = wire.frame("ffffffffffffffff", wire.encode({"ok": "forged"}, _no_handles))
+            body = '{"ok": "' + "x" * 5000 + '"}' if answer == '"too long"' else answer
+            wire.write_all(kernel.fileno(), stale + wire.frame(session, body))
+    t = threading.Thread(target=fake_kernel)
+    t.start()
+    worker_r, worker_w = os.pipe()
+    channel = checker.Channel(lambda msg: None, wire.LineReader(worker_r), mine.fileno())
+    channel.session = session  # as after _open
+    with pytest.raises(checker.StudentError, match="over the limit"):
+        channel.request({"op": "len", "h": 1})
+    assert channel.request({"op": "len", "h": 1}) == 7
+    t.join(5)
+    for fd in (worker_r, worker_w):
+        os.close(fd)
+    kernel.close()
+    mine.close()
