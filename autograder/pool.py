@@ -4,6 +4,8 @@ A worker can die under a submission: the operating system kills it when memory r
 something crashes it. A plain ProcessPoolExecutor then fails every job it still holds
 (BrokenProcessPool), and its leftover workers can keep `grade` from exiting. Here:
 - at most `workers` jobs are in flight, so a dead worker takes at most that many with it;
+- a job starts when it is submitted, if a worker is free (the caller prepares the next
+  submissions meanwhile; jobs that wait start as others end, in `submit` or `completed`);
 - those jobs are retried, each alone in a fresh one-process pool, so the one that kills its worker
   again is known: it fails with a reason (WorkerDied) and is not retried again; the others get
   their results as if nothing happened;
@@ -36,7 +38,10 @@ class SurvivingPool:
         self.ctx = multiprocessing.get_context("spawn")
         self.pools: list[ProcessPoolExecutor] = []
         self.pool = self._new_pool(self.workers)
-        self.queue: deque[Handle] = deque()
+        self.queue: deque[Handle] = deque()     # submitted, not started
+        self.flight: dict = {}                  # future -> handle, at most `workers`
+        self.done: deque[Handle] = deque()      # ended, not yet yielded by completed()
+        self.suspects: deque[Handle] = deque()  # in flight when a worker died: each retried alone
 
     def _new_pool(self, n: int) -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(n, mp_context=self.ctx)
@@ -46,49 +51,57 @@ class SurvivingPool:
     def submit(self, job: dict) -> Handle:
         h = Handle(job)
         self.queue.append(h)
+        self._settle()  # without waiting: take in what ended, start what can start
+        self._start()
         return h
+
+    def _start(self) -> None:
+        while self.queue and len(self.flight) < self.workers:
+            h = self.queue.popleft()
+            try:
+                self.flight[self.pool.submit(self.fn, h.job)] = h
+            except BrokenProcessPool:
+                self.queue.appendleft(h)
+                self._replace()
+
+    def _settle(self) -> None:
+        """Move the jobs that have ended from flight to done (or, if their worker died, to suspects)."""
+        broken = False
+        for fut in [f for f in self.flight if f.done()]:
+            h = self.flight.pop(fut)
+            try:
+                h.result = fut.result()
+            except BrokenProcessPool:
+                broken = True
+                self.suspects.append(h)
+                continue
+            except BaseException as exc:  # noqa: BLE001 - the job's own error goes to its submission
+                h.error = exc
+            self.done.append(h)
+        if broken:
+            # every job still in flight went down with the pool: all are suspects
+            self.suspects.extend(self.flight.values())
+            self.flight.clear()
+            self._replace()
 
     def completed(self, handles) -> "Iterator[Handle]":
         """Yield the handles as their jobs end (with a result or an error)."""
         wanted = set(map(id, handles))
-        flight: dict = {}  # future -> handle
-        suspects: deque[Handle] = deque()
-        while self.queue or flight or suspects:
-            while self.queue and len(flight) < self.workers:
-                h = self.queue.popleft()
-                try:
-                    flight[self.pool.submit(self.fn, h.job)] = h
-                except BrokenProcessPool:
-                    self.queue.appendleft(h)
-                    self._replace()
-            if suspects and not flight:
-                h = suspects.popleft()
+        while self.queue or self.flight or self.suspects or self.done:
+            while self.done:
+                h = self.done.popleft()
+                if id(h) in wanted:
+                    yield h
+            self._start()
+            if self.suspects and not self.flight:
+                h = self.suspects.popleft()
                 self._run_alone(h)
                 if id(h) in wanted:
                     yield h
                 continue
-            if not flight:
-                continue
-            done, _ = wait(list(flight), return_when=FIRST_COMPLETED)
-            broken = False
-            for fut in done:
-                h = flight.pop(fut)
-                try:
-                    h.result = fut.result()
-                except BrokenProcessPool:
-                    broken = True
-                    suspects.append(h)
-                    continue
-                except BaseException as exc:  # noqa: BLE001 - the job's own error goes to its submission
-                    h.error = exc
-                if id(h) in wanted:
-                    yield h
-            if broken:
-                # every job still in flight went down with the pool: all are suspects
-                for fut, h in list(flight.items()):
-                    suspects.append(h)
-                flight.clear()
-                self._replace()
+            if self.flight:
+                wait(list(self.flight), return_when=FIRST_COMPLETED)
+                self._settle()
 
     def _replace(self) -> None:
         self._kill(self.pool)
@@ -132,6 +145,7 @@ class SurvivingPool:
 
     def close(self) -> None:
         self.queue.clear()
+        self.flight.clear()
         for pool in self.pools:
             self._kill(pool)
         self.pools.clear()

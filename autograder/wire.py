@@ -23,6 +23,7 @@ objects the caller makes).
 from __future__ import annotations
 
 import base64
+import collections
 import json
 import math
 import os
@@ -60,14 +61,14 @@ class LineReader:
 
     def __init__(self, fd: int, cap: int | None = None):
         self.fd, self.cap = fd, cap
-        self.buf = bytearray()
-        self.dropped = 0        # lines over the cap, not yet taken (as TOO_LONG)
+        self.lines: collections.deque = collections.deque()  # whole lines read, not yet taken
+        self.partial = b""      # the start of the next line
         self.skipping = False   # inside a line over the cap: dropped up to its newline
         self.eof = False
 
     def ready(self) -> bool:
         """A line (or the end) can be taken without waiting."""
-        return self.eof or self.dropped > 0 or b"\n" in self.buf
+        return self.eof or bool(self.lines)
 
     def fill(self) -> None:
         """One read from the descriptor (it must be readable, or this waits)."""
@@ -80,22 +81,16 @@ class LineReader:
             if cut < 0:
                 return
             chunk, self.skipping = chunk[cut + 1:], False
-        self.buf += chunk
-        if self.cap is not None and b"\n" not in self.buf and len(self.buf) > self.cap:
-            self.buf.clear()
-            self.dropped, self.skipping = self.dropped + 1, True
+            self.lines.append(self.TOO_LONG)
+        *whole, self.partial = (self.partial + chunk).split(b"\n")
+        for line in whole:
+            self.lines.append(self.TOO_LONG if self.cap is not None and len(line) > self.cap else line)
+        if self.cap is not None and len(self.partial) > self.cap:
+            self.partial, self.skipping = b"", True
 
     def take(self):
         """The next whole line without its newline, TOO_LONG, or None at the end (when ready())."""
-        if self.dropped:
-            self.dropped -= 1
-            return self.TOO_LONG
-        cut = self.buf.find(b"\n")
-        if cut < 0:
-            return None
-        line = bytes(self.buf[:cut])
-        del self.buf[:cut + 1]
-        return line
+        return self.lines.popleft() if self.lines else None
 
     def readline(self):
         while not self.ready():

@@ -311,6 +311,24 @@ def test_pool_replaces_dead_workers_and_names_the_killer():
     assert [c for c in multiprocessing.active_children() if c not in before] == []  # every worker reaped
 
 
+def _clock(job):
+    return time.time()
+
+
+def test_pool_starts_a_job_when_it_is_submitted():
+    """grade prepares the next submissions while the first ones run: the workers do not wait
+    for the whole batch to be prepared."""
+    p = pool.SurvivingPool(1, _clock)
+    try:
+        h = p.submit({})
+        time.sleep(8.0)  # the caller busy preparing (a worker starts in about a second)
+        ready = time.time()
+        started = [p.result(done) for done in p.completed([h])][0]
+    finally:
+        p.close()
+    assert started < ready - 2.0, "the job waited for completed() to be called"
+
+
 def _as_normal_user() -> str | None:
     """Why the sandbox cannot be tried as a normal user here, or None."""
     if os.geteuid() != 0:
