@@ -147,7 +147,7 @@ class Channel:
         """The test cell is done: its session ends (the kernel's server returns)."""
         if self.session is not None:
             try:
-                wire.write_all(self.kernel.fd, wire.frame(self.session, json.dumps({"op": "end"})))
+                wire.write_all(self.kernel.fd, wire.frame(self.session, wire.encode({"op": "end"}, self._handle_for)))
             except OSError:
                 pass
         self.session, self.gone = None, None

@@ -195,7 +195,7 @@ def test_a_kernel_that_dies_during_a_test_is_named_in_its_output(corpus):
 
 @needs_sandbox
 def test_nothing_escaped(corpus):
-    *_, listener, work = corpus
+    cases, *_, listener, work = corpus
     assert listener.hits == 0
     with sqlite3.connect(work / "gradebook.db") as db:  # still a gradebook, not 'x'
         assert db.execute("select count(*) from student").fetchone()[0] == len(cases)

@@ -253,3 +253,32 @@ def test_the_checker_takes_only_its_sessions_answers_and_refuses_one_over_the_ca
         os.close(fd)
     kernel.close()
     mine.close()
+
+
+def test_the_kernels_server_returns_when_the_checker_ends_its_session():
+    """channel.end() is a request the server reads as "end": serve() returns (no exception)."""
+    import os
+    import socket
+
+    kernel, mine = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:  # the kernel's side
+        code = 1
+        try:
+            mine.close()
+            wire.serve({"f": lambda x: 2 * x}, kernel.fileno(), "0123456789abcdef")
+            code = 0
+        finally:
+            os._exit(code)
+    kernel.close()
+    worker_r, worker_w = os.pipe()
+    channel = checker.Channel(lambda msg: None, wire.LineReader(worker_r), mine.fileno())
+    channel.session = "0123456789abcdef"
+    channel._answer()  # the server's first line
+    assert channel.request({"op": "names", "names": ["f"]})["f"](21) == 42
+    channel.end()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    for fd in (worker_r, worker_w):
+        os.close(fd)
+    mine.close()
