@@ -63,6 +63,18 @@ def course_notebooks(root: Path = ROOT) -> list[Path]:
     return [p.relative_to(root) for p in found]
 
 
+# The notebooks that train at GPU sizes, longest first: they start first so that they do not
+# start last (the numpy lectures take seconds each).
+HEAVY = ("lectures/11_", "lectures/10_", "lectures/08_", "lectures/09_", "solutions/A3/", "lectures/06_")
+
+
+def heavy_first(rel: Path) -> tuple[int, str]:
+    """Sort key: the notebooks in HEAVY in its order, then the others by path."""
+    text = rel.as_posix()
+    rank = next((i for i, prefix in enumerate(HEAVY) if text.startswith(prefix)), len(HEAVY))
+    return rank, text
+
+
 def lecture10_accuracy(nb_path: Path) -> tuple[float, float] | None:
     """(measured test accuracy, stated target) as lecture 10's evaluation cell printed them."""
     import nbformat
@@ -259,7 +271,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dry-run", action="store_true", help="tiny sizes on any device; prints the section")
     ap.add_argument("--time-limit", type=float, default=480.0, help="seconds for the whole run (default 480)")
-    ap.add_argument("--jobs", type=int, default=6, help="notebooks executed at a time (default 6)")
+    ap.add_argument("--jobs", type=int, default=8, help="notebooks executed at a time (default 8)")
     ap.add_argument("--notebooks", nargs="*", default=None,
                     help="notebooks to execute (default: every lecture and solution; lectures/01 with --dry-run)")
     ap.add_argument("--results", default=None,
@@ -303,8 +315,7 @@ def main(argv=None) -> int:
         print(f"verify_gpu: {len(notebooks)} notebooks and {assignment} grading, {args.jobs} at a time...", flush=True)
         with cf.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             graded = pool.submit(grade, assignment, work, left)
-            # the longest first, so that they do not start last
-            order = sorted(notebooks, key=lambda p: ("10_" not in p.name, "08_" not in p.name, str(p)))
+            order = sorted(notebooks, key=heavy_first)
             futures = {pool.submit(run_notebook, p, work, left): p for p in order}
             results = {}
             for fut in cf.as_completed(futures):
