@@ -155,8 +155,8 @@ def parse(argv=None):
     ap.add_argument("--small", action="store_true", help="CPU-sized: ResNet-8, batch 64, 1 thread")
     ap.add_argument("--device", default=None, help="cuda, mps or cpu (default: cnnkit.device.pick_device)")
     ap.add_argument("--depth", type=int, default=None, help="ResNet depth, 6n+2 (default 20; 8 with --small)")
-    ap.add_argument("--batch", type=int, default=None, help="batch size (default 512; 64 with --small)")
-    ap.add_argument("--steps", type=int, default=None, help="steps per timed window (default 50; 20 with --small)")
+    ap.add_argument("--batch", type=int, default=None, help="batch size (default 2048 on a CUDA GPU, 512 elsewhere; 64 with --small)")
+    ap.add_argument("--steps", type=int, default=None, help="steps per timed window (default 50; 20 on a CUDA GPU or with --small)")
     ap.add_argument("--warmup", type=int, default=5, help="warm-up steps in the first round (compile: +20)")
     ap.add_argument("--windows", type=int, default=5, help="rounds: timed windows per configuration")
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (torch.set_num_threads)")
@@ -172,9 +172,13 @@ def run(args) -> dict:
     if args.threads or (args.small and device.type == "cpu"):
         torch.set_num_threads(args.threads or 1)
     depth = args.depth or (8 if args.small else 20)
-    batch = args.batch or (64 if args.small else 512)
-    steps = args.steps or (20 if args.small else 50)
     on_cuda = device.type == "cuda"
+    # On a CUDA GPU the default batch is 2048: on an H200 (benchmarks/RESULTS.md, 4 December 2026)
+    # at batch 512 the TF32, bf16 and cudnn.benchmark rows all ran at 41-46k images/s (a step
+    # of about 11 ms whatever its arithmetic), so the rows measured a fixed cost per step, not
+    # what each feature buys; at 2048 they separate (95k, 115k, 171k with compile).
+    batch = args.batch or (64 if args.small else 2048 if on_cuda else 512)
+    steps = args.steps or (20 if args.small or on_cuda else 50)
     amp = train.amp_dtype(device, "auto")
     if amp is None and args.cpu_bf16:
         amp = torch.bfloat16

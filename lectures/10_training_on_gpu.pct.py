@@ -71,6 +71,9 @@ else:
 # The test accuracy this notebook states and checks. On the CPU the recipe's test accuracy over
 # ten seeds under one thread and eight under two ranged from 0.350 to 0.479 (mean 0.42; measured
 # with benchmarks/recipe_seeds.py): the stated 0.30 keeps a margin of 0.05 below the worst run.
+# On a GPU, one run on an H200 (benchmarks/RESULTS.md, 4 December 2026) reached 0.97, but its
+# validation accuracy swung between 0.13 and 0.94 over the first 20 epochs (peak rate 0.4): the
+# stated 0.80 keeps a wide margin for other GPUs and seeds.
 TARGET = 0.80 if ON_GPU else 0.30
 print(CFG)
 
@@ -474,15 +477,19 @@ print(f"test accuracy of the copy within 0.005 of the original: {abs(clone_acc -
 # takes 30 ms instead of 40 ms.
 # </details>
 #
-# 6. Your table shows 3x from mixed precision on a GPU. Why would a run with batch size 8 show
-#    much less?
+# 6. On a GPU, the 16-bit rows of the table gain far more with a large batch than with a small
+#    one (`benchmarks/RESULTS.md` records an H200 at batch 512 and 2048). Why, and what would a
+#    run with batch size 8 show?
 #
 # <details><summary>Answer</summary>
 #
-# With 8 images a step's convolutions are too small to fill the GPU: the time goes to launching
-# hundreds of kernels, to the Python code that issues them and to the optimizer's per-parameter
-# work, and none of that gets faster with 16-bit arithmetic. Mixed precision speeds up the
-# arithmetic and the memory traffic, which only dominate when the batch is large.
+# A step has a cost that does not grow with the batch: launching hundreds of kernels, the
+# Python code that issues them and the optimizer's per-parameter work. None of it gets faster
+# with 16-bit arithmetic. Mixed precision speeds up the arithmetic and the memory traffic, which
+# dominate only when the batch is large enough to fill the GPU; with a small batch the fast rows
+# all hit the same fixed cost per step (on the H200 at batch 512 the TF32, bf16 and
+# cudnn.benchmark rows ran at about the same rate), and with 8 images nearly all of the time
+# is that fixed cost.
 # (`torch.compile` and CUDA graphs attack the launch overhead instead.)
 # </details>
 #

@@ -5,7 +5,7 @@
 
 What it does, in this order:
 
-1. `benchmarks/train_bench.py` in full (ResNet-20, batch 512; alone on the GPU, so that nothing
+1. `benchmarks/train_bench.py` in full (ResNet-20, batch 2048; alone on the GPU, so that nothing
    else disturbs the timings), its figures read back as JSON;
 2. then, side by side (`--jobs` at a time), with the GPU selected (CNNKIT_DEVICE=cuda):
    - every lecture and solution notebook executed from a temporary copy of its folder (the
