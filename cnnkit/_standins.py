@@ -31,7 +31,8 @@ class _Conv:
 _conv = _Conv()
 
 STANDINS = ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "sigmoid_forward",
-            "sigmoid_backward", "softmax_loss", "l2_loss", "batchnorm_forward", "batchnorm_backward", "im2col", "col2im", "conv_forward",
+            "sigmoid_backward", "softmax_loss", "l2_loss", "batchnorm_forward", "batchnorm_backward",
+            "dropout_forward", "dropout_backward", "im2col", "col2im", "conv_forward",
             "conv_backward", "conv_forward_naive", "conv_backward_naive", "max_pool_forward",
             "max_pool_backward", "receptive_field_steps", "receptive_field")
 
@@ -208,6 +209,37 @@ def batchnorm_backward(dout, cache):
         t.requires_grad_()
     out = F.batch_norm(x, None, None, g, b, training=True, eps=cache.eps)
     return tuple(_np(t, dtype) for t in torch.autograd.grad(out, (x, g, b), d))
+
+
+def dropout_forward(x, dropout_param):
+    """Inverted dropout; x of any shape. dropout_param: 'p' (the probability of dropping a unit),
+    'mode' ('train' or 'eval'), optional 'seed'. Returns out and a cache for dropout_backward.
+
+    (Stand-in: each unit's uniform number is drawn from the same numpy generator as in the
+    reference, so a seed drops the same units; the product is taken by torch and the backward
+    pass by autograd.)"""
+    mode, p, seed = importlib.import_module("cnnkit.layers")._dropout_args(dropout_param)
+    x = np.asarray(x)
+    if mode == "eval":
+        return x.copy(), _Cache(x=None, shape=x.shape)
+    draws = torch.tensor((np.random.default_rng(seed) if seed is not None else np.random).random(x.shape))
+    dtype = np.result_type(x, np.float32)
+    scale = _np(draws.ge(p).to(torch.float64) / (1 - p), dtype)
+    out = torch.mul(torch.tensor(x.astype(dtype)), torch.tensor(scale))
+    return _np(out, dtype), _Cache(x=x, scale=scale, dtype=dtype, shape=x.shape)
+
+
+def dropout_backward(dout, cache):
+    """Gradient of dropout_forward with respect to x (autograd); dout shaped like x."""
+    dout = np.asarray(dout)
+    if cache.x is None:
+        return dout.copy()
+    if dout.shape != cache.shape:
+        raise ValueError(f"dropout_backward: dout has shape {dout.shape}, expected {cache.shape} (the shape of x)")
+    dtype = np.result_type(dout, cache.dtype)
+    x = torch.tensor(cache.x.astype(dtype), requires_grad=True)
+    (dx,) = torch.autograd.grad(torch.mul(x, torch.tensor(cache.scale.astype(dtype))), x, torch.tensor(dout.astype(dtype)))
+    return _np(dx, dtype)
 
 
 # --------------------------------------------------------------------------------------------

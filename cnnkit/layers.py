@@ -192,3 +192,59 @@ def spatial_batchnorm_backward(dout, cache):
     N, C, H, W = dout.shape
     dx, dgamma, dbeta = batchnorm_backward(dout.transpose(0, 2, 3, 1).reshape(-1, C), cache)
     return dx.reshape(N, H, W, C).transpose(0, 3, 1, 2), dgamma, dbeta
+
+
+# --------------------------------------------------------------------------------------------
+# dropout
+# --------------------------------------------------------------------------------------------
+def _dropout_args(dropout_param):
+    """dropout_param checked: its mode, the drop probability p as a float in [0, 1), and the seed."""
+    mode = dropout_param.get("mode")
+    if mode not in ("train", "eval"):
+        raise ValueError(f"dropout_forward: dropout_param['mode'] must be 'train' or 'eval', got {mode!r}")
+    if "p" not in dropout_param:
+        raise ValueError("dropout_forward: dropout_param needs 'p', the probability of dropping each unit, in [0, 1)")
+    p = dropout_param["p"]
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)) or not 0 <= p < 1:
+        raise ValueError(f"dropout_forward: dropout_param['p'] is the probability of dropping each unit and must "
+                         f"lie in [0, 1), got {p!r}")
+    return mode, float(p), dropout_param.get("seed")
+
+
+def dropout_forward(x, dropout_param):
+    """Inverted dropout; x of any shape.
+
+    dropout_param is a dict: 'p', the probability of dropping each unit (PyTorch's meaning of p in
+    nn.Dropout; CS231n's notebooks use p for the probability of keeping it), 'mode' ('train' or
+    'eval', required) and an optional 'seed'. In training, each unit is kept with probability
+    1 - p and the kept ones are scaled by 1 / (1 - p), so that every unit's expected output is its
+    input and evaluation needs no rescaling:
+        mask = (u >= p) / (1 - p),  u ~ Uniform[0, 1) drawn for each unit,  out = x * mask.
+    The u come from np.random.default_rng(seed) when a seed is given (the same mask on every call:
+    what a gradient check needs), else from numpy's global generator (seeded by
+    cnnkit.device.seed_everything). In evaluation, out = x.
+    Returns out (shaped like x) and cache = (dropout_param, mask), with mask None in evaluation.
+    """
+    mode, p, seed = _dropout_args(dropout_param)
+    x = np.asarray(x)
+    if mode == "eval":
+        return x.copy(), (dropout_param, None)
+    rng = np.random.default_rng(seed) if seed is not None else np.random
+    dtype = np.result_type(x, np.float32)
+    mask = ((rng.random(x.shape) >= p) / (1 - p)).astype(dtype)
+    return x * mask, (dropout_param, mask)
+
+
+def dropout_backward(dout, cache):
+    """Gradient of dropout_forward. dout: shaped like x; cache = (dropout_param, mask) as returned.
+
+    Training: dx = dout * mask (a dropped unit passes no gradient; a kept one passes it scaled by
+    1 / (1 - p)). Evaluation (mask None): dx = dout. Returns dx.
+    """
+    _, mask = cache
+    dout = np.asarray(dout)
+    if mask is None:
+        return dout.copy()
+    if dout.shape != mask.shape:
+        raise ValueError(f"dropout_backward: dout has shape {dout.shape}, expected {mask.shape} (the shape of x)")
+    return dout * mask

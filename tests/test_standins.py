@@ -185,3 +185,22 @@ def test_batchnorm(shape, eps, momentum):
             module.batchnorm_forward(x[:1], gamma, beta, {"mode": "train"})
         with pytest.raises(ValueError, match="'eval' mode, which keeps no cache"):
             module.batchnorm_backward(x, None)
+
+
+@pytest.mark.parametrize("shape,p,dtype", [((8, 5), 0.5, np.float64), ((2, 3, 4, 4), 0.2, np.float32), ((6,), 0.0, np.float64)])
+def test_dropout(shape, p, dtype):
+    x = rng.standard_normal(shape).astype(dtype)
+    both("dropout_forward", "dropout_backward", layers, (x, {"p": p, "mode": "train", "seed": 5}))
+    results = []
+    for module in (layers, _standins):  # without a seed: numpy's global generator, in the same order
+        np.random.seed(3)
+        results.append([module.dropout_forward(x, {"p": p, "mode": "train"})[0] for _ in range(2)])
+    for a, b in zip(*results):
+        close(a, b, tol=0)
+    both("dropout_forward", "dropout_backward", layers, (x, {"p": p, "mode": "eval"}))
+    for module in (layers, _standins):
+        with pytest.raises(ValueError, match=r"must lie in \[0, 1\), got 1"):
+            module.dropout_forward(x, {"p": 1, "mode": "train"})
+        _, cache = module.dropout_forward(np.ones((2, 3)), {"p": 0.5, "mode": "train", "seed": 0})
+        with pytest.raises(ValueError, match=r"dout has shape \(3, 2\), expected \(2, 3\)"):
+            module.dropout_backward(np.ones((3, 2)), cache)
