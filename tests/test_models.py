@@ -41,10 +41,16 @@ def test_params_match_torchvision(name, expected):
 def test_lenet5_counts_and_layers():
     assert count_params(M.lenet5()) == 61_706
     paper = M.lenet5(variant="paper")
-    assert count_params(paper) == 60_840
+    assert count_params(paper) == 60_000  # the paper's "60,000 trainable free parameters"
     per_layer = [sum(p.numel() for p in m.parameters(recurse=False))
                  for m in paper.modules() if any(True for _ in m.parameters(recurse=False))]
-    assert per_layer == [156, 12, 1_516, 32, 48_120, 10_164, 840]  # C1 S2 C3 S4 C5 F6 RBF
+    assert per_layer == [156, 12, 1_516, 32, 48_120, 10_164]  # C1 S2 C3 S4 C5 F6
+    rbf = paper.classifier[-1]
+    assert isinstance(rbf, M.RBFOutput) and not list(rbf.parameters())
+    assert rbf.prototypes.shape == (10, 84) and set(rbf.prototypes.unique().tolist()) == {-1.0, 1.0}
+    assert "classifier.3.prototypes" in paper.state_dict()  # saved with the model, never trained
+    assert torch.equal(rbf.prototypes, M.lenet5(variant="paper").classifier[-1].prototypes)  # fixed codes
+    assert (rbf.prototypes @ rbf.prototypes.T - 84 * torch.eye(10)).abs().max() < 40  # distinct classes
     with pytest.raises(ValueError):
         M.lenet5(variant="1989")
 

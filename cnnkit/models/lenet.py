@@ -1,6 +1,6 @@
 """LeNet-5 (LeCun, Bottou, Bengio and Haffner, 1998), in two flavours.
 
-``variant="modern"`` is the version most courses train today: 5x5 convs (the first padded by 2 so
+``variant="modern"`` is a version many courses train today: 5x5 convs (the first padded by 2 so
 a 28x28 digit keeps its size; the FC sizes assume 28x28 inputs), average pooling, ReLU, and fully connected
 layers 120 -> 84 -> ``num_classes``. On a 1x32x32 (or 1x28x28 with padding) input it has 61,706
 parameters.
@@ -16,12 +16,19 @@ C3     16 maps, 5x5 conv with the sparse connection table           1,516
 S4     like S2, 16 maps                                              32
 C5     120 maps, 5x5 conv -> 1x1                                     48,120
 F6     84 units                                                      10,164
-out    radial basis function units, one per class                   840
+out    radial basis function units, one per class                   840 fixed
 =====  ==========================================================  ==========
 
-Total 60,840. The squashing function is the paper's scaled tanh, 1.7159 tanh(2x/3). The RBF unit
-for class i outputs the squared distance ||x - w_i||^2; the model returns its negative, so that
-the largest output is the predicted class, as with ordinary logits.
+Total 60,000 trainable parameters, as the paper states, plus the 840 values of the output
+units' prototypes, which the paper set by hand and kept fixed (a buffer here, not a parameter;
+see RBFOutput): 60,840 numbers in all. The squashing function is the paper's scaled tanh,
+1.7159 tanh(2x/3). The RBF unit for class i outputs the squared distance ||x - w_i||^2; the model
+returns its negative, so that the largest output is the predicted class, as with ordinary logits.
+
+"Modern LeNet-5" names no single network. This module's modern variant uses ReLU; A3 asks for
+the same layers with tanh (cnnkit.reference.LeNet5, closer to the paper); lecture 11's
+cnnkit.models.small.small_lenet5 keeps tanh and the unpadded 32x32 input, with three input
+channels. All three have dense layers where the paper had the sparse C3 and the RBF outputs.
 """
 from __future__ import annotations
 
@@ -95,18 +102,27 @@ class SparseConv2d(nn.Module):
 
 class RBFOutput(nn.Module):
     """Euclidean radial basis function units: y_i = sum_j (x_j - w_ij)^2. Returns -y so that the
-    closest prototype gets the largest score."""
+    closest prototype gets the largest score.
 
-    def __init__(self, in_features: int, num_classes: int):
+    The prototypes w_i are fixed, not trained, as in the paper, whose 10 x 84 values were set by
+    hand to -1 or +1 (stylised 7x12 bitmaps of the digits) and kept fixed: a buffer here, so
+    the paper variant's 60,000 trainable parameters are its parameters and these 840 values are
+    not among them. Deviation: instead of the paper's hand-drawn bitmaps, each class gets a
+    code of -1s and +1s drawn once from a generator with a fixed seed (the same codes in every
+    model; 84 random signs per class are nearly orthogonal, so the classes start far apart).
+    """
+
+    def __init__(self, in_features: int, num_classes: int, seed: int = 0):
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(num_classes, in_features).uniform_(-1.0, 1.0))
+        signs = torch.randint(0, 2, (num_classes, in_features), generator=torch.Generator().manual_seed(seed))
+        self.register_buffer("prototypes", signs.float() * 2 - 1)
 
     def forward(self, x):
-        d = (x.unsqueeze(1) - self.weight.unsqueeze(0)).pow(2).sum(-1)
+        d = (x.unsqueeze(1) - self.prototypes.unsqueeze(0)).pow(2).sum(-1)
         return -d
 
     def count_macs(self, inputs, output) -> int:
-        return int(output.numel() * self.weight.shape[1])
+        return int(output.numel() * self.prototypes.shape[1])
 
 
 class LeNet5(nn.Module):
@@ -149,5 +165,6 @@ class LeNet5(nn.Module):
 
 
 def lenet5(num_classes: int = 10, variant: str = "modern", in_channels: int = 1) -> LeNet5:
-    """LeNet-5: ``variant="modern"`` (61,706 parameters) or ``"paper"`` (60,840)."""
+    """LeNet-5: ``variant="modern"`` (61,706 parameters) or ``"paper"`` (60,000 trainable parameters
+    and 840 fixed prototype values)."""
     return LeNet5(num_classes=num_classes, variant=variant, in_channels=in_channels)
