@@ -10,8 +10,8 @@
 # **You will learn**
 #
 # 1. what a filter computes, and why it spans the full depth of its input;
-# 2. the output size $\lfloor (N + 2P - F)/S \rfloor + 1$ as frameworks compute it, and what is
-#    lost when a filter does not fit exactly;
+# 2. the output size $\lfloor (N + 2P - F)/S \rfloor + 1$ as PyTorch computes it, what is lost
+#    when a filter does not fit exactly, and the frameworks that round up instead;
 # 3. how padding keeps the size, and how to count a layer's parameters;
 # 4. what a $1 \times 1$ convolution does;
 # 5. the receptive field of a stack of layers, with strides and pooling;
@@ -76,9 +76,10 @@ print("six filters:", out6.shape[1:], "-> stacked into a 28x28x6 output volume")
 #
 # $$N_{\text{out}} = \left\lfloor \frac{N - F}{S} \right\rfloor + 1 .$$
 #
-# This is what PyTorch, TensorFlow and every other framework compute, and it is what
-# `conv.conv_output_size(n, kernel, stride, padding)` returns (integer arithmetic only). The
-# classic example is a $7 \times 7$ input with a $3 \times 3$ filter:
+# This is what PyTorch computes for its convolutions and pooling layers (and TensorFlow for its
+# `padding="VALID"`), and it is what `conv.conv_output_size(n, kernel, stride, padding)` returns
+# (integer arithmetic only). Not every framework floors, though: the end of this section shows two
+# that round up. The classic example is a $7 \times 7$ input with a $3 \times 3$ filter:
 
 # %%
 for stride in (1, 2, 3):
@@ -118,6 +119,7 @@ except ValueError as err:
     print("ValueError:", err)
 print("with padding 1:", conv.conv_output_size(7, 3, 3, 1, exact=True))
 
+# %% [markdown]
 # ## 3. Zero padding
 #
 # Without padding every layer shrinks the image by $F - 1$ pixels, and the border pixels take
@@ -132,6 +134,50 @@ for f in (3, 5, 7):
     p = (f - 1) // 2
     print(f"F = {f}, P = (F - 1) / 2 = {p}: 32x32 input -> {conv.conv_output_size(32, f, 1, p)}x"
           f"{conv.conv_output_size(32, f, 1, p)} output")
+
+# %% [markdown]
+# **Not every framework floors.** Two common rules round *up* instead, and keep the columns that
+# the floor drops:
+#
+# - **Caffe's pooling layers** compute $\lceil (N + 2P - F)/S \rceil + 1$ (its convolutions floor);
+#   PyTorch's pooling does the same with `ceil_mode=True`. The last window then hangs over the
+#   edge and pools only the values it covers.
+# - **TensorFlow's `padding="SAME"`** chooses the output size first, $\lceil N/S \rceil$, and then
+#   pads as much as that needs, $\max\big((\lceil N/S \rceil - 1) S + F - N,\ 0\big)$ zeros in all, the
+#   odd one on the right and bottom.
+#
+# On the $7 \times 7$ input at stride 3 both give 3 positions where the floor gives 2 (the next
+# cell computes each rule and runs PyTorch where it can). Networks ported between frameworks
+# change their shapes in exactly these places, which is one reason AlexNet's input size is
+# disputed (lecture 06).
+
+# %%
+def caffe_pool_size(n, f, s, p=0):
+    """Caffe's pooling output size: ceil((n + 2p - f) / s) + 1 (integer arithmetic)."""
+    return -(-(n + 2 * p - f) // s) + 1
+
+
+def tf_same(n, f, s):
+    """TensorFlow's padding='SAME': the output size ceil(n / s) and the zeros it pads (left, right)."""
+    out = -(-n // s)
+    total = max((out - 1) * s + f - n, 0)
+    return out, (total // 2, total - total // 2)
+
+
+x7t = torch.tensor(x7)
+print("floor rule (PyTorch's conv and default pooling):", conv.conv_output_size(7, 3, 3),
+      "; torch max_pool2d:", tuple(F.max_pool2d(x7t, 3, 3).shape[2:]))
+print("Caffe's pooling rule:", caffe_pool_size(7, 3, 3),
+      "; torch max_pool2d(ceil_mode=True):", tuple(F.max_pool2d(x7t, 3, 3, ceil_mode=True).shape[2:]))
+out, (left, right) = tf_same(7, 3, 3)
+padded = F.pad(x7t, (left, right, left, right))
+print(f"TensorFlow SAME: ceil(7 / 3) = {out}, padding {left} left and {right} right; torch conv2d on that padding:",
+      tuple(F.conv2d(padded, torch.tensor(k3), stride=3).shape[2:]))
+x7bt = torch.tensor(x7b)  # the input whose last row and column were changed above
+print("a changed last row and column changes the output: ceil-mode pooling",
+      not torch.equal(F.max_pool2d(x7t, 3, 3, ceil_mode=True), F.max_pool2d(x7bt, 3, 3, ceil_mode=True)),
+      "; SAME convolution", not torch.equal(F.conv2d(padded, torch.tensor(k3), stride=3),
+                                            F.conv2d(F.pad(x7bt, (left, right, left, right)), torch.tensor(k3), stride=3)))
 
 # %% [markdown]
 # ## 4. A worked example
@@ -280,7 +326,8 @@ ref = F.conv2d(torch.tensor(xs), torch.tensor(ws), torch.tensor(bs), stride=2, p
 print("output", mine.shape, "; equal to torch's conv2d (to 1e-10):", np.allclose(mine, ref, rtol=0, atol=1e-10))
 
 # %% [markdown]
-# Lecture 04 makes this hundreds of times faster with a single matrix product.
+# Four nested Python loops are slow. Lecture 04 replaces them by a single matrix product and
+# measures the speed-up on the machine that runs it.
 #
 # ## 10. Filters on a real photograph
 #
@@ -329,7 +376,8 @@ plt.show()
 #   gives one activation map, and the $K$ maps stack into the output volume.
 # - The output side is $\lfloor (N + 2P - F)/S \rfloor + 1$. When $S$ does not divide
 #   $N + 2P - F$ the filter does not fit exactly and the last $(N + 2P - F) \bmod S$ rows and
-#   columns are never read; `conv_output_size(..., exact=True)` refuses that case.
+#   columns are never read; `conv_output_size(..., exact=True)` refuses that case. Caffe's
+#   pooling and TensorFlow's `SAME` padding round up instead and keep them.
 # - With stride 1, padding $P = (F-1)/2$ keeps the size. A layer has $(F^2 D_1 + 1) K$ parameters.
 # - A $1 \times 1$ convolution is a matrix product over the channels at every pixel.
 # - The receptive field grows by $(k_l - 1)\prod_{i<l} s_i$ per layer: strides and pooling make
