@@ -80,6 +80,48 @@ def check_close(name: str, got, expected, tol: float = 1e-7, hint: str = "", ato
                     f"worst{where}: expected {exp_f[idx].item()!r}, got {got_f[idx].item()!r}", hint)
 
 
+ROUNDOFF_ULPS = 16  # machine epsilons of slack: a few additions and subtractions, with room to spare
+
+
+def changed_entries(got, before, scale: float = 0.0) -> np.ndarray:
+    """Boolean mask of the entries of `got` that differ from `before` by more than float round-off.
+
+    Round-off is ROUNDOFF_ULPS machine epsilons (of the arrays' float dtype) of max(|before|,
+    scale): putting a value back by arithmetic (x += h, then x -= 2*h, then x += h) leaves it a
+    few units in the last place away, which this does not count; a real change (an entry left at
+    x + h, a zero) is many orders of magnitude larger. Pass the largest step the code takes
+    (h) as `scale`, so that entries near zero are judged against the step, not against zero.
+    """
+    got_a, before_a = np.asarray(got), np.asarray(before)
+    dtype = np.result_type(got_a, before_a, np.float16)
+    eps = np.finfo(dtype if dtype.kind == "f" else np.float64).eps
+    got_f, before_f = got_a.astype(np.float64), before_a.astype(np.float64)
+    tol = ROUNDOFF_ULPS * eps * np.maximum(np.abs(before_f), scale)
+    return ~(np.abs(got_f - before_f) <= tol)  # nan counts as changed
+
+
+def check_unchanged(name: str, got, before, scale: float = 0.0, hint: str = "") -> None:
+    """Fail unless `got` equals `before` up to float round-off (see changed_entries); the message
+    names the worst entry, by how much it moved and how much round-off would explain."""
+    __tracebackhide__ = True
+    got_a = _as_array(name, got, hint)
+    before_a = np.asarray(before)
+    if got_a.shape != before_a.shape:
+        _fail(name, f"expected shape {before_a.shape}, got {got_a.shape}", hint)
+    moved = changed_entries(got_a, before_a, scale)
+    if moved.any():
+        diff = np.where(moved, np.abs(got_a.astype(np.float64) - before_a.astype(np.float64)), -1.0)
+        idx = np.unravel_index(int(np.argmax(np.nan_to_num(diff, nan=np.inf))), diff.shape) if diff.ndim else ()
+        where = f" at index {tuple(int(i) for i in idx)}" if idx else ""
+        dtype = np.result_type(got_a, before_a, np.float16)
+        eps = np.finfo(dtype if dtype.kind == "f" else np.float64).eps
+        slack = ROUNDOFF_ULPS * eps * max(abs(float(before_a[idx])), scale)
+        _fail(name, f"{int(moved.sum())} of {moved.size} entries changed by more than float round-off; "
+                    f"the largest{where}: expected {before_a[idx].item()!r}, got {got_a[idx].item()!r} "
+                    f"(off by {abs(float(got_a[idx]) - float(before_a[idx])):.1e}; round-off would explain "
+                    f"up to {slack:.1e})", hint)
+
+
 def _canonical(value, decimals: int) -> str:
     arr = np.asarray(value, dtype=np.float64)
     rounded = np.round(arr, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0

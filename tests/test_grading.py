@@ -498,3 +498,34 @@ def test_course_solutions_uses_the_graders_hook(monkeypatch):
     with grading.course_solutions(len, "train_model", "evaluate"):
         seen.append(("body",))
     assert seen == [("in", len, ("train_model", "evaluate")), ("body",), ("out",)]
+
+
+def test_changed_entries_ignores_round_off_and_sees_real_changes():
+    x = np.array([[1.0, -2.0], [0.5, 3.0], [-1.5, 0.25], [0.0, 1e-9]])
+    restored = x.copy()
+    for idx in np.ndindex(x.shape):  # put back by arithmetic: a few units in the last place away
+        restored[idx] += 1e-5
+        restored[idx] -= 2e-5
+        restored[idx] += 1e-5
+    assert not np.array_equal(restored, x)  # the data do show round-off
+    assert not grading.changed_entries(restored, x, scale=1e-5).any()
+    grading.check_unchanged("x", restored, x, scale=1e-5)
+    left = restored.copy()
+    left[1, 0] += 1e-5  # an entry left at x + h
+    left[3, 1] = 0.0    # a small entry zeroed: 1e-9 is far above round-off at the step 1e-5
+    assert grading.changed_entries(left, x, scale=1e-5).tolist() == [[False, False], [True, False], [False, False],
+                                                                     [False, True]]
+    with pytest.raises(AssertionError) as info:
+        grading.check_unchanged("x after f", left, x, scale=1e-5, hint="put each entry back")
+    msg = str(info.value)
+    assert "2 of 8 entries changed by more than float round-off" in msg and "index (1, 0)" in msg
+    assert "off by 1.0e-05" in msg and "Hint: put each entry back" in msg
+    nan = x.copy()
+    nan[0, 0] = np.nan
+    assert grading.changed_entries(nan, x).tolist()[0] == [True, False]
+    with pytest.raises(AssertionError, match=r"expected shape \(4, 2\), got \(8,\)"):
+        grading.check_unchanged("x", x.ravel(), x)
+    # float32 round-off is judged with float32's epsilon
+    x32 = np.array([1.0, 3.0], dtype=np.float32)
+    assert not grading.changed_entries(x32 * np.float32(1 + 2 ** -22), x32).any()
+    assert grading.changed_entries(x32 * np.float32(1 + 2 ** -10), x32).all()
