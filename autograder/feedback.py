@@ -11,23 +11,43 @@ does, `FeedbackContent` (an nbconvert preprocessor added to nbgrader's list):
   Which line failed comes from IPython's arrow in a traceback of the student's kernel, and from
   the frame's line number in one of the checker (autograder.checker), where a test cell runs at
   grading time.
-After it, every page gets a Content-Security-Policy meta tag as the first element of its head:
-no script runs but MathJax from its CDN path, nothing is fetched but inline images and styles.
+- typesets the math of the markdown cells and outputs to MathML (autograder.mathrender), so the page
+  needs no script: MathJax is left out of it and its policy allows none;
+- puts a summary of the grades in `resources["autograder"]["summary"]`: per part of the
+  assignment (the cells under one heading), the points earned and the first failing check's
+  message, or HIDDEN_SUMMARY where a hidden test failed; the page template (TEMPLATES) shows it at
+  the top of the page, above nbgrader's list of graded cells.
+Every page gets a Content-Security-Policy meta tag as the first element of its head: no script
+at all, nothing fetched; inline images and styles only.
 """
 from __future__ import annotations
 
+import html
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
+from nbgrader.preprocessors import GetGrades
 from traitlets import Bool, Unicode
 
-from . import sanitize
+from . import mathrender, sanitize
 
-MATHJAX = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/"
-CSP = (f"default-src 'none'; script-src {MATHJAX}; style-src 'unsafe-inline' {MATHJAX}; "
-       f"font-src data: {MATHJAX}; img-src data:; base-uri 'none'; form-action 'none'")
+CSP = ("default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; font-src data:; "
+       "img-src data:; base-uri 'none'; form-action 'none'")
 HIDDEN_FAILED = "a hidden test of this cell failed (hidden tests are not shown in feedback)"
+HIDDEN_SUMMARY = "a hidden test failed"
+# Errors the grader itself writes into a test cell that did not run or ran out of time
+# (autograder.execute): their message is the grader's, never a test's, also in a hidden test's cell.
+GRADER_ERRORS = ("NotRun", "CellTimeoutError")
+MAX_MESSAGE = 700  # characters of a failure message in the summary
+# What an error without a message means in this course (the stubs raise NotImplementedError).
+NO_MESSAGE = {"NotImplementedError": "not written yet (the code of this part still raises NotImplementedError)"}
+# The page template: feedback_template/feedback/ comes before nbgrader's template folder of the
+# same name (nbgrader's API insists on template_name 'feedback'), and holds only TEMPLATE_FILE,
+# which extends nbgrader's index.html.j2.
+TEMPLATES = Path(__file__).resolve().parent / "feedback_template"
+TEMPLATE_FILE = "autograder_feedback.html.j2"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 ARROW = re.compile(r"^-*>\s*\d+\s?(.*)$")  # IPython's "----> 4 check_close(...)"
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
@@ -124,17 +144,145 @@ class FeedbackContent(Preprocessor):
                 else:
                     line = self.failing_line(out.get("traceback", []))
                     visible = line is not None and line not in hidden
+                if _grader_error(out):
+                    continue
                 if not visible:  # a hidden test failed: say so, not what it checks
                     out["evalue"] = HIDDEN_FAILED
                 out["traceback"] = [f"{out.get('ename', '')}: {out.get('evalue', '')}"]
+        resources.setdefault("autograder", {})["summary"] = summary_html(parts(nb))
+        budget = mathrender.typeset_notebook(nb)
+        resources["autograder"]["math"] = {"typeset": budget.typeset, "left_as_text": budget.left_as_text}
         return nb, resources
 
 
-def configure(api) -> None:
-    """Have nbgrader's generate_feedback run FeedbackContent after reading the grades."""
-    from nbgrader.preprocessors import GetGrades
+def _grader_error(out) -> bool:
+    """An error output that the grader wrote itself (one line, autograder.execute's form)."""
+    return (out.get("ename") in GRADER_ERRORS
+            and out.get("traceback") == [f"{out.get('ename')}: {out.get('evalue', '')}"])
 
-    api.config.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, FeedbackContent]
+
+@dataclass(frozen=True)
+class Part:
+    """One part of an assignment on the feedback page: the graded cells under one heading."""
+    title: str          # the heading's text (from the student's notebook: escaped when shown)
+    earned: float       # points earned so far (a written answer not graded yet counts 0)
+    possible: float
+    pending: bool       # a written answer awaits its grade
+    manual: bool        # holds a cell graded by hand
+    message: str | None  # the first failing check's message; None when none failed
+    anchor: str         # grade id of the cell the message is about (or the part's first)
+
+
+_HEADING = re.compile(r"<h([1-3])\b[^>]*>(.*?)</h\1>", re.S)
+_ANCHOR_LINK = re.compile(r"<a class=\"anchor-link\"[^>]*>.*?</a>", re.S)
+
+
+def _headings(cell) -> list[str]:
+    """The text of a markdown cell's headings of levels 1-3 (as rendered)."""
+    try:
+        rendered = sanitize.render_markdown(cell.get("source", ""), cell.get("attachments") or None)
+    except Exception:  # noqa: BLE001 - a cell nbconvert cannot render has no heading to show
+        return []
+    titles = []
+    for m in _HEADING.finditer(rendered):
+        text = re.sub(r"<[^>]+>", "", _ANCHOR_LINK.sub("", m.group(2)))
+        text = " ".join(html.unescape(text).split())
+        if text:
+            titles.append(text)
+    return titles
+
+
+def _failure(cell) -> str | None:
+    """The message of a graded cell's first error output, as the feedback shows it."""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            if out.get("evalue") == HIDDEN_FAILED:
+                return HIDDEN_SUMMARY
+            ename, evalue = ANSI.sub("", str(out.get("ename", ""))), ANSI.sub("", str(out.get("evalue", "")))
+            if not evalue.strip():
+                evalue = NO_MESSAGE.get(ename, "(raised without a message)")
+            message = f"{ename}: {evalue}"
+            return message[:MAX_MESSAGE] + (" [...]" if len(message) > MAX_MESSAGE else "")
+    return None
+
+
+def parts(nb) -> list[Part]:
+    """The graded cells of a graded notebook (after FeedbackContent's cleaning) grouped under the
+    heading above them, in order, with their scores from nbgrader (GetGradesAndState)."""
+    groups: dict[str, list] = {}
+    title = "Before the first heading"
+    for cell in nb.cells:
+        if cell.get("cell_type") == "markdown":
+            found = _headings(cell)
+            title = found[-1] if found else title
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") or meta.get("task"):
+            groups.setdefault(title, []).append(cell)
+    result = []
+    for title, cells in groups.items():
+        metas = [c.metadata.nbgrader for c in cells]
+        message, anchor = None, metas[0].get("grade_id", "")
+        for c in cells:
+            if _is_test_cell(c) and (found := _failure(c)) is not None:
+                message, anchor = found, c.metadata.nbgrader.get("grade_id", "")
+                break
+        result.append(Part(
+            title=title, earned=sum(float(m.get("score") or 0) for m in metas),
+            possible=sum(float(m.get("points") or 0) for m in metas),
+            pending=any(m.get("needs_manual_grade") for m in metas),
+            manual=any(m.get("solution") and m.get("grade") or m.get("task") for m in metas),
+            message=message, anchor=anchor))
+    return result
+
+
+def _verdict(p: Part) -> tuple[str, str]:
+    """(row class, HTML) of the summary's last column for one part."""
+    if p.message is not None:
+        return ("hidden" if p.message == HIDDEN_SUMMARY else "failed",
+                f'<pre class="autograder-message">{html.escape(p.message, quote=False)}</pre>')
+    if p.pending:
+        return "manual", "a written answer is not graded yet"
+    if p.earned < p.possible:
+        return ("manual", "written answer: see the comments below") if p.manual else \
+            ("failed", "no check failed, but not every point was earned: see the cells below")
+    return "passed", "every check passed" if not p.manual else "full marks"
+
+
+def summary_html(found: list[Part]) -> str:
+    """The summary table: every value escaped (titles, messages and ids are the notebook's)."""
+    budget = mathrender.Budget()
+    rows = []
+    for p in found:
+        css, what = _verdict(p)
+        points = f"{p.earned:g} / {p.possible:g}" + (" (so far)" if p.pending else "")
+        rows.append(f'<tr class="autograder-{css}"><td><a href="#{html.escape(p.anchor, quote=True)}">'
+                    f'{mathrender.typeset_text(p.title, budget)}</a></td>'
+                    f'<td class="autograder-points">{points}</td><td>{what}</td></tr>')
+    return ('<table class="autograder-summary"><thead><tr><th>Part</th><th>Points</th>'
+            '<th>What to fix first</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
+
+
+class GetGradesAndState(GetGrades):
+    """nbgrader's GetGrades, which puts each graded cell's score and points in its metadata, plus
+    whether it still needs a grade by hand (for the summary)."""
+
+    def _get_score(self, cell, resources) -> None:
+        super()._get_score(cell, resources)
+        grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
+                                          self.assignment_id, self.student_id)
+        cell.metadata.nbgrader["needs_manual_grade"] = bool(grade.needs_manual_grade)
+
+
+def configure(api) -> None:
+    """Have nbgrader's generate_feedback run FeedbackContent after reading the grades, and render
+    with the course's template: nbgrader's feedback template with the summary at the top, the
+    policy first in the head and no MathJax."""
+    import nbgrader
+
+    api.config.GenerateFeedback.preprocessors = [GetGradesAndState, CSSHTMLHeaderPreprocessor, FeedbackContent]
+    theirs = Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader" / "templates"
+    api.config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(theirs)]
+    api.config.HTMLExporter.template_file = TEMPLATE_FILE
 
 
 def add_csp(page: Path) -> bool:

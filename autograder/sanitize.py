@@ -56,7 +56,7 @@ SAFE_TOKEN = re.compile(r"[A-Za-z0-9_.+-]{1,100}")  # tag names, cell ids, kerne
 SAFE_CELL_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def _keep_data_images_only(tag: str, attr: str, value: str) -> str | None:
+def keep_data_images_only(tag: str, attr: str, value: str) -> str | None:
     """data: URLs only as an image's source, and only for raster images (never SVG, never HTML)."""
     if value.lower().lstrip().startswith("data:") and not (
             tag == "img" and attr == "src" and value.lower().lstrip().startswith(tuple(f"data:{m};" for m in IMAGE_MIMES))):
@@ -67,7 +67,7 @@ def _keep_data_images_only(tag: str, attr: str, value: str) -> str | None:
 def clean_html(text: str) -> str:
     """Student HTML, cleaned: no script, style, event handler, form, frame, SVG or javascript: link."""
     return nh3.clean(text, tags=TAGS, attributes=ATTRIBUTES, url_schemes=URL_SCHEMES, link_rel=None,
-                     id_prefix=ID_PREFIX, attribute_filter=_keep_data_images_only)
+                     id_prefix=ID_PREFIX, attribute_filter=keep_data_images_only)
 
 
 def _clean_any_url(text: str) -> str:
@@ -111,10 +111,10 @@ def _is_plain(source: str, rendered: str, attachments: dict | None) -> bool:
     return clean_html(rendered) == _clean_any_url(rendered)
 
 
-def _as_html_block(body: str) -> str:
+def as_html_block(body: str, wrapper_open: str = WRAPPER_OPEN) -> str:
     """One line of HTML that a markdown renderer passes through unchanged (a blank line would end
-    the HTML block; a newline character reference is the same text)."""
-    return WRAPPER_OPEN + body.replace("\r", "&#13;").replace("\n", "&#10;") + WRAPPER_CLOSE
+    the HTML block; a newline character reference is the same text). wrapper_open: a <div> tag."""
+    return wrapper_open + body.replace("\r", "&#13;").replace("\n", "&#10;") + WRAPPER_CLOSE
 
 
 def markdown(source: str, attachments: dict | None = None) -> str:
@@ -136,7 +136,7 @@ def _markdown(source: str, attachments: dict | None) -> str:
     try:
         rendered = render_markdown(source, attachments)
     except Exception:  # noqa: BLE001 - e.g. a missing attachment: nbconvert could not show it either
-        return _as_html_block(NOTE + "<pre>" + html.escape(source, quote=False) + "</pre>")
+        return as_html_block(NOTE + "<pre>" + html.escape(source, quote=False) + "</pre>")
     if _is_plain(source, rendered, attachments):
         return source
     cleaned = clean_html(rendered).strip()
@@ -145,7 +145,7 @@ def _markdown(source: str, attachments: dict | None) -> str:
         cleaned = cleaned[len(WRAPPER_OPEN):-len(WRAPPER_CLOSE)]
     elif cleaned != _dangerous_kept(rendered).strip():
         cleaned = NOTE + cleaned
-    return _as_html_block(cleaned)
+    return as_html_block(cleaned)
 
 
 def _dangerous_kept(rendered: str) -> str:
