@@ -24,6 +24,7 @@ from autograder.course import ASSIGNMENTS, REPO, SOLUTIONS, CourseError
 
 BEFORE, AFTER = dt.date(2026, 10, 12), dt.date(2026, 10, 19)
 A2_GRADED = ["im2col", "col2im", "conv_forward_naive", "conv_backward_naive", "max_pool_forward", "max_pool_backward"]
+A2_LAYERS = ["batchnorm_forward", "batchnorm_backward", "dropout_forward", "dropout_backward"]  # cnnkit.layers
 
 
 def env_for(root: Path) -> dict:
@@ -153,8 +154,7 @@ def test_a2_references_stay_out_until_due(before):
     assert set(withheld) == {"A2"}
     lines = pack.distinctive_lines(withheld)
     repo_lib = "".join(p.read_text() for p in (REPO / "cnnkit").rglob("*.py"))
-    for name in [f"cnnkit.conv.{n}" for n in A2_GRADED] + ["cnnkit.layers.batchnorm_forward",
-                                                          "cnnkit.layers.batchnorm_backward"]:
+    for name in [f"cnnkit.conv.{n}" for n in A2_GRADED] + [f"cnnkit.layers.{n}" for n in A2_LAYERS]:
         body = lines[name]
         assert len(body) >= 3 and all(ln in lines_of(repo_lib) for ln in body), name  # the check can see a leak
         for p in files(before):
@@ -163,7 +163,7 @@ def test_a2_references_stay_out_until_due(before):
     assert not defined & set(A2_GRADED) and {"conv_output_size", "avg_pool_forward"} <= defined
     layers = {getattr(n, "name", None) for n in ast.parse((before / "cnnkit" / "layers.py").read_text()).body}
     assert "affine_forward" in layers  # A1 is closed: its references are back
-    assert not {"batchnorm_forward", "batchnorm_backward"} & layers and "spatial_batchnorm_forward" in layers
+    assert not set(A2_LAYERS) & layers and "spatial_batchnorm_forward" in layers
     where = in_pack(before, "import cnnkit.conv as c, cnnkit.inspect as i, cnnkit.layers as l\n"
                     f"for f in [getattr(c, n) for n in {A2_GRADED!r}] + [i.receptive_field, l.affine_forward]:\n"
                     "    print(f.__module__, f.__code__.co_filename)")

@@ -3,8 +3,9 @@
 #
 # In this assignment you write a convolution layer three times over: first with plain loops,
 # then as a matrix product (im2col), and you add max pooling, the receptive field of a stack
-# of layers and batch normalisation (lecture 05, section 9). Everything is numpy; PyTorch only
-# serves as a reference in the tests.
+# of layers, batch normalisation (lecture 05, section 9) and dropout, the regulariser of
+# AlexNet's and VGG's fully connected layers. Everything is numpy; PyTorch only serves as a
+# reference in the tests.
 #
 # **Conventions** (the same as the lectures and CS231n):
 #
@@ -25,18 +26,20 @@
 # | --- | --- |
 # | 1 `conv_output_size` | 6 |
 # | 2 `conv_param_count` | 4 |
-# | 3 `conv_forward_naive` | 10 |
-# | 4 `conv_backward_naive` | 10 |
+# | 3 `conv_forward_naive` | 8 |
+# | 4 `conv_backward_naive` | 8 |
 # | 5 `im2col` | 6 |
 # | 6 `col2im` | 6 |
 # | 7 `conv_forward_im2col` | 8 |
 # | 8 `conv_backward_im2col` | 8 |
-# | 9 `max_pool_forward` | 6 |
+# | 9 `max_pool_forward` | 4 |
 # | 10 `max_pool_backward` | 8 |
 # | 11 `receptive_field` | 4 |
 # | 12 `batchnorm_forward` | 6 |
 # | 13 `batchnorm_backward` | 6 |
-# | 14 two written answers | 12 |
+# | 14 `dropout_forward` | 4 |
+# | 15 `dropout_backward` | 2 |
+# | 16 two written answers | 12 |
 # | total | 100 |
 
 # %% nb="locked setup"
@@ -64,6 +67,13 @@ def torch_conv(x, w, b, stride, pad, dout=None):
     return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
 
 
+def course_conv_output_size(n, f, stride=1, pad=0, exact=False):
+    """The course's conv_output_size with part 1's signature: the tests of later parts run your code
+    on it in place of yours, so that a mistake in part 1 is not charged again. (The library's
+    cnnkit.conv.conv_output_size names its arguments as PyTorch does: kernel, padding.)"""
+    return cnnkit.conv.conv_output_size(n, f, stride=stride, padding=pad, exact=exact)
+
+
 def call_padded(what, func, *args, pad):
     """func(*args), with the usual numpy error of an np.pad that padded every axis named."""
     try:
@@ -86,10 +96,12 @@ def call_padded(what, func, *args, pad):
 #
 # $$N_{\text{out}} = \left\lfloor \frac{N + 2P - F}{S} \right\rfloor + 1$$
 #
-# positions, as PyTorch and every other framework compute it (lecture 03, section 2). When $S$
-# does not divide $N + 2P - F$ the filter "does not fit exactly": the floor drops the last
-# $(N + 2P - F) \bmod S$ rows, which no window ever covers (a 3x3 filter on a 7x7 input at
-# stride 3 gives 2 positions and never reads the last column).
+# positions, as PyTorch computes it for convolutions and pooling (lecture 03, section 2). Not every
+# framework floors: Caffe's pooling layers round up (a last window may hang over the edge), and
+# TensorFlow's `"SAME"` padding picks the padding that gives $\lceil N / S \rceil$ outputs; this
+# assignment floors, as PyTorch does. When $S$ does not divide $N + 2P - F$ the filter "does not
+# fit exactly": the floor drops the last $(N + 2P - F) \bmod S$ rows, which no window ever covers
+# (a 3x3 filter on a 7x7 input at stride 3 gives 2 positions and never reads the last column).
 #
 # Write `conv_output_size(n, f, stride=1, pad=0, exact=False)` that returns this number as a
 # Python `int` (use integer arithmetic: `//` and `%`, never `/`). Raise a `ValueError` whose
@@ -186,7 +198,7 @@ for cin, cout, k, bias in [(3, 96, 11, True), (64, 128, (3, 1), True), (256, 64,
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Part 3: naive forward pass (10 points)
+# ## Part 3: naive forward pass (8 points)
 #
 # Write `conv_forward_naive(x, w, b, conv_param)` with explicit loops over images, filters and
 # output positions: pad `x` with zeros (`np.pad`), then for each output position take the
@@ -216,12 +228,12 @@ def conv_forward_naive(x, w, b, conv_param):
     ### END SOLUTION
 
 
-# %% nb="tests conv_forward_naive__tests 5"
+# %% nb="tests conv_forward_naive__tests 4"
 x = rng.standard_normal((2, 3, 5, 5))
 w = rng.standard_normal((4, 3, 3, 3))
 b = rng.standard_normal(4)
 for S, P in [(1, 0), (2, 1)]:
-    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size):
         out, cache = call_padded("conv_forward_naive", conv_forward_naive, x, w, b, {"stride": S, "pad": P}, pad=P)
     ref = torch_conv(x, w, b, S, P)
     check_shape(f"conv_forward_naive out (stride {S}, pad {P})", out, ref.shape,
@@ -231,13 +243,13 @@ for S, P in [(1, 0), (2, 1)]:
                              "the bias\nHint: add b[f] to every output of filter f")
     check_close(f"conv_forward_naive out (stride {S}, pad {P})", out, ref, tol=1e-8,
                 hint="did you pad on every side, step by the stride, and add the bias of each filter?")
-    if not (isinstance(cache, tuple) and len(cache) == 4):
+    if not (isinstance(cache, (tuple, list)) and len(cache) == 4):
         raise AssertionError("conv_forward_naive: expected the cache (x, w, b, conv_param), "
                              f"got {type(cache).__name__}\nHint: return out, (x, w, b, conv_param)")
 _ = check_raises("conv_forward_naive with 3 channels in x and 2 in w", conv_forward_naive,
                  (x, w[:, :2], b, {"stride": 1, "pad": 0}), hint="compare x.shape[1] with w.shape[1]")
 
-# %% nb="tests conv_forward_naive__hidden 5"
+# %% nb="tests conv_forward_naive__hidden 4"
 # hidden tests: non-square inputs and filters, stride 2 and 3, padding 0-3
 ### BEGIN HIDDEN TESTS
 for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((1, 3, 10, 7), (2, 4, 1), 3, 0),
@@ -245,14 +257,14 @@ for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((1, 3
     x = rng.standard_normal((N, C, H, W))
     w = rng.standard_normal((Fn, C, HH, WW))
     b = rng.standard_normal(Fn)
-    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size):
         out, _ = conv_forward_naive(x, w, b, {"stride": S, "pad": P})
     check_close(f"conv_forward_naive out for x {x.shape}, w {w.shape}, stride {S}, pad {P}", out,
                 torch_conv(x, w, b, S, P), tol=1e-8)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Part 4: naive backward pass (10 points)
+# ## Part 4: naive backward pass (8 points)
 #
 # Each output value $\text{out}[n, f, h, w]$ was the sum of a window of $x_{\text{pad}}$ times
 # $w_f$, plus $b_f$. So its upstream gradient $g = \text{dout}[n, f, h, w]$ adds $g\, w_f$ to
@@ -283,7 +295,7 @@ def conv_backward_naive(dout, cache):
     ### END SOLUTION
 
 
-# %% nb="tests conv_backward_naive__tests 5"
+# %% nb="tests conv_backward_naive__tests 4"
 x = rng.standard_normal((2, 3, 5, 5))
 w = rng.standard_normal((2, 3, 3, 3))
 b = rng.standard_normal(2)
@@ -300,7 +312,7 @@ check_close("conv_backward_naive dw", dw, dw_ref, tol=1e-8, hint="each output po
 check_close("conv_backward_naive dx", dx, dx_ref, tol=1e-8,
             hint="each output position adds dout * w[f] to its window of the padded dx; cut the padding at the end")
 
-# %% nb="tests conv_backward_naive__hidden 5"
+# %% nb="tests conv_backward_naive__hidden 4"
 # hidden tests: gradients on other shapes, compared with autograd and numerical gradients
 ### BEGIN HIDDEN TESTS
 for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((1, 3, 10, 7), (2, 4, 1), 3, 0),
@@ -368,11 +380,11 @@ def im2col(x, HH, WW, stride=1, pad=0):
 
 # %% nb="tests im2col__tests 3"
 x = rng.standard_normal((1, 3, 227, 227))
-with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size):
     cols = im2col(x, 11, 11, 4, 0)
 check_shape("im2col for AlexNet conv1", cols, (363, 3025), hint="(C*HH*WW, N*H_out*W_out)")
 x = rng.standard_normal((2, 2, 5, 5))
-with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size):
     cols = call_padded("im2col", im2col, x, 3, 3, 2, 1, pad=1)
 check_shape("im2col of x (2, 2, 5, 5), 3x3, stride 2, pad 1", cols, (18, 18))
 xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
@@ -387,7 +399,7 @@ for n, h, v in [(0, 0, 0), (0, 1, 2), (1, 2, 1)]:
 for shape, HH, WW, S, P in [((2, 3, 7, 9), 3, 5, 2, 1), ((3, 1, 10, 7), 4, 1, 3, 0), ((1, 2, 5, 6), 3, 2, 1, 3)]:
     x = rng.standard_normal(shape)
     ref = cnnkit.conv.im2col(x, HH, WW, S, P)
-    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size):
         cols = im2col(x, HH, WW, S, P)
     check_close(f"im2col of x {shape}, window {HH}x{WW}, stride {S}, pad {P}", cols, ref, tol=1e-12)
 ### END HIDDEN TESTS
@@ -420,10 +432,10 @@ def col2im(cols, x_shape, HH, WW, stride=1, pad=0):
 shape = (2, 2, 5, 5)
 x = rng.standard_normal(shape)
 y = rng.standard_normal((18, 18))
-with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size):
     back = col2im(y, shape, 3, 3, 2, 1)
 check_shape("col2im output", back, shape, hint="return an array shaped like x, without the padding")
-with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size):
     counts = col2im(np.ones((9, 9)), (1, 1, 5, 5), 3, 3, 1, 0)
 check_close("col2im of ones (how many 3x3 windows cover each pixel of a 5x5 image)", counts[0, 0],
             [[1, 2, 3, 2, 1], [2, 4, 6, 4, 2], [3, 6, 9, 6, 3], [2, 4, 6, 4, 2], [1, 2, 3, 2, 1]],
@@ -439,7 +451,7 @@ for shape, HH, WW, S, P in [((2, 3, 7, 9), 3, 5, 2, 1), ((3, 1, 10, 7), 4, 1, 3,
     Wo = cnnkit.conv.conv_output_size(shape[3], WW, S, P)
     y = rng.standard_normal((shape[1] * HH * WW, shape[0] * Ho * Wo))
     ref = cnnkit.conv.col2im(y, shape, HH, WW, S, P)
-    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size):
         back = col2im(y, shape, HH, WW, S, P)
     check_close(f"col2im for x_shape {shape}, window {HH}x{WW}, stride {S}, pad {P}", back, ref, tol=1e-12)
 ### END HIDDEN TESTS
@@ -476,16 +488,16 @@ x = rng.standard_normal((2, 3, 6, 6))
 w = rng.standard_normal((4, 3, 3, 3))
 b = rng.standard_normal(4)
 for S, P in [(1, 1), (3, 0)]:
-    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size, im2col=cnnkit.conv.im2col):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size, im2col=cnnkit.conv.im2col):
         out, _ = conv_forward_im2col(x, w, b, {"stride": S, "pad": P})
     check_close(f"conv_forward_im2col out (stride {S}, pad {P})", out, torch_conv(x, w, b, S, P), tol=1e-8,
                 hint="W_row @ X_col + b[:, None] has shape (F, N*H_out*W_out): reshape to (F, N, H_out, W_out), "
                      "then put N first")
-with using(conv_output_size=cnnkit.conv.conv_output_size, im2col=cnnkit.conv.im2col):
+with using(conv_output_size=course_conv_output_size, im2col=cnnkit.conv.im2col):
     _ = check_raises("conv_forward_im2col with 3 channels in x and 2 in w", conv_forward_im2col,
                      (x, w[:, :2], b, {"stride": 1, "pad": 0}))
 with no_calls_to(conv_forward_naive, name="conv_forward_im2col", hint="use im2col and one matrix product instead"), \
-        using(conv_output_size=cnnkit.conv.conv_output_size, im2col=cnnkit.conv.im2col):
+        using(conv_output_size=course_conv_output_size, im2col=cnnkit.conv.im2col):
     conv_forward_im2col(x, w, b, {"stride": 1, "pad": 1})
 
 # %% nb="tests conv_forward_im2col__hidden 4"
@@ -496,12 +508,12 @@ for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((3, 3
     x = rng.standard_normal((N, C, H, W))
     w = rng.standard_normal((Fn, C, HH, WW))
     b = rng.standard_normal(Fn)
-    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size, im2col=cnnkit.conv.im2col):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size, im2col=cnnkit.conv.im2col):
         out, _ = conv_forward_im2col(x, w, b, {"stride": S, "pad": P})
     check_close(f"conv_forward_im2col out for x {x.shape}, w {w.shape}, stride {S}, pad {P}", out,
                 torch_conv(x, w, b, S, P), tol=1e-8)
 with no_calls_to(conv_forward_naive, name="conv_forward_im2col", hint="use im2col and one matrix product instead"), \
-        using(conv_output_size=cnnkit.conv.conv_output_size, im2col=cnnkit.conv.im2col):
+        using(conv_output_size=course_conv_output_size, im2col=cnnkit.conv.im2col):
     conv_forward_im2col(x, w, b, {"stride": 3, "pad": 3})
 ### END HIDDEN TESTS
 
@@ -541,7 +553,7 @@ param = {"stride": 2, "pad": 1}
 cache = (x, w, b, param, cnnkit.conv.im2col(x, 3, 3, 2, 1))
 dout = rng.standard_normal(torch_conv(x, w, b, 2, 1).shape)
 _, dx_ref, dw_ref, db_ref = torch_conv(x, w, b, 2, 1, dout)
-with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size, col2im=cnnkit.conv.col2im):
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size, col2im=cnnkit.conv.col2im):
     dx, dw, db = conv_backward_im2col(dout, cache)
 check_close("conv_backward_im2col db", db, db_ref, tol=1e-8,
             hint="db = dS summed over its columns, where dS is dout with F first: dout.transpose(1, 0, 2, 3).reshape(F, -1)")
@@ -550,7 +562,7 @@ check_close("conv_backward_im2col dw", dw, dw_ref, tol=1e-8,
 check_close("conv_backward_im2col dx", dx, dx_ref, tol=1e-8, hint="dX_col = W_row.T @ dS, then col2im")
 with no_calls_to(conv_forward_naive, conv_backward_naive, name="conv_backward_im2col",
                  hint="use the three matrix products and col2im instead"), \
-        using(conv_output_size=cnnkit.conv.conv_output_size, col2im=cnnkit.conv.col2im):
+        using(conv_output_size=course_conv_output_size, col2im=cnnkit.conv.col2im):
     conv_backward_im2col(dout, cache)
 
 # %% nb="tests conv_backward_im2col__hidden 4"
@@ -565,7 +577,7 @@ for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((3, 3
     cache = (x, w, b, param, cnnkit.conv.im2col(x, HH, WW, S, P))
     dout = rng.standard_normal(torch_conv(x, w, b, S, P).shape)
     _, dx_ref, dw_ref, db_ref = torch_conv(x, w, b, S, P, dout)
-    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size, col2im=cnnkit.conv.col2im):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size, col2im=cnnkit.conv.col2im):
         dx, dw, db = conv_backward_im2col(dout, cache)
     what = f"x {x.shape}, w {w.shape}, stride {S}, pad {P}"
     check_close(f"conv_backward_im2col dx for {what}", dx, dx_ref, tol=1e-8)
@@ -577,7 +589,7 @@ b = rng.standard_normal(2)
 param = {"stride": 3, "pad": 0}
 cache = (x, w, b, param, cnnkit.conv.im2col(x, 4, 1, 3, 0))
 dout = rng.standard_normal(torch_conv(x, w, b, 3, 0).shape)
-with using(conv_output_size=cnnkit.conv.conv_output_size, col2im=cnnkit.conv.col2im):
+with using(conv_output_size=course_conv_output_size, col2im=cnnkit.conv.col2im):
     dx, dw, db = conv_backward_im2col(dout, cache)
 check_close("conv_backward_im2col dx (numerical, stride 3)", dx,
             numerical_gradient_array(lambda z: torch_conv(z, w, b, 3, 0), x, dout), tol=1e-7)
@@ -586,7 +598,7 @@ check_close("conv_backward_im2col dw (numerical, stride 3)", dw,
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Part 9: max pooling, forward (6 points)
+# ## Part 9: max pooling, forward (4 points)
 #
 # `max_pool_forward(x, pool_param)` with `pool_param = {"pool_height": PH, "pool_width": PW,
 # "stride": S}` returns `(out, cache)`, `out[n, c, h, w]` being the largest value of the window
@@ -608,34 +620,34 @@ def max_pool_forward(x, pool_param):
     ### END SOLUTION
 
 
-# %% nb="tests max_pool_forward__tests 3"
+# %% nb="tests max_pool_forward__tests 2"
 x = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)[None, None]
-with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size):
     out, _ = max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
 check_close("max_pool_forward of the lecture's 4x4 example", out, [[[[6, 8], [3, 4]]]],
             hint="out[n, c, h, w] is the largest value of x[n, c, h*S:h*S + PH, w*S:w*S + PW]: "
                  "windows start every S pixels")
 x = rng.standard_normal((2, 3, 6, 6))
-with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size):
     out, _ = max_pool_forward(x, {"pool_height": 3, "pool_width": 3, "stride": 3})
 check_close("max_pool_forward 3x3 stride 3", out, F.max_pool2d(torch.tensor(x), 3, 3).numpy(), tol=1e-12,
             hint="windows start every S pixels")
 x = rng.standard_normal((1, 2, 5, 7))
-with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size):
     out, _ = max_pool_forward(x, {"pool_height": 2, "pool_width": 3, "stride": 1})
 check_close("max_pool_forward of x (1, 2, 5, 7) with 2x3 windows", out,
             F.max_pool2d(torch.tensor(x), (2, 3), 1).numpy(), tol=1e-12,
             hint="pool_height counts rows (axis 2) and pool_width columns (axis 3)")
-with using(conv_output_size=cnnkit.conv.conv_output_size):
+with using(conv_output_size=course_conv_output_size):
     _ = check_raises("max_pool_forward of a 6x6 input with 7x7 windows", max_pool_forward,
                      (x, {"pool_height": 7, "pool_width": 7, "stride": 1}))
 
-# %% nb="tests max_pool_forward__hidden 3"
+# %% nb="tests max_pool_forward__hidden 2"
 # hidden tests: overlapping and non-square windows, odd sizes
 ### BEGIN HIDDEN TESTS
 for shape, (PH, PW), S in [((2, 3, 9, 7), (3, 3), 2), ((1, 2, 7, 10), (1, 4), 3), ((2, 2, 5, 5), (2, 3), 1)]:
     x = rng.standard_normal(shape)
-    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=cnnkit.conv.conv_output_size):
+    with no_calls_to(cnnkit.conv, cnnkit.layers), using(conv_output_size=course_conv_output_size):
         out, _ = max_pool_forward(x, {"pool_height": PH, "pool_width": PW, "stride": S})
     check_close(f"max_pool_forward of x {shape}, {PH}x{PW} windows, stride {S}", out,
                 F.max_pool2d(torch.tensor(x), (PH, PW), S).numpy(), tol=1e-12)
@@ -888,9 +900,9 @@ check_close("batchnorm_forward with gamma = 1, beta = 0: column means", np.asarr
             atol=1e-10, hint=FORMULA)
 check_close("batchnorm_forward with gamma = 1, beta = 0: column variances (divided by N)", np.asarray(out).var(axis=0),
             np.full(5, 1.0), tol=1e-4, hint=FORMULA)
-assert isinstance(cache, tuple) and len(cache) == 3, (
+assert isinstance(cache, (tuple, list)) and len(cache) == 3, (
     f"batchnorm_forward in training mode: the cache should be (xhat, gamma, inv_std), got "
-    f"{type(cache).__name__}{f' of length {len(cache)}' if isinstance(cache, tuple) else ''}")
+    f"{type(cache).__name__}{f' of length {len(cache)}' if isinstance(cache, (tuple, list)) else ''}")
 check_close("batchnorm_forward cache[2] (inv_std)", cache[2], 1 / np.sqrt(x.var(axis=0) + 1e-5), tol=1e-10,
             hint="inv_std = 1 / sqrt(var + eps), one value per column")
 check_batchnorm_forward(x, gamma, beta, steps=2, x_eval=rng.standard_normal((3, 5)))
@@ -977,7 +989,186 @@ for shape, eps in [((2, 5), 1e-5), ((40, 3), 1e-3), ((7, 1), 0.1)]:
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Part 14: written answers (12 points, graded by hand)
+# ## Part 14: dropout, forward (4 points)
+#
+# AlexNet and VGG train their large fully connected layers with **dropout**: in training, each
+# unit is set to zero with probability $p$, independently for every example and every step, so
+# that no unit can rely on particular others being present. At evaluation every unit is kept.
+# To keep each unit's expected output the same in both modes, **inverted dropout** scales the
+# kept units up during training:
+#
+# $$m_i = \frac{\mathbb{1}[u_i \ge p]}{1 - p}, \quad u_i \sim \mathcal{U}[0, 1), \qquad
+# \text{out} = x \odot m, \qquad \mathbb{E}[\text{out}_i] = (1 - p)\,\frac{x_i}{1 - p} = x_i ,$$
+#
+# so that evaluation is the identity and needs no rescaling (the 2012 AlexNet paper instead
+# multiplied the outputs by $1 - p$ at test time; PyTorch's `nn.Dropout` is inverted).
+#
+# Write `dropout_forward(x, dropout_param)` for `x` of any shape. `dropout_param` is a dict with
+# `"p"`, the probability of **dropping** a unit (PyTorch's meaning; CS231n's notebooks use $p$
+# for the probability of keeping it), `"mode"` (`"train"` or `"eval"`) and an optional `"seed"`.
+# When a seed is given, draw the uniform numbers from `np.random.default_rng(seed)`, so that
+# the same seed gives the same mask (a gradient check needs that); without one, from numpy's
+# global generator (`np.random.random`), so that every call draws a new mask. Return
+# `(out, cache)` with `cache = (dropout_param, mask)`, `mask` the scaled array $m$ of the shape of
+# `x`; in evaluation mode `out` is `x` and the cache is `(dropout_param, None)`.
+
+# %% nb="solution dropout_forward"
+def dropout_forward(x, dropout_param):
+    ### BEGIN SOLUTION
+    p, mode = dropout_param["p"], dropout_param["mode"]
+    if mode == "eval":
+        return x, (dropout_param, None)
+    seed = dropout_param.get("seed")
+    rng = np.random.default_rng(seed) if seed is not None else np.random
+    mask = (rng.random(x.shape) >= p) / (1 - p)
+    return x * mask, (dropout_param, mask)
+    ### END SOLUTION
+
+
+# %% nb="tests dropout_forward__tests 2"
+INVERTED = ("inverted dropout keeps a unit with probability 1 - p and scales it by 1 / (1 - p) in training, "
+            "so that evaluation needs no rescaling: out = x * mask, mask = (u >= p) / (1 - p)")
+
+
+def away_from_zero(shape, seed):
+    """Entries of size 0.5 to 2, of either sign: a zero in the output is a dropped unit."""
+    g = np.random.default_rng(seed)
+    return g.choice([-1.0, 1.0], shape) * g.uniform(0.5, 2.0, shape)
+
+
+def check_dropout_forward(x, p, seed):
+    """One training call with a seed: every unit dropped or scaled by 1 / (1 - p), about a share
+    p of them dropped (within 5 standard deviations of the binomial count), the cache's mask the
+    one that was applied, and the same seed giving the same units."""
+    param = {"p": p, "mode": "train", "seed": seed}
+    with no_calls_to(cnnkit.layers):
+        out, cache = dropout_forward(x, param)
+        again, _ = dropout_forward(x, {"p": p, "mode": "train", "seed": seed})
+    what = f"dropout_forward in training mode, x {x.shape}, p = {p}"
+    out = np.asarray(out)
+    check_shape(f"{what}: out", out, x.shape, hint="out has the shape of x")
+    kept = out != 0
+    n, dropped = x.size, int((~kept).sum())
+    if abs(dropped - n * p) > 5 * np.sqrt(n * p * (1 - p)):
+        swapped = abs(dropped - n * (1 - p)) <= 5 * np.sqrt(n * p * (1 - p))
+        raise AssertionError(f"{what}: {dropped} of {n} units dropped, expected about p * {n} = {n * p:.0f}"
+                             + (". That is about (1 - p) * n: p was taken as the probability of keeping a unit"
+                                if swapped else "")
+                             + "\nHint: p is the probability of dropping a unit (as in PyTorch's nn.Dropout), "
+                               "not of keeping it: keep where u >= p")
+    if kept.any() and np.allclose(out[kept], x[kept], rtol=1e-12, atol=0):
+        raise AssertionError(f"{what}: the kept units equal x, unscaled\nHint: {INVERTED}")
+    check_close(f"{what}: the units that were kept", out[kept], x[kept] / (1 - p), tol=1e-12, hint=INVERTED)
+    if not (isinstance(cache, (tuple, list)) and len(cache) == 2):
+        raise AssertionError(f"{what}: expected the cache (dropout_param, mask), got {type(cache).__name__}"
+                             "\nHint: return out, (dropout_param, mask)")
+    check_close(f"{what}: x * cache[1] (the mask)", x * np.asarray(cache[1]), out, tol=1e-12,
+                hint="the cache holds the scaled mask m that was applied: out = x * m")
+    if not np.array_equal(np.asarray(again), out):
+        raise AssertionError(f"{what}: two calls with the same seed {seed} dropped different units\nHint: use "
+                             "dropout_param['seed']: draw the uniform numbers from np.random.default_rng(seed)")
+
+
+x = away_from_zero((50, 40), 0)
+check_dropout_forward(x, 0.4, seed=3)
+with no_calls_to(cnnkit.layers):
+    three, _ = dropout_forward(x, {"p": 0.4, "mode": "train", "seed": 3})
+    four, _ = dropout_forward(x, {"p": 0.4, "mode": "train", "seed": 4})
+    first, _ = dropout_forward(x, {"p": 0.4, "mode": "train"})
+    second, _ = dropout_forward(x, {"p": 0.4, "mode": "train"})
+    evaluated, cache = dropout_forward(x, {"p": 0.4, "mode": "eval"})
+if np.array_equal(np.asarray(three) != 0, np.asarray(four) != 0):
+    raise AssertionError("dropout_forward: seeds 3 and 4 dropped the same units\nHint: use dropout_param['seed']")
+if np.array_equal(np.asarray(first), np.asarray(second)):
+    raise AssertionError("dropout_forward: two calls without a seed dropped the same units\nHint: without a seed, "
+                         "draw from numpy's global generator (np.random.random), which moves on at every call")
+check_close("dropout_forward in evaluation mode", evaluated, x, tol=1e-15,
+            hint="in evaluation mode every unit is kept, unscaled: out = x (" + INVERTED + ")")
+if not (isinstance(cache, (tuple, list)) and len(cache) == 2 and cache[1] is None):
+    raise AssertionError("dropout_forward in evaluation mode: expected the cache (dropout_param, None)")
+
+# %% nb="tests dropout_forward__hidden 2"
+# hidden tests: other shapes and probabilities, p = 0, and the expected output over many seeds
+### BEGIN HIDDEN TESTS
+check_dropout_forward(away_from_zero((2, 3, 20, 20), 1), 0.8, seed=11)
+check_dropout_forward(away_from_zero((4000,), 2), 0.1, seed=12)
+x = away_from_zero((30, 7), 3)
+with no_calls_to(cnnkit.layers):
+    kept_all, _ = dropout_forward(x, {"p": 0.0, "mode": "train", "seed": 5})
+    evaluated, _ = dropout_forward(x, {"p": 0.9, "mode": "eval", "seed": 5})
+    first, _ = dropout_forward(x, {"p": 0.5, "mode": "train"})
+    second, _ = dropout_forward(x, {"p": 0.5, "mode": "train"})
+check_close("dropout_forward with p = 0 (hidden)", kept_all, x, tol=1e-15)
+if np.array_equal(np.asarray(first), np.asarray(second)):
+    raise AssertionError("dropout_forward: two calls without a seed dropped the same units (hidden)")
+check_close("dropout_forward in evaluation mode, p = 0.9 (hidden)", evaluated, x, tol=1e-15)
+x = away_from_zero((3, 4), 4)
+with no_calls_to(cnnkit.layers):
+    mean = np.mean([np.asarray(dropout_forward(x, {"p": 0.5, "mode": "train", "seed": s})[0]) for s in range(400)],
+                   axis=0)
+# each entry: the mean of 400 draws of 0 or 2x, standard deviation |x| / 20 <= 0.1
+check_close("dropout_forward averaged over 400 seeds (hidden)", mean, x, atol=0.5)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 15: dropout, backward (2 points)
+#
+# `out = x * mask` with the mask fixed by the forward pass, so a dropped unit passes no gradient
+# and a kept one passes its gradient scaled by $1/(1-p)$, like its output. Write
+# `dropout_backward(dout, cache)` returning `dx` for the cache `(dropout_param, mask)` of part 14
+# (its tests make the cache themselves, so a mistake in part 14 is not charged again); in
+# evaluation mode the mask is `None` and `dx = dout`.
+
+# %% nb="solution dropout_backward"
+def dropout_backward(dout, cache):
+    ### BEGIN SOLUTION
+    dropout_param, mask = cache
+    if mask is None:
+        return dout
+    return dout * mask
+    ### END SOLUTION
+
+
+# %% nb="tests dropout_backward__tests 1"
+def dropout_cache(shape, p, seed, mode="train"):
+    """The cache (dropout_param, mask) of part 14, made here with its own uniform numbers."""
+    param = {"p": p, "mode": mode, "seed": seed}
+    if mode == "eval":
+        return param, None
+    return param, (np.random.default_rng(seed).random(shape) >= p) / (1 - p)
+
+
+def check_dropout_backward(shape, p, seed, mode="train"):
+    """The student's dx against autograd through x * mask (PyTorch, float64)."""
+    cache = dropout_cache(shape, p, seed, mode)
+    dout = rng.standard_normal(shape)
+    xt = torch.tensor(away_from_zero(shape, seed), requires_grad=True)
+    (xt if cache[1] is None else xt * torch.tensor(cache[1])).backward(torch.tensor(dout))
+    what = f"dropout_backward in {'training' if mode == 'train' else 'evaluation'} mode, shape {shape}, p = {p}"
+    try:
+        with no_calls_to(cnnkit.layers):
+            dx = dropout_backward(dout, cache)
+    except TypeError as exc:
+        raise AssertionError(f"{what}: TypeError '{exc}'\nHint: in evaluation mode the cache's mask is None: "
+                             "dx = dout") from None
+    check_close(f"{what}: dx", dx, xt.grad.numpy(), tol=1e-12,
+                hint="dx = dout * mask: a dropped unit passes no gradient, a kept one its gradient scaled by "
+                     "1 / (1 - p), like its output; in evaluation mode (mask None) dx = dout")
+
+
+check_dropout_backward((6, 5), 0.5, seed=1)
+check_dropout_backward((6, 5), 0.5, seed=1, mode="eval")
+
+# %% nb="tests dropout_backward__hidden 1"
+# hidden tests: other shapes and probabilities
+### BEGIN HIDDEN TESTS
+check_dropout_backward((2, 3, 4, 5), 0.2, seed=2)
+check_dropout_backward((40,), 0.9, seed=3)
+check_dropout_backward((3, 8), 0.3, seed=4, mode="eval")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## Part 16: written answers (12 points, graded by hand)
 #
 # **Question 1 (6 points).** A stack of three 3x3 convolutions (stride 1, $C$ channels in and out,
 # no biases) has the same receptive field as one 7x7 convolution. Give the number of weights of

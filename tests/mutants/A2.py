@@ -246,3 +246,131 @@ EDITS = [
     Mutant("batchnorm_backward", "batchnorm_backward", "gamma left out of the gradient reaching xhat",
            "    g = dout * gamma\n", "    g = dout\n", "g = dout * gamma"),
 ]
+
+
+# The variant kinds of issue 32, for every part where they apply: calls of the course functions a
+# test swaps in for the student's (conv_output_size, im2col, col2im) by keyword with the notebook's
+# own parameter names; arithmetic equal to the solution's up to float round-off; tuple-like values
+# (lists for tuples, numpy integers for ints).
+_SIZES = "    Ho, Wo = conv_output_size(H, HH, S, P), conv_output_size(W, WW, S, P)\n"
+_SIZES_KW = ("    Ho = conv_output_size(n=H, f=HH, stride=S, pad=P)\n"
+             "    Wo = conv_output_size(n=W, f=WW, stride=S, pad=P, exact=False)\n")
+_SIZES_IM = "    Ho, Wo = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)\n"
+_SIZES_IM_KW = ("    Ho = conv_output_size(n=H, f=HH, stride=stride, pad=pad)\n"
+                "    Wo = conv_output_size(n=W, f=WW, stride=stride, pad=pad)\n")
+_DROP = "    mask = (rng.random(x.shape) >= p) / (1 - p)\n    return x * mask, (dropout_param, mask)\n"
+
+EDITS += [
+    # ---- Part 1: conv_output_size -------------------------------------------------------------
+    Variant("conv_output_size", "conv_output_size", "a numpy integer returned",
+            "    return span // stride + 1\n", "    return np.int64(span) // stride + 1\n"),
+    # ---- Part 2: conv_param_count -------------------------------------------------------------
+    Variant("conv_param_count", "conv_param_count", "kernel pair by np.broadcast_to, count as a numpy integer",
+            "    kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size\n",
+            "    kh, kw = np.broadcast_to(kernel_size, 2)\n"),
+    # ---- Part 3: conv_forward_naive -----------------------------------------------------------
+    Variant("conv_forward_naive", "conv_forward_naive", "conv_output_size called by keyword", _SIZES, _SIZES_KW),
+    Variant("conv_forward_naive", "conv_forward_naive", "window sum by np.tensordot (round-off), cache as a list",
+            "                    out[n, f, i, j] = np.sum(xp[n, :, i * S:i * S + HH, j * S:j * S + WW] * w[f]) + b[f]\n"
+            "    return out, (x, w, b, conv_param)\n",
+            "                    out[n, f, i, j] = b[f] + np.tensordot(xp[n, :, i * S:i * S + HH, j * S:j * S + WW], w[f], 3)\n"
+            "    return out, [x, w, b, conv_param]\n"),
+    # ---- Part 4: conv_backward_naive ----------------------------------------------------------
+    Variant("conv_backward_naive", "conv_backward_naive", "db summed one axis at a time (round-off)",
+            "    db = dout.sum(axis=(0, 2, 3))\n", "    db = dout.sum(axis=3).sum(axis=2).sum(axis=0)\n"),
+    Variant("conv_backward_naive", "conv_backward_naive", "gradients returned as a list",
+            "    return dxp[:, :, P:P + H, P:P + W], dw, db\n", "    return [dxp[:, :, P:P + H, P:P + W], dw, db]\n"),
+    # ---- Part 5: im2col -----------------------------------------------------------------------
+    Variant("im2col", "im2col", "conv_output_size called by keyword", _SIZES_IM, _SIZES_IM_KW),
+    # ---- Part 6: col2im -----------------------------------------------------------------------
+    Variant("col2im", "col2im", "conv_output_size called by keyword", _SIZES_IM, _SIZES_IM_KW),
+    # ---- Part 7: conv_forward_im2col ----------------------------------------------------------
+    Variant("conv_forward_im2col", "conv_forward_im2col", "conv_output_size and im2col called by keyword",
+            _SIZES + "    cols = im2col(x, HH, WW, S, P)\n",
+            _SIZES_KW + "    cols = im2col(x=x, HH=HH, WW=WW, stride=S, pad=P)\n"),
+    Variant("conv_forward_im2col", "conv_forward_im2col", "bias added after the reshape, cache as a list",
+            "    out = w.reshape(Fn, -1) @ cols + b[:, None]\n    out = out.reshape(Fn, N, Ho, Wo).transpose(1, 0, 2, 3)\n"
+            "    return out, (x, w, b, conv_param, cols)\n",
+            "    out = (w.reshape(Fn, -1) @ cols).reshape(Fn, N, Ho, Wo).transpose(1, 0, 2, 3) + b[None, :, None, None]\n"
+            "    return out, [x, w, b, conv_param, cols]\n"),
+    # ---- Part 8: conv_backward_im2col ---------------------------------------------------------
+    Variant("conv_backward_im2col", "conv_backward_im2col", "col2im called by keyword",
+            "    dx = col2im(dcols, x.shape, HH, WW, conv_param[\"stride\"], conv_param[\"pad\"])\n",
+            "    dx = col2im(cols=dcols, x_shape=x.shape, HH=HH, WW=WW, stride=conv_param[\"stride\"], pad=conv_param[\"pad\"])\n"),
+    Variant("conv_backward_im2col", "conv_backward_im2col", "db from dout directly (round-off)",
+            "    db = dS.sum(axis=1)\n", "    db = dout.sum(axis=(0, 2, 3))\n"),
+    # ---- Part 9: max_pool_forward -------------------------------------------------------------
+    Variant("max_pool_forward", "max_pool_forward", "conv_output_size called by keyword",
+            "    Ho, Wo = conv_output_size(H, PH, S, 0), conv_output_size(W, PW, S, 0)\n",
+            "    Ho, Wo = conv_output_size(n=H, f=PH, stride=S), conv_output_size(n=W, f=PW, stride=S, pad=0)\n"),
+    # ---- Part 10: max_pool_backward -----------------------------------------------------------
+    Variant("max_pool_backward", "max_pool_backward", "the cache read by index",
+            "    x, pool_param = cache\n", "    x, pool_param = cache[0], cache[1]\n"),
+    # ---- Part 11: receptive_field -------------------------------------------------------------
+    Variant("receptive_field", "receptive_field", "each layer read by index, a numpy integer returned",
+            "    r, jump = 1, 1\n    for k, s in layers:\n", "    r, jump = np.int64(1), 1\n    for layer in layers:\n        k, s = layer[0], layer[1]\n"),
+    # ---- Part 12: batchnorm_forward -----------------------------------------------------------
+    Variant("batchnorm_forward", "batchnorm_forward", "divide by the standard deviation (round-off)",
+            "    xhat = (x - mean) * inv_std\n", "    xhat = (x - mean) / np.sqrt(var + eps)\n"),
+    Variant("batchnorm_forward", "batchnorm_forward", "cache as a list",
+            "    return gamma * xhat + beta, (xhat, gamma, inv_std)\n", "    return gamma * xhat + beta, [xhat, gamma, inv_std]\n"),
+    # ---- Part 13: batchnorm_backward ----------------------------------------------------------
+    Variant("batchnorm_backward", "batchnorm_backward", "gradients returned as a list",
+            "    return dx, dgamma, dbeta\n", "    return [dx, dgamma, dbeta]\n"),
+
+    # ---- Part 14: dropout_forward -------------------------------------------------------------
+    Variant("dropout_forward", "dropout_forward", "numpy's legacy generator, seeded by np.random.seed",
+            "    rng = np.random.default_rng(seed) if seed is not None else np.random\n"
+            "    mask = (rng.random(x.shape) >= p) / (1 - p)\n",
+            "    if seed is not None:\n        np.random.seed(seed)\n"
+            "    mask = (np.random.rand(*x.shape) >= p) / (1 - p)\n"),
+    Variant("dropout_forward", "dropout_forward", "kept where u < 1 - p, scaled by division (round-off), cache as a list",
+            _DROP, "    keep = rng.random(x.shape) < 1 - p\n    out = np.where(keep, x / (1 - p), 0.0)\n"
+                   "    return out, [dropout_param, keep / (1 - p)]\n"),
+    Variant("dropout_forward", "dropout_forward", "evaluation mode returns a copy of x",
+            "        return x, (dropout_param, None)\n", "        return x.copy(), (dropout_param, None)\n"),
+    Variant("dropout_forward", "dropout_forward", "mask by rng.binomial",
+            "    mask = (rng.random(x.shape) >= p) / (1 - p)\n",
+            "    mask = (rng.binomial(1, 1 - p, size=x.shape) if seed is not None else np.random.binomial(1, 1 - p, x.shape)) / (1 - p)\n"),
+    Mutant("dropout_forward", "dropout_forward", "p taken as the probability of keeping a unit",
+           "    mask = (rng.random(x.shape) >= p) / (1 - p)\n", "    mask = (rng.random(x.shape) < p) / p\n",
+           "p was taken as the probability of keeping a unit"),
+    Mutant("dropout_forward", "dropout_forward", "kept units not scaled (dropout without inversion)",
+           "    mask = (rng.random(x.shape) >= p) / (1 - p)\n", "    mask = (rng.random(x.shape) >= p) * 1.0\n",
+           "the kept units equal x, unscaled"),
+    Mutant("dropout_forward", "dropout_forward", "scaled by 1 / p",
+           "    mask = (rng.random(x.shape) >= p) / (1 - p)\n", "    mask = (rng.random(x.shape) >= p) / p\n",
+           "scales it by 1 / (1 - p) in training"),
+    Mutant("dropout_forward", "dropout_forward", "the seed ignored",
+           "    rng = np.random.default_rng(seed) if seed is not None else np.random\n", "    rng = np.random\n",
+           "use dropout_param['seed']"),
+    Mutant("dropout_forward", "dropout_forward", "a fixed generator when there is no seed",
+           "    rng = np.random.default_rng(seed) if seed is not None else np.random\n",
+           "    rng = np.random.default_rng(seed if seed is not None else 0)\n",
+           "two calls without a seed dropped the same units"),
+    Mutant("dropout_forward", "dropout_forward", "units dropped in evaluation mode too",
+           "    if mode == \"eval\":\n        return x, (dropout_param, None)\n", "",
+           "in evaluation mode every unit is kept"),
+    Mutant("dropout_forward", "dropout_forward", "scaled by 1 - p at evaluation (the 2012 paper's rule)",
+           "        return x, (dropout_param, None)\n", "        return x * (1 - p), (dropout_param, None)\n",
+           "in evaluation mode every unit is kept"),
+    Mutant("dropout_forward", "dropout_forward", "the boolean keep mask in the cache",
+           "    return x * mask, (dropout_param, mask)\n", "    return x * mask, (dropout_param, mask > 0)\n",
+           "the cache holds the scaled mask"),
+
+    # ---- Part 15: dropout_backward ------------------------------------------------------------
+    Variant("dropout_backward", "dropout_backward", "mode read from dropout_param, np.multiply",
+            "    if mask is None:\n        return dout\n    return dout * mask\n",
+            "    if dropout_param[\"mode\"] == \"eval\":\n        return dout.copy()\n    return np.multiply(dout, mask)\n"),
+    Variant("dropout_backward", "dropout_backward", "the cache read by index, np.where on the mask",
+            "    dropout_param, mask = cache\n    if mask is None:\n        return dout\n    return dout * mask\n",
+            "    mask = cache[1]\n    return dout if mask is None else np.where(mask != 0, dout * mask, 0.0)\n"),
+    Mutant("dropout_backward", "dropout_backward", "the kept units' gradient not scaled",
+           "    return dout * mask\n", "    return dout * (mask > 0)\n", "scaled by 1 / (1 - p), like its output"),
+    Mutant("dropout_backward", "dropout_backward", "scaled twice",
+           "    return dout * mask\n", "    return dout * mask / (1 - dropout_param[\"p\"])\n", "dx = dout * mask"),
+    Mutant("dropout_backward", "dropout_backward", "evaluation mode not handled",
+           "    if mask is None:\n        return dout\n", "", "the cache's mask is None"),
+    Mutant("dropout_backward", "dropout_backward", "dout passed through in training",
+           "    return dout * mask\n", "    return dout\n", "a dropped unit passes no gradient"),
+]
