@@ -132,13 +132,24 @@ def tex_to_mathml(tex: str, display: bool = False) -> str | None:
         return None
     try:
         tree = convert_to_element(tex, display="block" if display else "inline")
-        out: list[str] = []
-        _write(tree, out, 0, [0])
-    except (_TooBig, RecursionError, MemoryError):
+    except (RecursionError, MemoryError):
         return None
     except Exception:  # noqa: BLE001 - latex2mathml's errors for TeX it cannot read: left as text
         return None
-    return clean_mathml("".join(out))
+    markup = write_mathml(tree)
+    return None if markup is None else clean_mathml(markup)
+
+
+def write_mathml(tree: Element) -> str | None:
+    """latex2mathml's tree as MathML text: elements of TAGS only (the text and children of any
+    other stay), attributes of ATTRIBUTES with SAFE_VALUE values only, every text escaped; None
+    when it is nested deeper than MAX_DEPTH or longer than MAX_MATHML."""
+    out: list[str] = []
+    try:
+        _write(tree, out, 0, [0])
+    except (_TooBig, RecursionError):
+        return None
+    return "".join(out)
 
 
 @dataclass
