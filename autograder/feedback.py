@@ -123,6 +123,14 @@ class FeedbackContent(Preprocessor):
 
     def preprocess(self, nb, resources):
         sanitize.notebook(nb)
+        self.strip_hidden_tests(nb)
+        resources.setdefault("autograder", {})["summary"] = summary_html(parts(nb))
+        budget = mathrender.typeset_notebook(nb)
+        resources["autograder"]["math"] = {"typeset": budget.typeset, "left_as_text": budget.left_as_text}
+        return nb, resources
+
+    def strip_hidden_tests(self, nb) -> None:
+        """Take the hidden tests out of every test cell, and their failures' details (in place)."""
         for cell in nb.cells:
             if not _is_test_cell(cell):
                 continue
@@ -149,10 +157,6 @@ class FeedbackContent(Preprocessor):
                 if not visible:  # a hidden test failed: say so, not what it checks
                     out["evalue"] = HIDDEN_FAILED
                 out["traceback"] = [f"{out.get('ename', '')}: {out.get('evalue', '')}"]
-        resources.setdefault("autograder", {})["summary"] = summary_html(parts(nb))
-        budget = mathrender.typeset_notebook(nb)
-        resources["autograder"]["math"] = {"typeset": budget.typeset, "left_as_text": budget.left_as_text}
-        return nb, resources
 
 
 def _grader_error(out) -> bool:
