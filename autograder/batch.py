@@ -28,14 +28,14 @@ import nbformat
 from . import sandbox, sanitize, testplan
 from .course import STATUS_FILE, CourseDir, CourseError, check_assignment, release, solution_dir
 from .execute import run_job
-from .limits import assignment_limits, notebook_too_big
-from .pool import SurvivingPool
+from .limits import BACKSTOP, assignment_limits, notebook_too_big
+from .pool import SurvivingPool, WorkerDied
 
 
 @dataclass
 class Outcome:
     student: str
-    status: str   # 'graded', 'failed' or 'unchanged'
+    status: str   # 'graded', 'failed' (the submission's own fault, scored), 'not graded' (the grader failed), 'unchanged'
     reason: str   # 'ok' or what went wrong
     seconds: float = 0.0
 
@@ -286,12 +286,100 @@ def ensure_in_gradebook(assignment: str, course: CourseDir) -> None:
     release(assignment, course, release_dir=course.scratch_release)
 
 
+NOT_GRADED = "not graded"  # the status (and the start of the reason) of a submission the grader failed on
+
+
+def _drop_from_gradebook(course: CourseDir, assignment: str, student: str) -> None:
+    """Remove what preparing a submission put in the gradebook: a submission the grader failed on
+    has no grade at all (an export shows it blank), never a 0."""
+    from nbgrader.api import MissingEntry
+
+    with course.gradebook() as gb:
+        try:
+            gb.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
+
+
+@dataclass
+class _Run:
+    """One pass over some submissions with one executor (see grade_batch)."""
+    api: object
+    course: CourseDir
+    assignment: str
+    expected: list[str]
+    limits: dict
+    unsafe: bool
+    unenforced: list[str]
+
+    def status(self, student, fp, status, reason, fault=None) -> None:
+        data = {"fingerprint": fp, "status": status, "reason": reason, "unenforced": self.unenforced}
+        if fault:
+            data["grader_error"] = fault
+        _write_status(self.course, self.assignment, student, data)
+
+    def not_graded(self, student, fp, fault: str, t0: float) -> Outcome:
+        _drop_from_gradebook(self.course, self.assignment, student)
+        reason = f"{NOT_GRADED}: {fault.splitlines()[0][:300]}"
+        self.status(student, fp, NOT_GRADED, reason, fault=fault[-4000:])
+        return Outcome(student, NOT_GRADED, reason, time.perf_counter() - t0)
+
+    def grade(self, executor, todo, bar, alone: bool = False) -> list[Outcome]:
+        """Prepare, execute and save every (student, fingerprint) of todo."""
+        outcomes, pending, meta = [], [], {}
+        for student, fp in todo:
+            t0 = time.perf_counter()
+            job, problems = _prepare(self.api, self.course, self.assignment, student, self.expected, self.limits)
+            if job is None:
+                _zero_missing(self.course, self.assignment, student)
+                reason = "; ".join(problems)
+                self.status(student, fp, "failed", reason)
+                outcomes.append(Outcome(student, "failed", reason, time.perf_counter() - t0))
+                bar.update()
+                continue
+            job.update(limits=self.limits, sandbox=not self.unsafe, library=sandbox.library_hash())
+            fut = executor.submit(job)
+            pending.append(fut)
+            meta[id(fut)] = (student, fp, problems, t0)
+        for fut in executor.completed(pending):
+            student, fp, problems, t0 = meta[id(fut)]
+            try:
+                result = executor.result(fut)
+            except WorkerDied as exc:  # it killed its worker again when it ran alone: its own doing
+                _zero_missing(self.course, self.assignment, student)
+                reason = "; ".join(problems + [f"grading failed: {type(exc).__name__}: {exc}"])
+                self.status(student, fp, "failed", reason)
+                outcomes.append(Outcome(student, "failed", reason, time.perf_counter() - t0))
+                bar.update()
+                continue
+            except Exception as exc:  # noqa: BLE001 - anything else that broke a worker is the grader's
+                outcomes.append(self.not_graded(student, fp, f"the grading worker failed: {type(exc).__name__}: {exc}", t0))
+                bar.update()
+                continue
+            if result.get("fault"):
+                outcomes.append(self.not_graded(student, fp, result["fault"], t0))
+                bar.update()
+                continue
+            problems = problems + _save(self.api.config, self.course, self.assignment, student, result)
+            _zero_missing(self.course, self.assignment, student)
+            reason = "; ".join(problems) or "ok"
+            if alone and BACKSTOP in reason:
+                reason += " (also when graded again alone)"
+            self.status(student, fp, "graded", reason)
+            outcomes.append(Outcome(student, "graded", reason, time.perf_counter() - t0))
+            bar.update()
+        return outcomes
+
+
 def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] | None = None, workers: int = 1,
                 scheduler: str | None = None, force: bool = False, unsafe: bool = False,
-                limits: dict | None = None, progress: bool = True) -> list[Outcome]:
+                limits: dict | None = None, progress: bool = True, self_check: bool = True) -> list[Outcome]:
     """Grade every submission of an assignment (or the given students); see the module docstring.
 
-    course: a CourseDir, or a folder whose gradebook is FOLDER/gradebook.db."""
+    course: a CourseDir, or a folder whose gradebook is FOLDER/gradebook.db. self_check: first
+    grade the instructor's solution in the same configuration (autograder.selfcheck) and refuse,
+    with the reason, unless it earns every autograded point. A submission that meets a wall-clock
+    backstop is graded again alone, after the others, before it is charged."""
     from tqdm.auto import tqdm
 
     from sqlalchemy.exc import SAWarning
@@ -308,15 +396,20 @@ def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] |
             f"student code cannot be isolated here: {why}.\nGrading without isolation runs each "
             "submission as you, able to read and change your files (the gradebook included). "
             "To accept that risk, pass --unsafe-no-sandbox.")
+    overrides = limits
+    try:
+        limits = assignment_limits(solution_dir(assignment), limits)
+    except ValueError as exc:
+        raise CourseError(str(exc)) from exc
+    if self_check:
+        from . import selfcheck
+
+        selfcheck.require(assignment, overrides, unsafe, grade_batch, scheduler)
     ensure_in_gradebook(assignment, course)
     api = course.nbgrader_api()
     api.config.Autograde.autograde_preprocessors = []  # execution and scoring happen below
     api.coursedir.max_file_size = 50_000  # kB; larger files are left out with a warning
     expected = [p.name for p in solution_dir(assignment).glob("*.ipynb")]
-    try:
-        limits = assignment_limits(solution_dir(assignment), limits)
-    except ValueError as exc:
-        raise CourseError(str(exc)) from exc
     unenforced = sandbox.unenforced(limits) if not unsafe else ["no sandbox (--unsafe-no-sandbox)"]
     for line in unenforced:
         print(f"note: not enforced on this machine: {line}", file=sys.stderr)
@@ -331,53 +424,35 @@ def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] |
         else:
             todo.append((student, fp))
 
-    executor = _Executor(workers, scheduler)
+    run = _Run(api, course, assignment, expected, limits, unsafe, unenforced)
     bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="submission", disable=not progress or not todo)
-    pending, meta = [], {}
+    executor = _Executor(workers, scheduler)
     try:
-        for student, fp in todo:
-            t0 = time.perf_counter()
-            job, problems = _prepare(api, course, assignment, student, expected, limits)
-            if job is None:
-                _zero_missing(course, assignment, student)
-                reason = "; ".join(problems)
-                _write_status(course, assignment, student, {"fingerprint": fp, "status": "failed", "reason": reason,
-                                                            "unenforced": unenforced})
-                outcomes.append(Outcome(student, "failed", reason, time.perf_counter() - t0))
-                bar.update()
-                continue
-            job.update(limits=limits, sandbox=not unsafe, workers=max(1, workers))
-            fut = executor.submit(job)
-            pending.append(fut)
-            meta[id(fut)] = (student, fp, problems, t0)
-        for fut in executor.completed(pending):
-            student, fp, problems, t0 = meta[id(fut)]
-            try:
-                result = executor.result(fut)
-                problems = problems + _save(api.config, course, assignment, student, result)
-                _zero_missing(course, assignment, student)
-                status = "graded"
-            except Exception as exc:  # noqa: BLE001 - a broken worker fails this submission, not the batch
-                _zero_missing(course, assignment, student)
-                problems = problems + [f"grading failed: {type(exc).__name__}: {exc}"]
-                status = "failed"
-            reason = "; ".join(problems) or "ok"
-            _write_status(course, assignment, student, {"fingerprint": fp, "status": status, "reason": reason,
-                                                        "unenforced": unenforced})
-            outcomes.append(Outcome(student, status, reason, time.perf_counter() - t0))
-            bar.update()
+        graded = run.grade(executor, todo, bar)
     finally:
-        bar.close()
         executor.close()
-        shutil.rmtree(course.staging, ignore_errors=True)
-    return sorted(outcomes, key=lambda o: o.student)
+    again = [(o.student, fp) for o in graded for s, fp in todo if s == o.student and BACKSTOP in o.reason]
+    if again:  # a busy machine, not the submission? Once more, alone, before charging it
+        bar.total += len(again)
+        alone = _Executor(1, None)
+        try:
+            redone = {o.student: o for o in run.grade(alone, again, bar, alone=True)}
+        finally:
+            alone.close()
+        graded = [redone.get(o.student, o) for o in graded]
+    bar.close()
+    shutil.rmtree(course.staging, ignore_errors=True)
+    return sorted(outcomes + graded, key=lambda o: o.student)
 
 
 def summary(outcomes: list[Outcome], seconds: float) -> str:
     graded = sum(o.status == "graded" for o in outcomes)
     failed = [o for o in outcomes if o.status == "failed"]
     unchanged = sum(o.status == "unchanged" for o in outcomes)
-    lines = [f"{graded} graded, {len(failed)} failed, {unchanged} unchanged (not regraded) in {seconds:.1f} s"]
+    lost = sum(o.status == NOT_GRADED for o in outcomes)
+    lines = [f"{graded} graded, {len(failed)} failed, {unchanged} unchanged (not regraded)"
+             + (f", {lost} NOT GRADED (the grader failed: nothing was written to the gradebook for them; "
+                "fix the cause and run grade again)" if lost else "") + f" in {seconds:.1f} s"]
     lines += [f"  {o.student}: {o.reason}" for o in outcomes if o.reason != "ok"]
     return "\n".join(lines)
 

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from . import api, exchange
 from .course import DEFAULT_COURSE_DIR, CourseDir, CourseError
-from .limits import CONFIG_FILE, DEFAULTS as DEFAULT_LIMITS
+from .batch import NOT_GRADED
+from .limits import CONFIG_FILE, DEFAULTS as DEFAULT_LIMITS, WALL_FACTOR
 
 
 def _release(args) -> None:
@@ -45,9 +46,16 @@ def _collect(args) -> None:
 def _grade(args) -> None:
     limits = {"cell_timeout": args.cell_timeout, "notebook_timeout": args.notebook_timeout,
               "memory_bytes": int(args.memory_gb * 1024**3) if args.memory_gb else None}
-    api.grade(args.assignment, args.course, args.student, workers=args.workers, scheduler=args.scheduler,
-              force=args.force, unsafe=args.unsafe_no_sandbox, limits=limits, progress=True)
+    reasons = api.grade(args.assignment, args.course, args.student, workers=args.workers,
+                        scheduler=args.scheduler, force=args.force, unsafe=args.unsafe_no_sandbox, limits=limits,
+                        progress=True, self_check=not args.no_self_check)
     print(api.format_table(api.grade_rows(args.course, args.assignment)))
+    lost = sorted(s for s, r in reasons.items() if r.startswith(NOT_GRADED))
+    if lost:
+        print(f"error: {len(lost)} submission(s) not graded because the grader failed ({', '.join(lost)}); "
+              "their grading.json holds the grader's error. Nothing was written to the gradebook for them.",
+              file=sys.stderr)
+        raise SystemExit(1)
 
 
 def _feedback(args) -> None:
@@ -125,10 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--scheduler", help="Dask scheduler address, or 'local' for a local cluster of --workers processes")
     g.add_argument("--force", action="store_true", help="regrade submissions that have not changed")
     where = f"solutions/ASSIGNMENT/{CONFIG_FILE}"
-    g.add_argument("--cell-timeout", type=int, help=f"seconds per cell (default: {where}, else {DEFAULT_LIMITS['cell_timeout']})")
-    g.add_argument("--notebook-timeout", type=int, help=f"seconds per notebook (default: {where}, else {DEFAULT_LIMITS['notebook_timeout']})")
+    g.add_argument("--cell-timeout", type=int, help=f"CPU seconds per cell (default: {where}, else "
+                   f"{DEFAULT_LIMITS['cell_timeout']}); wall-clock backstop {WALL_FACTOR}x that")
+    g.add_argument("--notebook-timeout", type=int, help=f"CPU seconds per notebook (default: {where}, else "
+                   f"{DEFAULT_LIMITS['notebook_timeout']}); wall-clock backstop {WALL_FACTOR}x that")
     g.add_argument("--memory-gb", type=float, help=f"memory limit per kernel in GiB (default: {where}, else {DEFAULT_LIMITS['memory_bytes'] / 1024**3:g})")
     g.add_argument("--unsafe-no-sandbox", action="store_true", help="grade even where student code cannot be isolated (it then runs as you)")
+    g.add_argument("--no-self-check", action="store_true",
+                   help="skip grading the instructor's solution first (a broken grader then marks submissions wrong)")
     verb("feedback", "generate HTML feedback for graded submissions", _feedback)
     e = verb("export", "write the grades as CSV", _export, assignment=False)
     e.add_argument("--to", type=Path, help="CSV file (default: COURSE_DIR/grades.csv)")

@@ -38,7 +38,8 @@ from nbformat.v4 import new_output
 from traitlets import Bool, Int, Unicode
 
 from . import sandbox, wire
-from .limits import DEFAULTS, LimitedNotebookClient, limited_context
+from .limits import (DEFAULTS, WALL_FACTOR, CpuClock, LimitedNotebookClient, backstop_reason, cpu_limit_reason,
+                     limited_context)
 
 DEFAULT_LIMITS = DEFAULTS
 
@@ -61,17 +62,22 @@ class SandboxedKernelManager(AsyncKernelManager):
     def limits(self) -> dict:
         return {**DEFAULT_LIMITS, **json.loads(self.limits_json)}
 
+    def _env(self) -> dict[str, str]:
+        return dict(line.split("=", 1) for line in self.kernel_env.splitlines() if "=" in line)
+
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
-        env = dict(line.split("=", 1) for line in self.kernel_env.splitlines() if "=" in line)
+        if cmd[1:2] == ["-m"]:  # -P: the working folder (the submission's files) is not on sys.path, so no
+            cmd = [cmd[0], "-P", *cmd[1:]]  # submitted file (ipykernel_launcher.py...) runs before the kernel
         if self.use_sandbox:
-            overlays = [(self.cnnkit_copy, _cnnkit_dir())] if self.cnnkit_copy else None
-            return sandbox.wrap(cmd, Path(self.kdir), Path(self.scratch), self.limits, env=env,
-                                cgroup=self.cgroup or None, overlays=overlays)
+            return sandbox.wrap(cmd, Path(self.kdir), Path(self.scratch), self.limits, env=self._env(),
+                                cgroup=self.cgroup or None, library=self.cnnkit_copy or None)
         return sandbox.limit_only(cmd, self.limits["memory_bytes"] or None)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         self.context = limited_context(self.limits)
+        if not self.use_sandbox:  # the same threads and course library as in the sandbox
+            kw["env"] = sandbox.unsafe_env({**(kw.get("env") or {}), **self._env()})
         if self.channel_fd >= 0:
             kw["pass_fds"] = (self.channel_fd,)
         await super()._async_launch_kernel(kernel_cmd, **kw)
@@ -113,20 +119,74 @@ def _not_run(cell, reason: str) -> None:
                                traceback=[f"NotRun: {reason}"])]
 
 
-def _kernel_env(workers: int) -> dict[str, str]:
-    threads = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
-    env = {"NBGRADER_EXECUTION": "autograde", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": threads,
-           "MKL_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads}
+def _kernel_env() -> dict[str, str]:
+    """The environment of a kernel and its checker. One thread for every numerical library, on
+    every machine: the kernel's CPU time is then its work (autograder.limits), floating-point sums
+    run in the same order whatever the grading machine's core count, and N workers use N cores."""
+    env = {"NBGRADER_EXECUTION": "autograde", "PYTHONHASHSEED": "0", "OMP_NUM_THREADS": "1",
+           "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
     for key in ("CNNKIT_DEVICE", "CUDA_VISIBLE_DEVICES", "MPLBACKEND"):
         if key in os.environ:
             env[key] = os.environ[key]
     return env
 
 
-def _cnnkit_dir() -> str:
-    import cnnkit
+class GraderFault(Exception):
+    """A failure of the grader itself, not of the submission: the checker or the kernel could not
+    start, or the checker stopped. The submission is then not graded (autograder.batch), never
+    scored 0. The message says what failed, with the end of the checker's standard error."""
 
-    return str(Path(cnnkit.__file__).resolve().parent)
+
+class StderrTail:
+    """The last `keep` bytes a process wrote to its standard error: a pipe drained by a thread, so
+    the process never blocks on it and a flood costs no memory."""
+
+    def __init__(self, keep: int = 4000):
+        import threading
+        from collections import deque
+
+        self.keep = keep
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._lock = threading.Lock()
+        self.read_fd, self.write_fd = os.pipe()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.read_fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                os.close(self.read_fd)
+                return
+            with self._lock:
+                self._chunks.append(chunk)
+                self._size += len(chunk)
+                while self._size - len(self._chunks[0]) >= self.keep:
+                    self._size -= len(self._chunks.popleft())
+
+    def started(self) -> None:
+        """The child has its copy of the write end: close ours, so the thread sees the end."""
+        if self.write_fd >= 0:
+            os.close(self.write_fd)
+            self.write_fd = -1
+
+    def text(self) -> str:
+        with self._lock:
+            data = b"".join(self._chunks)[-self.keep:]
+        return data.decode("utf-8", "replace").strip()
+
+
+def _fault(what: str, tail: StderrTail | None) -> GraderFault:
+    err = tail.text() if tail is not None else ""
+    return GraderFault(what + (f"; the checker's standard error ends with:\n{err}" if err else
+                               "; the checker wrote nothing to its standard error"))
+
+
+def _cnnkit_dir() -> str:
+    return sandbox.library_dir()
 
 
 _DISABLE = """
@@ -220,14 +280,18 @@ class _Zygote:
         if use_sandbox:  # the same isolation and limits as the kernel, its own folder read-only
             cmd, popen_env = sandbox.wrap(cmd, self.dir, self.dir, limits, env=env), None
         else:
-            cmd, popen_env = sandbox.limit_only(cmd, limits["memory_bytes"] or None), {**os.environ, **env}
+            cmd, popen_env = sandbox.limit_only(cmd, limits["memory_bytes"] or None), sandbox.unsafe_env(env)
+        self.stderr = StderrTail()
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.DEVNULL, env=popen_env, cwd=str(self.dir),
+                                         stderr=self.stderr.write_fd, env=popen_env, cwd=str(self.dir),
                                          pass_fds=(theirs.fileno(),))
         finally:
             theirs.close()
-        self.ready = self._first_line(timeout=120.0) == {"op": "ready"}
+            self.stderr.started()
+        first = self._first_line(timeout=120.0)
+        self.ready = isinstance(first, dict) and first.get("op") == "ready"
+        self.library = first.get("cnnkit") if self.ready else None
 
     def fork(self, channel: socket.socket | None) -> None:
         """A new checker for one notebook, with its end of the channel to the kernel."""
@@ -307,12 +371,20 @@ class Checker:
         self.dir: Path | None = None
         self.reader = self.writer = self.read_transport = None
         self.closed = False
+        self.stderr: StderrTail | None = None
 
     async def start(self, channel: socket.socket | None = None):
         """channel: the checker's end of the socket pair whose other end the kernel has (None:
         a checker for instructor cells only). The caller closes its copy afterwards."""
         self.zygote = _zygote_for(self.use_sandbox, self.limits, self.env)
         if self.zygote is not None:
+            self.stderr = self.zygote.stderr
+            meant = sandbox.LIB_DIR + "/cnnkit" if self.use_sandbox else sandbox.library_dir()
+            if self.zygote.library != meant:
+                got = f"from {self.zygote.library}" if self.zygote.library else "no cnnkit at all"
+                self.zygote = None  # nothing of it to close here: the worker keeps it for the next notebook
+                raise _fault(f"the checker imported {got}, not the course library the grader means ({meant})",
+                             self.stderr)
             self.reader, self.writer, self.read_transport = await self.zygote.streams()
             try:
                 self.zygote.fork(channel)
@@ -334,22 +406,40 @@ class Checker:
             cmd = sandbox.wrap(cmd, self.dir, self.dir, self.limits, env=self.env)
         else:
             cmd = sandbox.limit_only(cmd, self.limits["memory_bytes"] or None)
-            popen_env = {**os.environ, **self.env}
-        self.proc = await asyncio.create_subprocess_exec(
-            *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=popen_env, cwd=str(self.dir), limit=wire.MAX_TEXT + 4096,
-            pass_fds=(channel.fileno(),) if channel is not None else ())
+            popen_env = sandbox.unsafe_env(self.env)
+        self.stderr = StderrTail()
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=self.stderr.write_fd, env=popen_env, cwd=str(self.dir), limit=wire.MAX_TEXT + 4096,
+                pass_fds=(channel.fileno(),) if channel is not None else ())
+        except OSError as exc:
+            raise _fault(f"the checker could not start: {exc}", None) from exc
+        finally:
+            self.stderr.started()
         self.reader, self.writer = self.proc.stdout, self.proc.stdin
 
     async def send(self, msg: dict):
-        self.writer.write((json.dumps(msg) + "\n").encode())
-        await self.writer.drain()
+        try:
+            self.writer.write((json.dumps(msg) + "\n").encode())
+            await self.writer.drain()
+        except (ConnectionError, OSError) as exc:
+            raise _fault(f"the checker stopped ({type(exc).__name__})", self.stderr) from exc
 
     async def read(self) -> dict:
-        line = await self.reader.readline()
+        try:
+            line = await self.reader.readline()
+        except (ConnectionError, OSError, ValueError) as exc:
+            raise _fault(f"the checker's output could not be read ({type(exc).__name__}: {exc})", self.stderr) from exc
         if not line:
-            raise RuntimeError("the checker stopped")
-        return json.loads(line)
+            raise _fault("the checker stopped", self.stderr)
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            raise _fault(f"the checker wrote a line that is not JSON: {line[:200]!r}", self.stderr) from None
+        if not isinstance(msg, dict):
+            raise _fault(f"the checker wrote {type(msg).__name__}, not a message", self.stderr)
+        return msg
 
     async def close(self):
         if self.closed:
@@ -441,8 +531,8 @@ async def _check_cell(client, km, checker: Checker, cell, grade_id: str, source:
             await checker.send({"op": "reply", "error": why} if why else {"op": "reply", "open": True})
     except asyncio.TimeoutError:
         outputs = [{"output_type": "error", "ename": "CellTimeoutError",
-                    "evalue": f"the test ran past the cell time limit of {timeout:.0f} s",
-                    "traceback": [f"CellTimeoutError: the test ran past the cell time limit of {timeout:.0f} s"]}]
+                    "evalue": f"the test ran past {timeout:.0f} s of wall-clock time",
+                    "traceback": [f"CellTimeoutError: the test ran past {timeout:.0f} s of wall-clock time"]}]
         await checker.close()
         raise _CheckerTimeout(outputs)
     finally:
@@ -470,13 +560,82 @@ class _CheckerTimeout(Exception):
 _WIRE_SOURCE = Path(__file__).with_name("wire.py").read_text()
 
 
-async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, workers: int, plan: dict | None = None,
+class _Clock:
+    """The time limits of one notebook (autograder.limits): the kernel's CPU time where /proc tells
+    it, with a wall-clock backstop WALL_FACTOR times longer; wall-clock time alone elsewhere."""
+
+    def __init__(self, limits: dict):
+        self.cell_limit, self.nb_limit = float(limits["cell_timeout"]), float(limits["notebook_timeout"])
+        self.cpu: CpuClock | None = None
+        self.factor = 1
+        self.nb_start = self.cell_start = 0.0
+        self.deadline = time.monotonic() + self.nb_limit  # until the kernel runs
+
+    def kernel_started(self, pid: int | None) -> None:
+        clock = CpuClock(pid) if pid else None
+        now = clock.seconds() if clock is not None else None
+        if now is not None:
+            self.cpu, self.factor, self.nb_start = clock, WALL_FACTOR, now
+        self.deadline = time.monotonic() + self.nb_limit * self.factor
+
+    @property
+    def cell_wall(self) -> float:
+        return self.cell_limit * self.factor
+
+    def _used(self, since: float) -> float | None:
+        now = self.cpu.seconds() if self.cpu is not None else None
+        return None if now is None else now - since
+
+    def cell_timeout(self) -> str:
+        if self.cpu is None:
+            return f"a cell ran past the cell time limit of {self.cell_limit:g} s"
+        return backstop_reason("cell", self.cell_wall, self._used(self.cell_start))
+
+    def notebook_timeout(self) -> str:
+        if self.cpu is None:
+            return f"notebook time limit of {self.nb_limit:g} s reached"
+        return backstop_reason("notebook", self.nb_limit * self.factor, self._used(self.nb_start))
+
+    async def watch(self, client: LimitedNotebookClient) -> None:
+        """While a cell runs: stop the kernel when the cell or the notebook passes its CPU time."""
+        if self.cpu is None:
+            return
+        start = self.cpu.seconds()
+        if start is None:
+            return
+        self.cell_start = start
+        while True:
+            await asyncio.sleep(0.2)
+            now = self.cpu.seconds()
+            if now is None:
+                return
+            if now - start > self.cell_limit:
+                client.stop(cpu_limit_reason("cell", self.cell_limit))
+                return
+            if now - self.nb_start > self.nb_limit:
+                client.stop(cpu_limit_reason("notebook", self.nb_limit))
+                return
+
+
+async def _watched(clock: _Clock, client, work):
+    """Run the awaitable `work` with the CPU watch beside it."""
+    watch = asyncio.ensure_future(clock.watch(client))
+    try:
+        return await work
+    finally:
+        watch.cancel()
+        await asyncio.gather(watch, return_exceptions=True)
+
+
+async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, plan: dict | None = None,
                         cnnkit_copy: str = "") -> str:
     """Execute nb in place; returns 'ok' or why it stopped early (later cells then hold NotRun).
+    Raises GraderFault when the grader fails (the checker or the kernel cannot start, the checker
+    stops): then nothing of the run counts.
 
     With a plan, test cells run in the checker and locked cells in both; see the module docstring."""
     kdir = Path(tempfile.mkdtemp(prefix=".ag-kernel-"))
-    env = _kernel_env(workers)
+    env = _kernel_env()
     cg = sandbox.facts()["cgroup"] if use_sandbox else None
     km = SandboxedKernelManager(kernel_name="python3", transport="ipc",
                                 ip=(sandbox.IPC_DIR + "/k") if use_sandbox else str(kdir / "k"),
@@ -489,18 +648,17 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
     kernel_end, checker_end = socket.socketpair() if plan is not None else (None, None)
     if kernel_end is not None:
         km.channel_fd = kernel_end.fileno()
+    clock = _Clock(limits)
     client = LimitedNotebookClient(
         nb, km=km, timeout=int(limits["cell_timeout"]), allow_errors=True, record_timing=False,
         interrupt_on_timeout=False, resources={"metadata": {"path": str(scratch)}},
         max_cell_output_bytes=int(limits["max_cell_output_bytes"]), max_outputs=int(limits["max_outputs"]),
         max_notebook_output_bytes=int(limits["max_notebook_output_bytes"]))
-    deadline = time.monotonic() + float(limits["notebook_timeout"])
     status = "ok"
     code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     done = 0
-    checker = None
-    if plan is not None:
-        checker = Checker(use_sandbox, limits, env)
+    started = False
+    checker = Checker(use_sandbox, limits, env) if plan is not None else None
     try:
         if checker is not None:
             await checker.start(checker_end)
@@ -508,35 +666,45 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
             await checker.send({"op": "solutions", "defs": plan.get("solutions", {})})
         async with client.async_setup_kernel(cwd=str(scratch), stdout=subprocess.DEVNULL,
                                              stderr=subprocess.DEVNULL):
+            started = True
             if kernel_end is not None:
                 kernel_end.close()  # the kernel has it: its end closes when the kernel's process ends
+            proc = getattr(km.provisioner, "process", None)
+            clock.kernel_started(getattr(proc, "pid", None))
+            client.timeout = int(clock.cell_wall)
             for done, (index, cell) in enumerate(code_cells):
-                left = deadline - time.monotonic()
+                left = clock.deadline - time.monotonic()
                 if left <= 0:
-                    status = f"notebook time limit of {limits['notebook_timeout']} s reached"
+                    status = clock.notebook_timeout()
                     break
                 gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
                 if plan is not None and gid in plan["tests"]:
                     try:
-                        await _check_cell(client, km, checker, cell, gid, plan["tests"][gid], plan["names"][gid],
-                                          min(left, float(limits["cell_timeout"])))
+                        await _watched(clock, client, _check_cell(
+                            client, km, checker, cell, gid, plan["tests"][gid], plan["names"][gid],
+                            min(left, clock.cell_wall)))
                     except _CheckerTimeout as exc:
                         cell.outputs = [nbformat.from_dict(o) for o in exc.outputs]
-                        status = f"a cell ran past the cell time limit of {limits['cell_timeout']} s"
+                        status = clock.cell_timeout()
+                        done += 1
+                        break
+                    if client.stop_reason:  # the kernel was stopped while the test called into it
+                        status = client.stop_reason
                         done += 1
                         break
                     continue
                 if plan is not None and gid in plan["setup"]:
                     cell.source = plan["setup"][gid]
                 try:
-                    await asyncio.wait_for(client.async_execute_cell(cell, index), timeout=left)
+                    await asyncio.wait_for(_watched(clock, client, client.async_execute_cell(cell, index)),
+                                           timeout=left)
                 except CellTimeoutError:  # before asyncio.TimeoutError: since Python 3.11 it is one
-                    status = f"a cell ran past the cell time limit of {limits['cell_timeout']} s"
+                    status = clock.cell_timeout()
                     _not_run(cell, status)
                     done += 1
                     break
                 except asyncio.TimeoutError:
-                    status = f"notebook time limit of {limits['notebook_timeout']} s reached"
+                    status = clock.notebook_timeout()
                     _not_run(cell, status)
                     done += 1
                     break
@@ -544,18 +712,18 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
                     pass  # the error is in the cell's outputs; grading goes on
                 except DeadKernelError:
                     status = client.stop_reason or "the kernel died (it exited, crashed or ran out of memory)"
-                    if time.monotonic() >= deadline - 1.0 and await km.is_alive():
+                    if not client.stop_reason and time.monotonic() >= clock.deadline - 1.0 and await km.is_alive():
                         # nbclient turns the cancellation by wait_for into DeadKernelError
-                        status = f"notebook time limit of {limits['notebook_timeout']} s reached"
+                        status = clock.notebook_timeout()
                     _not_run(cell, status)
                     done += 1
                     break
                 _cap_outputs(cell, int(limits["max_output_bytes"]))
                 if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
-                    status = f"a cell ran past the cell time limit of {limits['cell_timeout']} s"
+                    status = clock.cell_timeout()
                     done += 1
                     break
-                if client.stop_reason:  # stopped while its output streamed in
+                if client.stop_reason:  # stopped while its output streamed in, or by its CPU time
                     status = client.stop_reason
                     done += 1
                     break
@@ -563,14 +731,18 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
                     status = "a cell ran out of memory (limit reached)"
                 if plan is not None and gid in plan["setup"]:  # the trusted setup runs in the checker too
                     shadow = nbformat.v4.new_code_cell()
-                    await _check_cell(client, km, checker, shadow, gid, plan["setup"][gid], None,
-                                      float(limits["cell_timeout"]))
+                    await _check_cell(client, km, checker, shadow, gid, plan["setup"][gid], None, clock.cell_wall)
             else:
                 done = len(code_cells)
-    except DeadKernelError:
+    except GraderFault:
+        raise
+    except DeadKernelError as exc:
+        if not started:
+            raise GraderFault(f"the kernel did not start: {exc}") from exc
         status = client.stop_reason or "the kernel died (it exited, crashed or ran out of memory)"
-    except Exception as exc:  # noqa: BLE001 - anything else still gets a grade and a reason
-        status = f"execution failed: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - not the submission's doing: it is not graded
+        where = "the kernel did not start" if not started else "grading failed"
+        raise GraderFault(f"{where}: {type(exc).__name__}: {exc}") from exc
     finally:
         # nbclient leaves running the client of a kernel manager it was given: its watch and its
         # heartbeat thread stop here, before the kernel does (a heartbeat that missed its kernel
@@ -596,15 +768,22 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, work
 
 def run_job(job: dict) -> dict:
     """Execute a submission. job: {'student', 'assignment', 'notebooks': {name: json text},
-    'files': {relative path: bytes}, 'limits': {...}, 'sandbox': bool, 'workers': int}.
+    'files': {relative path: bytes}, 'limits': {...}, 'sandbox': bool, 'library': the grader's
+    sandbox.library_hash(), or absent}.
     Returns {'student', 'notebooks': {name: executed json text}, 'status': {name: 'ok' or reason},
-    'seconds'}."""
+    'seconds', 'fault'}: fault is None, or what failed in the grader (GraderFault), in which case
+    nothing else of the run counts and the submission is not graded."""
     t0 = time.perf_counter()
     limits = {**DEFAULT_LIMITS, **(job.get("limits") or {})}
     use_sandbox = bool(job.get("sandbox", True))
+    out = {"student": job["student"], "notebooks": {}, "status": {}, "fault": None}
     if use_sandbox and sandbox.check() is not None:
-        raise RuntimeError(f"sandbox unavailable on this worker: {sandbox.check()}")
-    out = {"student": job["student"], "notebooks": {}, "status": {}}
+        out.update(fault=f"the sandbox is unavailable on this worker: {sandbox.check()}", seconds=0.0)
+        return out
+    if job.get("library") and job["library"] != sandbox.library_hash():
+        out.update(fault=f"this worker's course library ({sandbox.library_dir()}) is not the grader's: their "
+                         "source differs; install the same version of the course on every worker", seconds=0.0)
+        return out
     for name, text in job["notebooks"].items():
         scratch = Path(tempfile.mkdtemp(prefix=f"grade-{job['student']}-"))
         try:
@@ -619,8 +798,11 @@ def run_job(job: dict) -> dict:
             copy = ""
             if plan is not None and plan.get("disable") and use_sandbox:
                 copy = _graded_copy(plan["disable"])
-            status = asyncio.run(_run_notebook(nb, scratch, limits, use_sandbox, int(job.get("workers", 1)),
-                                               plan, copy))
+            try:
+                status = asyncio.run(_run_notebook(nb, scratch, limits, use_sandbox, plan, copy))
+            except GraderFault as exc:
+                out.update(fault=f"{name}.ipynb: {exc}", notebooks={}, status={})
+                break
             out["notebooks"][name] = nbformat.writes(nb)
             out["status"][name] = status
         finally:

@@ -11,6 +11,13 @@
   stopped when its connection is dropped for that.
 - `notebook_too_big(path)`: a submitted notebook over the size or cell-count limit is refused
   before nbgrader parses it (100,000 cells would cost a minute of the main process).
+- Time: `cell_timeout` and `notebook_timeout` are seconds of **CPU time** of the kernel and every
+  process it started (`CpuClock`, read from /proc), so how much an honest cell may compute does
+  not depend on what else the machine runs. The kernel computes with one thread, so its CPU time
+  is its work. Wall-clock time is only a backstop, `WALL_FACTOR` times the limit: a cell that
+  meets it (a busy machine, or code that sleeps or waits) stops with a reason that says so, and
+  `autograder.batch` grades that submission again alone before charging it. Where /proc cannot
+  tell a process's CPU time, the limits are wall-clock seconds, and grading says so.
 """
 from __future__ import annotations
 
@@ -43,6 +50,8 @@ DEFAULTS = {
 }
 CONFIG_FILE = "autograder.toml"
 CUT = "[output cut by the autograder]"
+WALL_FACTOR = 4  # the wall-clock backstop of a cell or notebook, as a multiple of its CPU-time limit
+BACKSTOP = "wall-clock backstop"  # in a status: the submission met the backstop, not a limit
 
 
 def assignment_limits(assignment_dir: Path, overrides: dict | None = None) -> dict:
@@ -77,6 +86,61 @@ def notebook_too_big(path: Path, limits: dict) -> str | None:
     if isinstance(cells, list) and len(cells) > limits["max_cells"]:
         return f"{path.name} has {len(cells):,} cells; the limit is {limits['max_cells']:,} (scored 0)"
     return None
+
+
+class CpuClock:
+    """CPU seconds (user and system, finished children included) used so far by the process `root`
+    and every process below it, read from /proc. `seconds()` is None where /proc cannot tell
+    (not Linux, or root is gone)."""
+
+    def __init__(self, root: int):
+        self.root = root
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def seconds(self) -> float | None:
+        parents: dict[int, int] = {}
+        ticks: dict[int, int] = {}
+        try:
+            entries = os.listdir("/proc")
+        except OSError:
+            return None
+        for d in entries:
+            if not d.isdigit():
+                continue
+            try:
+                with open(f"/proc/{d}/stat", "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            fields = data[data.rfind(b")") + 2:].split()  # after "pid (comm) ": state, ppid, ...
+            if len(fields) < 15:
+                continue
+            pid = int(d)
+            parents[pid] = int(fields[1])
+            ticks[pid] = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+        if self.root not in ticks:
+            return None
+        children: dict[int, list[int]] = {}
+        for pid, parent in parents.items():
+            children.setdefault(parent, []).append(pid)
+        total, stack = 0, [self.root]
+        while stack:
+            pid = stack.pop()
+            total += ticks.get(pid, 0)
+            stack += children.get(pid, [])
+        return total / self._tick
+
+
+def cpu_limit_reason(scope: str, limit: float) -> str:
+    """The status of a cell or notebook stopped by its CPU-time limit (scope: 'cell', 'notebook')."""
+    return f"a {scope} ran past the {scope} time limit of {limit:g} s (CPU time of your kernel); the kernel was stopped"
+
+
+def backstop_reason(scope: str, wall: float, cpu: float | None) -> str:
+    """The status of a cell or notebook stopped by the wall-clock backstop, not by its limit."""
+    used = f" after {cpu:.0f} s of CPU time" if cpu is not None else ""
+    return (f"a {scope} ran past the {BACKSTOP} of {wall:g} s{used}: it was waiting, sleeping, or the "
+            "grading machine was too busy")
 
 
 def message_cap(limits: dict) -> int:

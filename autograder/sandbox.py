@@ -41,6 +41,10 @@ SANDBOX_UID = 65534
 SCRATCH = "/scratch"          # the kernel's working folder inside (a tmpfs)
 INBOX = "/.submission"        # the host staging folder, read-only, copied into SCRATCH at start
 IPC_DIR = "/.kernel"          # the kernel's sockets (a tiny tmpfs), reached via /proc/<pid>/root
+# The course library the grader means, shown at LIB_DIR/cnnkit and first on the sandbox's
+# PYTHONPATH: the kernel and the checker import exactly that copy, wherever (or however) the
+# environment installed cnnkit (an editable install of another checkout, a cluster worker).
+LIB_DIR = "/.course"
 CGROUP_ENV = "AUTOGRADER_CGROUP"  # a delegated cgroup v2 folder to create the kernels' cgroups in
 
 # Runs on the host as the grader, from `python -I -S -c`: joins the kernel's cgroup (when there is
@@ -193,9 +197,35 @@ def _system_binds() -> list[str]:
     return args
 
 
+LIBRARY_ENV = "AUTOGRADER_LIBRARY"  # another cnnkit folder to grade with (default: the one imported here)
+
+
+def library_dir() -> str:
+    """The folder of the course library grades are decided with: $AUTOGRADER_LIBRARY, else the
+    cnnkit this grader imported. Kernels, checkers and workers all use this one."""
+    return str(Path(os.environ.get(LIBRARY_ENV) or Path(cnnkit.__file__).parent).resolve())
+
+
+@functools.lru_cache(maxsize=8)
+def _library_hash(folder: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(Path(folder).rglob("*.py")):
+        if "__pycache__" not in p.parts:
+            h.update(str(p.relative_to(folder)).encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def library_hash() -> str:
+    """A hash of library_dir()'s source: a worker on another machine compares it with the grader's."""
+    return _library_hash(library_dir())
+
+
 def readonly_paths() -> list[str]:
-    """What the kernel may read besides the system: the Python installation, the course library."""
-    paths = [sys.base_prefix, sys.prefix, str(Path(cnnkit.__file__).resolve().parent)]
+    """What the kernel may read besides the system: the Python installation (the course library is
+    bound on its own: see `wrap`'s library)."""
+    paths = [sys.base_prefix, sys.prefix]
     out: list[str] = []
     for p in paths:
         real = os.path.realpath(p)
@@ -211,14 +241,16 @@ def cgroup_limits(limits: dict) -> dict[str, str]:
 
 
 def wrap(cmd: list[str], kdir: Path, inbox: Path, limits: dict, env: dict[str, str] | None = None,
-         cgroup: str | None = None, overlays: list[tuple[str, str]] | None = None) -> list[str]:
+         cgroup: str | None = None, library: str | None = None) -> list[str]:
     """The command line that starts cmd (a kernel, or the checker) inside the sandbox.
 
     kdir: a host folder holding the connection file and the passwd file (bound read-only);
     inbox: the host folder with the submission's files (bound read-only, copied to SCRATCH);
     cgroup: the cgroup folder to create for this kernel, or None;
-    overlays: (source, target) folders bound read-only over a path the sandbox already shows, e.g.
-    the grading copy of cnnkit whose reference functions raise (autograder.execute)."""
+    library: the cnnkit folder to import inside (default: library_dir(), the grader's own; the
+    kernel gets the grading copy whose reference functions raise, autograder.execute), bound at
+    LIB_DIR/cnnkit, first on PYTHONPATH, and also over the grader's cnnkit where the sandbox would
+    otherwise show it (a cnnkit installed inside the Python installation)."""
     f = facts()
     kdir, inbox = str(Path(kdir).resolve()), str(Path(inbox).resolve())
     Path(kdir, "passwd").write_text(f"student:x:{SANDBOX_UID}:{SANDBOX_UID}:student:{SCRATCH}:/bin/sh\n")
@@ -235,16 +267,20 @@ def wrap(cmd: list[str], kdir: Path, inbox: Path, limits: dict, env: dict[str, s
              "--size", disk, "--tmpfs", "/tmp", "--size", disk, "--tmpfs", SCRATCH,
              "--size", "1048576", "--tmpfs", IPC_DIR, "--size", "1048576", "--tmpfs", "/dev/shm"]
     args += _system_binds()
-    for p in readonly_paths():
+    shown = readonly_paths()
+    for p in shown:
         args += ["--ro-bind", p, p]
-    for src, dest in overlays or []:
-        args += ["--ro-bind", str(src), str(dest)]
+    library = str(Path(library or library_dir()).resolve())
+    args += ["--ro-bind", library, f"{LIB_DIR}/cnnkit"]
+    real = library_dir()
+    if any(real == p or real.startswith(p + "/") for p in shown):
+        args += ["--ro-bind", library, real]
     args += ["--ro-bind", kdir, kdir, "--ro-bind", str(Path(kdir, "passwd")), "/etc/passwd",
              "--ro-bind", str(Path(kdir, "group")), "/etc/group", "--ro-bind", inbox, INBOX,
              "--remount-ro", "/", "--chdir", "/"]
     base_env = {"HOME": SCRATCH, "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
                 "MPLCONFIGDIR": "/tmp/matplotlib", "IPYTHONDIR": "/tmp/ipython", "LANG": "C.UTF-8",
-                "TMPDIR": "/tmp"}
+                "TMPDIR": "/tmp", "PYTHONPATH": LIB_DIR}
     for k, v in {**base_env, **(env or {})}.items():
         args += ["--setenv", k, v]
     rlimits = {"RLIMIT_AS": int(limits["memory_bytes"]), "RLIMIT_FSIZE": int(limits["disk_bytes"]),
@@ -253,6 +289,14 @@ def wrap(cmd: list[str], kdir: Path, inbox: Path, limits: dict, env: dict[str, s
     inner = [sys.executable, "-I", "-S", "-c", STUB, stub] + list(cmd)
     spec = json.dumps({"bwrap": f["bwrap"], "cgroup": cgroup, "cgroup_limits": cgroup_limits(limits)})
     return [sys.executable, "-I", "-S", "-c", LAUNCHER, spec] + args + ["--"] + inner
+
+
+def unsafe_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a kernel or checker run without the sandbox: this process's, then env,
+    with the grader's course library first on PYTHONPATH (the same library as in the sandbox)."""
+    parent = str(Path(library_dir()).parent)
+    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != parent]
+    return {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join([parent, *rest])}
 
 
 def limit_only(cmd: list[str], memory_bytes: int | None) -> list[str]:
