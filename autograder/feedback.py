@@ -270,10 +270,11 @@ class GetGradesAndState(GetGrades):
     """nbgrader's GetGrades, which puts each graded cell's score and points in its metadata, plus
     whether it still needs a grade by hand (for the summary)."""
 
-    def _get_score(self, cell, resources) -> None:
-        super()._get_score(cell, resources)
+    def _get_score(self, cell, resources) -> None:  # GetGrades._get_score of nbgrader 0.9.6, plus one line
         grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
                                           self.assignment_id, self.student_id)
+        cell.metadata.nbgrader["score"] = grade.score
+        cell.metadata.nbgrader["points"] = grade.max_score
         cell.metadata.nbgrader["needs_manual_grade"] = bool(grade.needs_manual_grade)
 
 

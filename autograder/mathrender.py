@@ -161,6 +161,7 @@ class Budget:
     used: int = 0
     typeset: int = 0
     left_as_text: int = 0
+    examples_left: list[str] = field(default_factory=list)  # the first few formulas left as text
 
     def allows(self, tex: str) -> bool:
         return self.used + len(tex) <= self.tex_chars and time.monotonic() - self.started <= self.seconds
@@ -233,6 +234,8 @@ def typeset_text(text: str, budget: Budget) -> str:
         budget.used += len(tex)
         if mathml is None:
             budget.left_as_text += 1
+            if len(budget.examples_left) < 5:
+                budget.examples_left.append(source[:120])
             out.append(html.escape(source, quote=False))
         else:
             budget.typeset += 1
@@ -307,6 +310,8 @@ def clean_page_html(fragment: str) -> str:
 def typeset_markdown(source: str, attachments: dict | None, budget: Budget) -> str | None:
     """A (sanitised) markdown cell as one HTML block with its math typeset; None when it holds no
     math that could be typeset (the cell is then left as it is)."""
+    if "$" not in source and "\\" not in source:
+        return None
     try:
         rendered = sanitize.render_markdown(source, attachments or None)
     except Exception:  # noqa: BLE001 - nbconvert cannot render it either; it shows it as before
@@ -356,3 +361,38 @@ def typeset_notebook(nb, budget: Budget | None = None) -> Budget:
             for out in cell.get("outputs", []):
                 typeset_output(out, budget)
     return budget
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m autograder.mathrender NOTEBOOK...`: per notebook, the formulas its feedback page
+    would typeset, those it would leave as text (the first few shown), and the time typesetting
+    takes (the median of --repeat runs; the notebook is sanitised first, as for feedback)."""
+    import argparse
+    import copy
+    import statistics
+
+    import nbformat
+
+    parser = argparse.ArgumentParser(prog="python -m autograder.mathrender", description=main.__doc__)
+    parser.add_argument("notebooks", nargs="+")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    left_somewhere = False
+    for path in args.notebooks:
+        clean = sanitize.notebook(nbformat.read(path, as_version=4))
+        times, budget = [], None
+        for _ in range(max(1, args.repeat)):
+            nb = copy.deepcopy(clean)
+            t0 = time.perf_counter()
+            budget = typeset_notebook(nb)
+            times.append(time.perf_counter() - t0)
+        left_somewhere |= budget.left_as_text > 0
+        print(f"{path}: {budget.typeset} formulas typeset, {budget.left_as_text} left as text, "
+              f"{statistics.median(times) * 1000:.0f} ms (median of {len(times)})")
+        for source in budget.examples_left:
+            print(f"    left as text: {source!r}")
+    return 1 if left_somewhere else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -254,3 +254,12 @@ def test_outputs_markdown_html_and_latex_are_typeset():
     assert "<mi>η</mi>" in htm["text/html"] and "<code>$x$</code>" in htm["text/html"]
     assert "<mfrac>" in latex["text/html"] and latex["text/latex"] == r"$\displaystyle \frac{a}{b}$"
     assert plain == {"text/plain": "$x$ stays: plain text is escaped by the template"}
+
+
+def test_the_command_reports_formulas_left_as_text(tmp_path, capsys):
+    path = tmp_path / "n.ipynb"
+    nbformat.write(new_notebook(cells=[new_markdown_cell(r"$x^2$ and $\def\a{b}\a$ and $$\frac{1}{2}$$")]), path)
+    assert mr.main([str(path), "--repeat", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "2 formulas typeset, 1 left as text" in out and r"left as text: '$\\def\\a{b}\\a$'" in out
+    assert mr.main([str(ROOT / "assignments" / "A1" / "A1_mlp_backprop.ipynb"), "--repeat", "1"]) == 0
