@@ -263,3 +263,14 @@ def test_the_command_reports_formulas_left_as_text(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "2 formulas typeset, 1 left as text" in out and r"left as text: '$\\def\\a{b}\\a$'" in out
     assert mr.main([str(ROOT / "assignments" / "A1" / "A1_mlp_backprop.ipynb"), "--repeat", "1"]) == 0
+
+
+def test_a_cell_with_an_attachment_keeps_its_image_when_typeset():
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    cell = new_markdown_cell("![plot](attachment:p.png) with $\\sigma(x)$")
+    cell["attachments"] = {"p.png": {"image/png": png}}
+    nb = sanitize.notebook(new_notebook(cells=[cell]))
+    assert mr.typeset_notebook(nb).typeset == 1
+    source = nb.cells[0].source
+    assert f'src="data:image/png;base64,{png}"' in source and "<math" in source
+    assert "attachments" not in nb.cells[0]  # embedded: the template needs none
