@@ -184,6 +184,7 @@ def split_math(text: str) -> list[tuple[str, str, str]]:
     parts: list[tuple[str, str, str]] = []
     buf: list[str] = []
     at = 0
+    unclosed: set[str] = set()  # openers with no closer after some point: none after a later one
     while True:
         m = _OPEN.search(text, at)
         if m is None:
@@ -197,15 +198,20 @@ def split_math(text: str) -> list[tuple[str, str, str]]:
             continue
         if m.group(1) is not None:
             env = m.group(1)
-            end = text.find("\\end{" + env + "}", m.end()) if env in ENVIRONMENTS else -1
+            end = -1
+            if env in ENVIRONMENTS and opener not in unclosed:
+                end = text.find("\\end{" + env + "}", m.end())
             if end < 0:
+                unclosed.add(opener)
                 buf.append(opener)
                 at = m.end()
                 continue
             stop = end + len("\\end{" + env + "}")
             kind, tex = "display", text[m.start():stop]
         else:
-            close = _CLOSE[opener].search(text, m.end())
+            close = None if opener in unclosed else _CLOSE[opener].search(text, m.end())
+            if close is None:
+                unclosed.add(opener)
             if close is None or close.start() == m.end():
                 buf.append(opener)
                 at = m.end()

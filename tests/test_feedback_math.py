@@ -274,3 +274,12 @@ def test_a_cell_with_an_attachment_keeps_its_image_when_typeset():
     source = nb.cells[0].source
     assert f'src="data:image/png;base64,{png}"' in source and "<math" in source
     assert "attachments" not in nb.cells[0]  # embedded: the template needs none
+
+
+def test_finding_math_in_huge_text_is_linear():
+    """Openers without closers (a flood of them in an output or an answer) are each looked at once."""
+    for flood in ("\\[ " * 100_000, "$$ " * 100_000 + "$", "\\begin{equation} " * 50_000, "\\( x " * 100_000):
+        t0 = time.perf_counter()
+        parts = mr.split_math(flood)
+        assert time.perf_counter() - t0 < 2.0, flood[:10]
+        assert "".join(src for _, src, _ in parts).replace("$", "") == flood.replace("$", "")
