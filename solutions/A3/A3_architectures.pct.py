@@ -69,9 +69,13 @@ def _own_work(name, build, allow=()):
 
 
 def _is_shape(name, value, ndim=3):
-    """A tuple of `ndim` positive ints."""
-    if type(value) is not tuple or len(value) != ndim or not all(isinstance(v, numbers.Integral) and v > 0 for v in value):
-        _fail(name, f"expected a tuple of {ndim} positive ints, got {value!r}", "(channels, height, width)")
+    """A tuple of `ndim` positive ints. Any tuple counts: a torch.Size (what `tensor.shape` gives)
+    and a named tuple are tuples, and while the notebook is graded every tuple arrives as a plain
+    one, so the test means the same in your kernel and at grading. A list is not a shape."""
+    if not isinstance(value, tuple) or len(value) != ndim or not all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) and v > 0 for v in value):
+        _fail(name, f"expected a tuple of {ndim} positive ints, got {value!r}",
+              "(channels, height, width), e.g. a tuple of ints or a torch.Size")
 
 
 def _is_count(name, value):
@@ -140,8 +144,10 @@ with quiet():
 # %% [markdown]
 # ## Part 2: AlexNet (8 points)
 #
-# AlexNet takes a $227 \times 227 \times 3$ image (the paper says 224; only 227 makes the
-# arithmetic work). Its first layers are
+# AlexNet takes a $227 \times 227 \times 3$ image here. The paper's figure says 224: its code
+# (cuda-convnet) counted filter positions rounding up, so 224 gave the same maps as 227 does
+# with the floor rule of Part 1 and no padding, and torchvision keeps 224 and pads CONV1 by 2
+# (lecture 06, "224 or 227?", computes all three). Its first layers are
 #
 # | layer | filters | size | stride | pad |
 # | --- | --- | --- | --- | --- |
@@ -304,7 +310,7 @@ def inception_bottleneck_cost(H, W, c_in, n1, r3, n3, r5, n5, pool_proj):
 with quiet():
     for _name, _got in [("inception_naive_cost", inception_naive_cost(28, 28, 256, 128, 192, 96)),
                         ("inception_bottleneck_cost", inception_bottleneck_cost(28, 28, 256, 128, 64, 192, 64, 96, 64))]:
-        if type(_got) is not tuple or len(_got) != 2:
+        if not isinstance(_got, tuple) or len(_got) != 2:
             _fail(_name, f"expected a tuple (multiply_adds, output_depth), got {_got!r}")
         _is_count(f"{_name}: multiply-adds", _got[0])
         _is_count(f"{_name}: output depth", _got[1])
@@ -322,7 +328,7 @@ with quiet():
 ### BEGIN HIDDEN TESTS
 with quiet():
     for _got in [inception_naive_cost(7, 5, 8, 1, 2, 3), inception_bottleneck_cost(7, 5, 8, 1, 2, 3, 4, 5, 6)]:
-        if type(_got) is not tuple or len(_got) != 2 or not all(isinstance(v, numbers.Integral) for v in _got):
+        if not isinstance(_got, tuple) or len(_got) != 2 or not all(isinstance(v, numbers.Integral) for v in _got):
             _fail("inception costs", f"expected a tuple of two ints, got {_got!r}")
     def _naive(H, W, c, a, b, d):
         return H * W * c * (a + 9 * b + 25 * d), a + b + d + c
@@ -342,12 +348,19 @@ with quiet():
 # %% [markdown]
 # ## Part 5: LeNet-5 (8 points)
 #
-# Write the modern LeNet-5 for $1 \times 28 \times 28$ digits:
+# Write this LeNet-5 for $1 \times 28 \times 28$ digits:
 #
 # `conv 6 (5x5, pad 2) -> tanh -> avgpool 2 -> conv 16 (5x5) -> tanh -> avgpool 2 -> flatten -> FC 120 -> tanh -> FC 84 -> tanh -> FC num_classes`
 #
-# With 10 classes it has 61,706 parameters (the 1998 paper's version, with its sparse C3 table
-# and RBF outputs, has 60,840). `forward` returns the logits, shape `(N, num_classes)`.
+# "Modern LeNet-5" names several networks, and this is one of them: it keeps the paper's tanh
+# and average pooling (the paper's subsampling also had a trainable scale and bias per map),
+# pads the first conv so that a 28x28 digit keeps its size, and replaces the paper's sparse C3
+# and its radial-basis output units by ordinary dense layers. Lecture 06's
+# `cnnkit.models.lenet5()` is the same with ReLU; lecture 11's `small_lenet5` keeps tanh and the
+# paper's unpadded 32x32 input. With 10 classes this one has 61,706 parameters; the 1998 paper's
+# network has 60,000 trainable parameters, plus 840 values of its output units' prototypes that
+# were set by hand and never trained (lecture 06 counts both). `forward` returns the logits,
+# shape `(N, num_classes)`.
 
 # %% nb="solution lenet5"
 class LeNet5(nn.Module):
@@ -675,7 +688,8 @@ with quiet(), swapped_names(ResNet18, BasicBlock=ref.BasicBlock):
 # A 56-layer plain network trains to a *higher training error* than a 20-layer one, while the
 # same networks with identity shortcuts do not. In four to six sentences: why is this not
 # overfitting, what does the identity shortcut make easy for a block to represent, and what does
-# the addition do to the gradient that flows back to the early layers?
+# the addition do to the gradient that flows back to the early layers? (Lecture 08, section 2,
+# measures those gradients in a plain and a residual network.)
 
 # %% [markdown] nb="written residual_why 5"
 # *Model answer.* Overfitting would show a low training error and a high test error; here the
@@ -684,9 +698,18 @@ with quiet(), swapped_names(ResNet18, BasicBlock=ref.BasicBlock):
 # layers to the identity, but stacks of conv-BN-ReLU layers find the identity hard to learn. With
 # a shortcut a block computes $F(x) + x$, so the identity only needs $F = 0$ (weights near zero),
 # and a block learns a small correction to its input. In the backward pass
-# $\partial H / \partial x = \partial F / \partial x + I$: the identity term carries the gradient
-# unchanged to earlier layers, so it neither vanishes nor has to pass through every layer's
-# weights.
+# $\partial H / \partial x = \partial F / \partial x + I$: the identity term passes the gradient
+# of every later block straight down to the earlier ones, a path that does not go through each
+# layer's weights, and the gradient norms of the layers stay within about one order of magnitude
+# of each other (lecture 08). This is not a cure for vanishing gradients in the plain network:
+# with batch norm its gradients do not vanish (the ResNet paper checked), and lecture 08 measures
+# them *growing* more than a thousandfold towards the input at initialisation; the plain stack is
+# hard to optimise although the gradient arrives.
+#
+# *Grading key (5 points).* 2: the evidence is the *training* error, so it is optimisation, not
+# overfitting. 1: the identity is easy, $F = 0$. 2: the identity term of the gradient is a direct
+# path to the early layers. An answer that blames degradation on gradients vanishing in the plain
+# network contradicts lecture 08's measurement: at most 1 of those last 2 points.
 
 # %% [markdown]
 # ## Part 11: a squeeze-and-excitation block (6 points)

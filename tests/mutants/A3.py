@@ -189,3 +189,39 @@ EDITS = [
            "3, padding=1, groups=cardinality, bias=False)\n        self.bn2 = nn.BatchNorm2d(d)\n"
            "        self.conv3 = nn.Conv2d(d, out_ch, 1, stride=stride, bias=False)", "grouped 3x3"),
 ]
+
+
+# The variant kinds of issue 32, for every part where they apply: tuple-like values (a torch.Size
+# from a tensor's .shape, a named tuple, numpy integers) that the visible tests in the student's
+# kernel and the grader must both accept; calls by keyword with the notebook's parameter names
+# (the reference BasicBlock that part 9's tests swap in for the student's); arithmetic equal up to
+# float round-off.
+EDITS += [
+    # Part 1: sizes
+    Variant("sizes", "sizes", "a numpy integer returned",
+            "return (size - kernel + 2 * pad) // stride + 1", "return np.int64(size - kernel + 2 * pad) // stride + 1"),
+    # Part 2: AlexNet
+    Variant("alexnet", "alexnet", "shapes as torch.Size, read from a pooling layer's output",
+            "alexnet_pool1_shape = (96, conv_output_size(55, 3, 2), conv_output_size(55, 3, 2))",
+            "alexnet_pool1_shape = nn.MaxPool2d(3, 2)(torch.zeros(1, *alexnet_conv1_shape)).shape[1:]"),
+    Variant("alexnet", "alexnet", "sizes called by keyword, counts as numpy integers",
+            "alexnet_conv1_shape = (96, conv_output_size(227, 11, 4), conv_output_size(227, 11, 4))\n"
+            "alexnet_conv1_params = conv_param_count(3, 96, 11)",
+            "alexnet_conv1_shape = torch.Size([96] + [conv_output_size(size=227, kernel=11, stride=4)] * 2)\n"
+            "alexnet_conv1_params = np.int64(conv_param_count(in_ch=3, out_ch=96, kernel=11))"),
+    # Part 3: VGG16
+    Variant("vgg16", "vgg16", "counts as numpy integers (np.sum, np.prod)",
+            "vgg16_activation_count = sum(_acts)", "vgg16_activation_count = np.sum(_acts)"),
+    # Part 4: the cost of an inception module
+    Variant("inception_cost", "inception_cost", "a named tuple of numpy integers",
+            "    return macs, n1 + n3 + n5 + c_in\n",
+            "    from collections import namedtuple\n"
+            "    return namedtuple('Cost', 'multiply_adds depth')(np.int64(macs), np.int64(n1 + n3 + n5 + c_in))\n"),
+    # Part 9: ResNet-18 (the tests swap the reference BasicBlock in for the student's)
+    Variant("resnet18", "resnet18", "BasicBlock called by keyword",
+            "blocks += [BasicBlock(in_ch, out_ch, stride), BasicBlock(out_ch, out_ch)]",
+            "blocks += [BasicBlock(in_ch=in_ch, out_ch=out_ch, stride=stride), BasicBlock(in_ch=out_ch, out_ch=out_ch)]"),
+    # Part 11: squeeze-and-excitation
+    Variant("se", "se", "squeeze as a sum over H*W positions (round-off)",
+            "        z = x.mean(dim=(2, 3))\n", "        z = x.sum(dim=(2, 3)) / (x.shape[2] * x.shape[3])\n"),
+]
