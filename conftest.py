@@ -11,6 +11,10 @@ os.environ["PYTHONHASHSEED"] = "0"
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[_var] = "1"
 os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+# grade's self-check (autograder/selfcheck.py) grades the instructor's solution before each batch:
+# the round trips do exactly that already, and tests/test_reproducible_grades.py tests the
+# self-check itself (self_check=True). Off by default here, so no batch pays for it twice.
+os.environ.setdefault("AUTOGRADER_SELF_CHECK", "0")
 
 ROOT = Path(__file__).resolve().parent
 

@@ -91,7 +91,7 @@ def collect(assignment: str, export: Path, course: Where, pattern: str | None = 
 
 def grade(assignment: str, course: Where, students: list[str] | None = None, workers: int = 1,
           scheduler: str | None = None, force: bool = False, unsafe: bool = False,
-          limits: dict | None = None, progress: bool = False, self_check: bool = True) -> dict[str, str]:
+          limits: dict | None = None, progress: bool = False, self_check: bool | None = None) -> dict[str, str]:
     """Autograde submissions (see autograder.batch) and print the summary; returns
     {student: 'ok' or the reason}. A reason that starts with batch.NOT_GRADED means the grader
     failed on that submission: nothing was written to the gradebook for it."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -311,6 +312,7 @@ class _Run:
     limits: dict
     unsafe: bool
     unenforced: list[str]
+    library: str = ""  # sandbox.library_hash() when the batch began: every worker must have the same
 
     def status(self, student, fp, status, reason, fault=None) -> None:
         data = {"fingerprint": fp, "status": status, "reason": reason, "unenforced": self.unenforced}
@@ -337,7 +339,7 @@ class _Run:
                 outcomes.append(Outcome(student, "failed", reason, time.perf_counter() - t0))
                 bar.update()
                 continue
-            job.update(limits=self.limits, sandbox=not self.unsafe, library=sandbox.library_hash())
+            job.update(limits=self.limits, sandbox=not self.unsafe, library=self.library)
             fut = executor.submit(job)
             pending.append(fut)
             meta[id(fut)] = (student, fp, problems, t0)
@@ -373,12 +375,13 @@ class _Run:
 
 def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] | None = None, workers: int = 1,
                 scheduler: str | None = None, force: bool = False, unsafe: bool = False,
-                limits: dict | None = None, progress: bool = True, self_check: bool = True) -> list[Outcome]:
+                limits: dict | None = None, progress: bool = True, self_check: bool | None = None) -> list[Outcome]:
     """Grade every submission of an assignment (or the given students); see the module docstring.
 
     course: a CourseDir, or a folder whose gradebook is FOLDER/gradebook.db. self_check: first
     grade the instructor's solution in the same configuration (autograder.selfcheck) and refuse,
-    with the reason, unless it earns every autograded point. A submission that meets a wall-clock
+    with the reason, unless it earns every autograded point (None: yes, unless the environment
+    says AUTOGRADER_SELF_CHECK=0). A submission that meets a wall-clock
     backstop is graded again alone, after the others, before it is charged."""
     from tqdm.auto import tqdm
 
@@ -401,6 +404,8 @@ def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] |
         limits = assignment_limits(solution_dir(assignment), limits)
     except ValueError as exc:
         raise CourseError(str(exc)) from exc
+    if self_check is None:
+        self_check = os.environ.get("AUTOGRADER_SELF_CHECK", "1") != "0"
     if self_check:
         from . import selfcheck
 
@@ -424,7 +429,7 @@ def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] |
         else:
             todo.append((student, fp))
 
-    run = _Run(api, course, assignment, expected, limits, unsafe, unenforced)
+    run = _Run(api, course, assignment, expected, limits, unsafe, unenforced, sandbox.library_hash())
     bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="submission", disable=not progress or not todo)
     executor = _Executor(workers, scheduler)
     try:

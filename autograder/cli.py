@@ -48,7 +48,7 @@ def _grade(args) -> None:
               "memory_bytes": int(args.memory_gb * 1024**3) if args.memory_gb else None}
     reasons = api.grade(args.assignment, args.course, args.student, workers=args.workers,
                         scheduler=args.scheduler, force=args.force, unsafe=args.unsafe_no_sandbox, limits=limits,
-                        progress=True, self_check=not args.no_self_check)
+                        progress=True, self_check=False if args.no_self_check else None)
     print(api.format_table(api.grade_rows(args.course, args.assignment)))
     lost = sorted(s for s, r in reasons.items() if r.startswith(NOT_GRADED))
     if lost:

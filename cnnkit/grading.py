@@ -306,6 +306,22 @@ def course_solutions(owner, *names: str):
         yield
 
 
+def passed(*grade_ids: str, recheck) -> bool:
+    """Whether the test cells `grade_ids` of this notebook passed: a later part asks it to judge
+    itself on its own (A4's part 5 asks whether parts 1 and 3 passed before it blames a low
+    accuracy on the training recipe).
+
+    At grading time the grader's checker answers from the results of those cells as it ran them
+    (autograder.checker), so nothing the student's code does in the later cell can change the
+    answer. In the student's own notebook there is no such record: `recheck()` decides (it runs
+    those parts' visible checks again, quietly, and returns True when they pass).
+    """
+    bad = [g for g in grade_ids if not isinstance(g, str) or not g]
+    if not grade_ids or bad:
+        raise TypeError(f"passed('grade id', ..., recheck=...) takes test cells' grade ids, got {grade_ids!r}")
+    return bool(recheck())
+
+
 def in_place(value: dict) -> dict:
     """A dict for the function under test to change in place, read back by the test afterwards.
 

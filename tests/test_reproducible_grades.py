@@ -5,7 +5,8 @@ health (autograder/README.md, "What a grade depends on").
   loaded machine; a loop meets the CPU limit; a cell that only waits meets the wall-clock backstop
   and is graded again alone before it is charged;
 - a grader that cannot run (here: a course library that does not import in the sandbox) is named
-  by the self-check before any submission is graded, and without the self-check every submission
+  by the self-check before any submission is graded (the suite turns the self-check off elsewhere:
+  conftest.py), and without the self-check every submission
   is recorded as not graded, with the checker's error, nothing in the gradebook, exit status 1;
 - a worker whose course library differs from the grader's refuses the job;
 - a real Dask scheduler and two workers, started as their own processes from another working
@@ -145,7 +146,7 @@ def test_a_broken_grader_is_named_before_grading_and_never_writes_a_grade(tiny_s
 
     # the self-check grades the instructor's solution first, and names the cause
     with pytest.raises(course.CourseError) as exc:
-        batch.grade_batch(tiny.NAME, work, workers=1, unsafe=UNSAFE, progress=False)
+        batch.grade_batch(tiny.NAME, work, workers=1, unsafe=UNSAFE, progress=False, self_check=True)
     message = str(exc.value)
     assert "self-check failed, so no submission was graded" in message
     assert "deliberately broken" in message, message
@@ -170,7 +171,7 @@ def test_a_broken_grader_is_named_before_grading_and_never_writes_a_grade(tiny_s
 
     # fixed: graded as usual, and the earlier failures left nothing behind
     monkeypatch.delenv(sandbox.LIBRARY_ENV)
-    outcomes = batch.grade_batch(tiny.NAME, work, workers=1, unsafe=UNSAFE, progress=False)
+    outcomes = batch.grade_batch(tiny.NAME, work, workers=1, unsafe=UNSAFE, progress=False, self_check=True)
     assert {o.student: o.status for o in outcomes} == {"alice": "graded", "bob": "graded"}
     assert {r["student"]: r["autograded"] for r in api.grade_rows(work, tiny.NAME)} == {"alice": 5, "bob": 2}
 
