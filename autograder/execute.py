@@ -37,7 +37,7 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernel
 from nbformat.v4 import new_output
 from traitlets import Bool, Int, Unicode
 
-from . import sandbox, wire
+from . import sandbox, wire, withhold
 from .limits import (DEFAULTS, WALL_FACTOR, CpuClock, LimitedNotebookClient, backstop_reason, cpu_limit_reason,
                      limited_context)
 
@@ -189,51 +189,22 @@ def _cnnkit_dir() -> str:
     return sandbox.library_dir()
 
 
-_DISABLE = """
-
-# --- added by the autograder for grading: the reference implementations are not available ---
-def _autograder_disable(_kept):
-    import types as _types
-
-    def _stub(_qual):
-        def disabled(*args, **kwargs):
-            raise RuntimeError(f"{_qual} is the course library's reference implementation; it is not "
-                               "available while your notebook is graded. Write it yourself.")
-        disabled.__name__ = _qual.rsplit(".", 1)[-1]
-        return disabled
-
-    _g = globals()
-    for _n, _o in list(_g.items()):
-        if _n in _kept or _n.startswith("_"):
-            continue
-        if isinstance(_o, _types.FunctionType) and _o.__module__ == __name__:
-            _g[_n] = _stub(f"{__name__}.{_n}")
-        elif isinstance(_o, type) and _o.__module__ == __name__ and any(
-                _b.__name__ == "Module" and _b.__module__.startswith("torch.nn") for _b in _o.__mro__):
-            # a model class stays a class (the library's own subclasses still import), its methods raise
-            for _m, _f in list(vars(_o).items()):
-                if isinstance(_f, (_types.FunctionType, staticmethod, classmethod)):
-                    setattr(_o, _m, _stub(f"{__name__}.{_n}.{_m}"))
-
-
-_autograder_disable(KEPT)
-del _autograder_disable
-"""
-
-
 def graded_cnnkit(disable: dict, into: Path) -> Path:
-    """A copy of cnnkit whose modules in `disable` ({'cnnkit.layers': [names kept]}) have every
-    public function replaced by one that raises. Bound over cnnkit in the grading sandbox, it
+    """A copy of cnnkit in which each module of `disable` ({'cnnkit.layers': [names kept]}; a
+    package: each of its modules) is generated again without its withheld definitions: each
+    becomes a stub that raises (autograder.withhold). Bound over cnnkit in the grading sandbox, it
     decides "your function must not call the library's version" where the student's code cannot
-    interfere: the real code is simply not there."""
+    interfere: the real code is simply not there, as source or as bytecode."""
     dest = Path(into) / "cnnkit"
-    shutil.copytree(_cnnkit_dir(), dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(_cnnkit_dir(), dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo"))
     for module, kept in disable.items():
         parts = module.split(".")[1:]
         path = dest.joinpath(*parts).with_suffix(".py")
         paths = [path] if path.exists() else sorted(dest.joinpath(*parts).rglob("*.py"))  # a package: all of it
         for path in paths:
-            path.write_text(path.read_text() + _DISABLE.replace("KEPT", repr(set(kept))))
+            rel = path.relative_to(dest.parent).with_suffix("").parts
+            name = ".".join(rel[:-1] if rel[-1] == "__init__" else rel)
+            path.write_text(withhold.withheld_source(path.read_text(), name, kept).source)
     return dest
 
 
