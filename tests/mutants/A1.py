@@ -153,3 +153,73 @@ EDITS = [
     Mutant("digits", "digits", "weights initialised to zero",
            "weight_scale=0.1,", "weight_scale=0.0,", "weight_scale must be positive"),
 ]
+
+
+# The variant kinds of issue 32, for every part where they apply: calls of the functions a test
+# swaps in for the student's (the course's layers in part 5, the test's model.loss in part 6) by
+# keyword with the notebook's own parameter names; arithmetic equal to the solution's up to float
+# round-off (an entry put back by adding and subtracting h); tuple-like values (lists for tuples,
+# numpy numbers for Python ones).
+_LAYERS = ("        s1, cache1 = affine_forward(X, W1, b1)\n        a1, cache_relu = relu_forward(s1)\n"
+           "        scores, cache2 = affine_forward(a1, W2, b2)\n        if y is None:\n            return scores\n"
+           "        data_loss, dscores = softmax_loss(scores, y)\n")
+_LAYERS_KW = ("        s1, cache1 = affine_forward(x=X, w=W1, b=b1)\n        a1, cache_relu = relu_forward(x=s1)\n"
+              "        scores, cache2 = affine_forward(x=a1, w=W2, b=b2)\n        if y is None:\n            return scores\n"
+              "        data_loss, dscores = softmax_loss(scores=scores, y=y)\n")
+_BACK = ("        da1, dW2, db2 = affine_backward(dscores, cache2)\n        ds1 = relu_backward(da1, cache_relu)\n"
+         "        _, dW1, db1 = affine_backward(ds1, cache1)\n")
+_BACK_KW = ("        da1, dW2, db2 = affine_backward(dout=dscores, cache=cache2)\n"
+            "        ds1 = relu_backward(dout=da1, cache=cache_relu)\n"
+            "        _, dW1, db1 = affine_backward(dout=ds1, cache=cache1)\n")
+
+EDITS += [
+    # ---- Part 1: activations ------------------------------------------------------------------
+    Variant("activations", "activations", "sigmoid gradient as dout * (s - s * s) (round-off)",
+            "    dx = dout * s * (1.0 - s)\n", "    dx = dout * (s - s * s)\n"),
+    Variant("activations", "activations", "leaky ReLU's cache as a list",
+            "    cache = (x, slope)\n", "    cache = [x, slope]\n"),
+    # ---- Part 2: affine -----------------------------------------------------------------------
+    Variant("affine", "affine", "dw as (dout.T @ x).T (round-off), gradients returned as a list",
+            "    dw = x.reshape(N, -1).T @ dout\n    db = dout.sum(axis=0)\n    ### END SOLUTION\n    return dx, dw, db",
+            "    dw = (dout.T @ x.reshape(N, -1)).T\n    db = dout.sum(axis=0)\n    ### END SOLUTION\n    return [dx, dw, db]"),
+    # ---- Part 3: losses -----------------------------------------------------------------------
+    Variant("losses", "losses", "L2 from pred - target (round-off), a numpy float loss",
+            "    diff = target - pred\n    loss = float(np.sum(diff ** 2) / N)\n    dpred = -2.0 * diff / N\n",
+            "    loss = np.sum((pred - target) ** 2) / N\n    dpred = 2 * (pred - target) / N\n"),
+    Variant("losses", "losses", "softmax loss as log-sum-exp minus the label's score (round-off), a numpy float",
+            "    loss = float(-log_probs[np.arange(N), y].mean())\n",
+            "    lse = np.log(np.exp(shifted).sum(axis=1))\n    loss = np.mean(lse - shifted[np.arange(N), y])\n"),
+    # ---- Part 4: numerical gradient -----------------------------------------------------------
+    Variant("numgrad", "numgrad", "entries put back by adding and subtracting h (round-off)",
+            "        x[idx] = old + h\n        f_plus = float(f(x))\n        x[idx] = old - h\n"
+            "        f_minus = float(f(x))\n        x[idx] = old\n",
+            "        x[idx] += h\n        f_plus = float(f(x))\n        x[idx] -= 2 * h\n"
+            "        f_minus = float(f(x))\n        x[idx] += h\n"),
+    Variant("numgrad", "numgrad", "the difference times 0.5 / h (round-off)",
+            "        grad[idx] = (f_plus - f_minus) / (2.0 * h)\n", "        grad[idx] = (f_plus - f_minus) * (0.5 / h)\n"),
+    # ---- Part 5: two-layer network ------------------------------------------------------------
+    Variant("twolayer", "twolayer", "the layers called by keyword (forward)", _LAYERS, _LAYERS_KW),
+    Variant("twolayer", "twolayer", "the layers called by keyword (backward), penalty by np.vdot (round-off)",
+            "        loss = data_loss + 0.5 * self.reg * (np.sum(W1 ** 2) + np.sum(W2 ** 2))\n" + _BACK,
+            "        loss = data_loss + 0.5 * self.reg * (np.vdot(W1, W1) + np.vdot(W2, W2))\n" + _BACK_KW),
+    Variant("twolayer", "twolayer", "loss and grads returned as a list",
+            "        return loss, grads\n", "        return [loss, grads]\n"),
+    # ---- Part 6: training ---------------------------------------------------------------------
+    Variant("train", "train", "model.loss called by keyword",
+            "            loss, grads = model.loss(X_train[idx], y_train[idx])\n",
+            "            loss, grads = model.loss(X=X_train[idx], y=y_train[idx])\n"),
+    Variant("train", "train", "the accuracy helper calls model.loss(X=...) by keyword",
+            "    return float(np.mean(np.argmax(model.loss(X), axis=1) == y))\n",
+            "    return float(np.mean(np.argmax(model.loss(X=X), axis=1) == y))\n"),
+    Variant("train", "train", "epoch loss as sum / count (round-off), the accuracy helper by keyword",
+            "        history[\"train_loss\"].append(float(np.mean(losses)))\n"
+            "        history[\"train_acc\"].append(accuracy(model, X_train, y_train))\n"
+            "        history[\"val_acc\"].append(accuracy(model, X_val, y_val))\n",
+            "        history[\"train_loss\"].append(sum(losses) / len(losses))\n"
+            "        history[\"train_acc\"].append(accuracy(model=model, X=X_train, y=y_train))\n"
+            "        history[\"val_acc\"].append(accuracy(model=model, X=X_val, y=y_val))\n"),
+    # ---- Part 6b: the settings that train the digits model ------------------------------------
+    Variant("digits", "digits", "settings as numpy numbers",
+            "net_settings = dict(hidden_dim=100, weight_scale=0.1, reg=1e-3)\n",
+            "net_settings = dict(hidden_dim=np.int64(100), weight_scale=np.float64(0.1), reg=np.float64(1e-3))\n"),
+]
