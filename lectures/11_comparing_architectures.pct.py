@@ -31,6 +31,7 @@ from sklearn.linear_model import LogisticRegression
 from cnnkit.data import SHAPE_CLASSES, load_digits, load_shapes
 from cnnkit.device import make_repeatable, pick_device, seed_everything
 from cnnkit.inspect import count_macs, count_params, on_meta
+from cnnkit.models import lenet5
 from cnnkit.models.small import SMALL_MODELS
 from cnnkit.plots import WIDTH, show_images
 from cnnkit.train import evaluate, fit
@@ -113,6 +114,35 @@ print(f"fewest parameters: {fewest}; most multiply-adds: {most_macs}")
 # most multiply-adds, because every layer of a dense block convolves full-resolution maps of
 # all earlier features. LeNet-5 needs a small fraction of anyone else's multiply-adds.
 #
+# **Which LeNet-5, which ResNet-20?** The names in this table are short; the models are the
+# small versions of `cnnkit.models.small`, and two of them differ from the models of the same
+# name elsewhere in the course:
+#
+# * "LeNet-5" here is the paper's layout on 32x32 inputs **without padding**, with tanh, average
+#   pooling and plain FC layers 120-84-10, on three input channels. It is neither lecture 06's
+#   *modern* variant (padding 2 for 28x28 digits, ReLU) nor the paper's network (sparse C3,
+#   trainable subsampling, RBF outputs).
+# * "pre-act ResNet-20" changes **two** things against "ResNet-20": the order inside each block
+#   (full pre-activation) and the shortcut where the shape changes, a 1x1 projection (option B)
+#   instead of ResNet-20's parameter-free zero padding (option A, lecture 08). A difference between
+#   the two mixes both effects.
+#
+# The cell counts each model's parameters and the shortcut convolutions of the two ResNet-20s.
+
+# %%
+lenets = {"this lecture's LeNet-5 (3x32x32, no padding, tanh)": SMALL_MODELS["LeNet-5"](),
+          "lecture 06's modern variant (1x28x28, padding 2, ReLU)": lenet5(variant="modern"),
+          "the paper's LeNet-5 (1x32x32, sparse C3, RBF outputs)": lenet5(variant="paper")}
+for name, m in lenets.items():
+    acts = {type(x).__name__ for x in m.modules()} & {"Tanh", "ReLU", "ScaledTanh"}
+    print(f"{name:55s} {count_params(m, trainable_only=True):>7,} trainable parameters; activation {', '.join(sorted(acts))}")
+resnets = {name: SMALL_MODELS[name]() for name in ("ResNet-20", "pre-act ResNet-20")}
+for name, m in resnets.items():
+    shortcut = sum(count_params(x) for n, x in m.named_modules() if n.endswith("downsample"))
+    print(f"{name:18s} parameters in shortcut convolutions: {shortcut:,}")
+print("difference in parameters:", f"{count_params(resnets['pre-act ResNet-20']) - count_params(resnets['ResNet-20']):,}")
+
+# %% [markdown]
 # ## 3. Training them all
 #
 # Each model is trained from the same seed. The cell prints nothing that depends on the
@@ -157,16 +187,17 @@ plt.show()
 # %% [markdown]
 # How to read the table and the curves:
 #
-# * the costs are exact; the accuracies and times are one seeded run on this machine;
-# * one recipe suits some models better than others: AlexNet, with neither batch norm nor a
-#   small size, and with dropout, is the one it fits least (in the runs made while writing this
-#   lecture it was the slowest to leave chance); LeNet-5 has no batch norm either, but it is
-#   tiny and the digits are a task at its own scale;
-# * on a task this small, more multiply-adds do not buy accuracy in a few epochs: the ranking
-#   near the top is within what another seed changes, and should not be over-read;
-# * time per epoch follows the multiply-adds only roughly: DenseNet-BC's many small
-#   concatenations and AlexNet's local response normalisation cost more than their
-#   multiply-adds say.
+# * the costs are exact; the accuracies and times are one seeded run on the machine that ran the
+#   cell (the stored notebook: a CPU), and another seed or machine changes them;
+# * one recipe suits some models better than others. AlexNet, with neither batch norm nor a
+#   small size, and with dropout, is the one it is least likely to suit: look at how fast its
+#   curve leaves chance compared with the batch-normalised models'. LeNet-5 has no batch norm
+#   either, but it is tiny;
+# * on a task this small, more multiply-adds need not buy accuracy in a few epochs, and the
+#   order of the models near the top is within what another seed changes: do not over-read it;
+# * time per epoch need not follow the multiply-adds: where the table's times and multiply-adds
+#   disagree, look for memory-bound work that multiply-adds do not count (DenseNet-BC's many
+#   concatenations, AlexNet's local response normalisation, lecture 09's values-written count).
 #
 # ## 4. What this comparison checks, and what it does not
 #
@@ -176,21 +207,24 @@ plt.show()
 #
 # * **"Full pre-activation trains best"** (lecture 08) is the pre-activation paper's CIFAR-10
 #   result for ResNet-110 and ResNet-164: 6.37% and 5.46% error against 6.61% and 5.93% for the
-#   original blocks. At 20 layers and this budget the two ResNet-20s are not separated by one
-#   seed; this lecture does **not** check the claim, and the paper itself found the gain
-#   growing with depth (its 1001-layer network gains most).
+#   original blocks. At 20 layers and this budget one seed cannot separate the two ResNet-20s,
+#   which here also differ in their shortcuts (above); this lecture does **not** check the claim,
+#   and the paper itself found the gain growing with depth (its 1001-layer network gains most).
 # * **"ResNeXt beats ResNet at equal cost"** (lecture 09) is the ResNeXt paper's ImageNet result
 #   (ResNeXt-50 32x4d against ResNet-50, with the same multiply-adds, measured in lecture 09);
 #   no small ResNeXt is trained here, so it remains the paper's result.
-# * What the comparison does show: the costs (exact), and how much faster batch-normalised
-#   networks start under one recipe than the two without batch norm.
+# * What the comparison does show: the costs (exact), and, in the curves of this one run, how
+#   fast each network leaves chance under one recipe, the batch-normalised ones against the two
+#   without batch norm.
 #
 # ## 5. First-layer filters
 #
 # The first layer looks at pixels, so its filters can be drawn as images: each filter of
 # AlexNet's first layer is a 5x5x3 array of weights, shown as a small RGB picture (each filter
-# scaled to [0, 1] on its own, so grey is zero). On the digits, whose three channels are
-# equal, the filters come out nearly grey; their patterns are strokes and blobs of a few pixels.
+# scaled to [0, 1] on its own, so grey is zero). What they look like depends on the data the
+# cell trained on (printed first): on the digits (the stored CPU run), whose three channels are
+# equal, the filters come out nearly grey, with strokes and blobs of a few pixels; on the shapes
+# (a GPU run) colour enters them.
 
 # %%
 def filter_images(conv: nn.Conv2d) -> np.ndarray:
@@ -201,6 +235,7 @@ def filter_images(conv: nn.Conv2d) -> np.ndarray:
     return 0.5 + 0.5 * w / np.maximum(scale, 1e-12)
 
 
+print("trained on:", CFG["data"])
 alexnet = results["AlexNet"][2]
 show_images(filter_images(alexnet[0]), ncols=12)
 plt.suptitle("AlexNet's first-layer filters (48 of 5x5x3), trained", y=1.02)
@@ -211,8 +246,8 @@ plt.suptitle("the same layer at initialisation", y=1.02)
 plt.show()
 
 # %% [markdown]
-# Compare the trained filters with the random ones they started from: a few epochs on
-# 1,259 images move them only part of the way, and AlexNet's famous Gabor-like edges and colour
+# Compare the trained filters with the random ones they started from: a few epochs on a small
+# data set can move them only part of the way, and AlexNet's famous Gabor-like edges and colour
 # blobs come from 1.2 million ImageNet images and 90 epochs. The cell below measures
 # "smooth" as the share of each filter's energy in its neighbouring-pixel differences.
 
@@ -237,11 +272,11 @@ print(f"roughness (about 1.6 for independent random 5x5 weights, lower for smoot
 # %% [markdown]
 # ## 6. Feature maps of one input
 #
-# Forward hooks catch the output of each layer. Below, one test digit goes through the trained
-# VGG: after each of its three stages (two convs, batch norm and ReLU, then a max pool) the
-# first eight channels are shown. The maps halve in size and multiply in number; early maps
-# still look like the digit (strokes, edges in one direction), later ones are coarse maps of
-# where a part of a digit is.
+# Forward hooks catch the output of each layer. Below, one test image (a digit in the stored
+# CPU run, a shape on a GPU) goes through the trained VGG: after each of its three stages (two
+# convs, batch norm and ReLU, then a max pool) the first eight channels are shown. The maps halve
+# in size and multiply in number; early maps still look like the input (strokes, edges in one
+# direction), later ones are coarse maps of where a part of it is.
 
 # %%
 vgg = results["VGG"][2].eval()
@@ -324,6 +359,9 @@ acc_pixels = linear_probe(B_X.reshape(len(B_X), -1))
 acc_features = linear_probe(F_B)
 acc_random = linear_probe(F_rand)
 print(f"task B: {B_half} images to fit each linear classifier, {len(B_y) - B_half} to test it (chance 0.20)")
+print("features of the trained VGG beat raw pixels by more than 0.2:", acc_features - acc_pixels > 0.2)
+print("features of the trained VGG beat those of the untrained one by more than 0.1:", acc_features - acc_random > 0.1)
+print("features of the untrained VGG beat raw pixels:", acc_random > acc_pixels + 0.05)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -334,15 +372,20 @@ print(f"linear classifier on task B: raw pixels {acc_pixels:.3f}, features of th
       f"features of the VGG trained on task A {acc_features:.3f}")
 
 # %% [markdown]
-# On raw pixels a linear classifier does poorly: a shape's class does not depend on its colour,
-# position or size, and all three change the pixels a lot. The features of the network trained
-# on the *other* classes do much better, though the network never saw a plus or a ring: what it
-# learned about outlines, stripes and invariance to colour and position carries over. Part of
-# the gain comes from the architecture alone: convolutions, pooling and ReLUs with random
-# weights already make features that a linear classifier reads better than pixels (the middle
-# figure), a known and surprising effect. Training on task A adds the rest. This is
-# "the features generalise" in small: on ImageNet the same experiment, with FC7 of AlexNet or
-# VGG, beat the hand-designed features of its day on many other data sets.
+# The verdicts, with margins far wider than rounding can move: on raw pixels a linear classifier
+# does poorly, because a shape's class does not depend on its colour, position or size, and all
+# three change the pixels a lot. The features of the network trained on the *other* classes do
+# much better, though the network never saw a plus or a ring: what it learned about outlines,
+# stripes and invariance to colour and position carries over. Part of the gain comes from the
+# architecture alone: convolutions, pooling and ReLUs with random weights already make features
+# that a linear classifier reads better than pixels, a known and surprising effect. Training on
+# task A adds the rest.
+#
+# **How far this goes.** It is one training seed, one split of the classes and one small network:
+# it shows that the effect exists here, not how large it is in general (another seed would move
+# the figures above; the verdicts' margins leave room for that). This is "the features
+# generalise" in small; on ImageNet the same experiment, with FC7 of AlexNet or VGG, beat the
+# hand-designed features of its day on many other data sets.
 #
 # ## Check yourself
 #
@@ -368,15 +411,17 @@ print(f"linear classifier on task B: raw pixels {acc_pixels:.3f}, features of th
 # the machine's peak rate. DenseNet's concatenations and AlexNet's LRN are both in the table.
 # </details>
 #
-# 3. The comparison above ranks pre-activation ResNet-20 below ResNet-20. Does that refute the
-#    pre-activation paper?
+# 3. Suppose the table above put pre-activation ResNet-20 a point or two below ResNet-20 (look
+#    at what this run gave). Would that refute the pre-activation paper?
 #
 # <details><summary>Answer</summary>
 #
-# No. One seed of a four-epoch run has a spread of several points (lecture 10 measured it), so
-# the order of two models within that spread is chance; and the paper's claim is about deep
-# networks (110 to 1001 layers) trained to convergence on CIFAR-10. To test it one would train
-# deep versions over several seeds and compare the mean difference with its spread.
+# No, whichever way the two come out. One seed of a four-epoch run has a spread of several points
+# (lecture 10 measured it), so the order of two models within that spread is chance; the two
+# models here also differ in their shortcuts, not only in the order inside the block; and the
+# paper's claim is about deep networks (110 to 1001 layers) trained to convergence on CIFAR-10.
+# To test it one would train deep versions over several seeds, with the same shortcuts, and
+# compare the mean difference with its spread.
 # </details>
 #
 # 4. Why compare against features of an *untrained* network, too?
