@@ -295,6 +295,26 @@ plt.show()
 # float32 and float64 ratios printed above to see how much of the gap each precision shows on the
 # machine that built this notebook.
 #
+# **Where numpy can win.** Look at the backward ratios too: some can come out near or even below
+# 1, numpy's im2col as fast as PyTorch or faster. In float64 that is no surprise. PyTorch's CPU
+# convolution has no oneDNN kernel for float64 and falls back to its `Slow2d` backend, which is
+# its own im2col followed by a BLAS matrix product: the algorithm of this lecture, so the two
+# differ only in overheads (the next cell asks PyTorch which backend it picks). In float32 a
+# ratio below 1 means that oneDNN's backward kernels for that layer were slower than im2col and
+# two matrix products. That they are tuned less well than its forward kernels for an unusual
+# shape such as AlexNet's conv1 (3 input channels, 11x11, stride 4) is a plausible reason, not
+# one measured here. Either way, "the framework is faster" is a measurement to repeat per layer,
+# precision and machine, not a rule.
+
+# %%
+backends = {(name, "float64"): torch._C._select_conv_backend(
+                torch.zeros(x_shape, dtype=torch.float64), torch.zeros(w_shape, dtype=torch.float64), None,
+                [stride, stride], [pad, pad], [1, 1], False, [0, 0], 1, None).name
+            for name, (x_shape, w_shape, stride, pad) in layers.items()}
+print("PyTorch's CPU backend for these layers in float64:", sorted(set(backends.values())))
+print("both run Slow2d (im2col + BLAS, like this lecture):", set(backends.values()) == {"Slow2d"})
+
+# %% [markdown]
 # ## Summary
 #
 # - im2col copies every receptive field into a column of $X_{\text{col}}$; the convolution is then

@@ -139,10 +139,26 @@ print(f"the deck's 5x5 line reads '...x5x5x264': that term alone would be {H * W
 # <details><summary>Answer</summary>
 #
 # It can: 64 channels hold less than 256. But the 1x1 conv is learned, so the network chooses which
-# 64 combinations of the 256 channels to keep, and neighbouring channels of a feature map are
-# strongly correlated. It is followed by a ReLU, so it also adds a non-linearity.
+# 64 combinations of the 256 channels to keep, and the channels of a trained network's feature
+# map are far from independent: many of them respond to related patterns, so a few well-chosen
+# combinations keep most of what they carry (the Inception paper's argument: even low-dimensional
+# embeddings contain much of the information of a large patch). It is not about *neighbouring*
+# channels: the order of the channels means nothing to a 1x1 conv, which mixes all of them. The
+# cell checks that: permuting the 256 input channels, and the 1x1 weights with them, gives exactly
+# the same output. The reduction is followed by a ReLU, so it also adds a non-linearity.
 #
 # </details>
+
+# %%
+reduce = nn.Conv2d(D, 64, 1)
+perm = torch.randperm(D)
+shuffled = nn.Conv2d(D, 64, 1)
+with torch.no_grad():
+    shuffled.weight.copy_(reduce.weight[:, perm])
+    shuffled.bias.copy_(reduce.bias)
+    xr = torch.randn(2, D, 7, 7)
+    print("1x1 conv on permuted channels (weights permuted alike) == original:",
+          torch.allclose(shuffled(xr[:, perm]), reduce(xr), atol=1e-6))
 
 # %% [markdown]
 # And the module GoogLeNet uses (inception 3a, with batch norm as torchvision builds it): the 1x1
@@ -329,7 +345,7 @@ for name, builder in [("AlexNet", alexnet), ("VGG16", vgg16), ("GoogLeNet", goog
 #
 # $$L = L_\text{main} + 0.3\,(L_\text{aux1} + L_\text{aux2}),$$
 #
-# injecting gradient directly into the middle of the network. At test time they are dropped.
+# meant to inject gradient directly into the middle of the network. At test time they are dropped.
 
 # %%
 with_aux = on_meta(googlenet, aux_logits=True)
@@ -361,15 +377,28 @@ print(f"both auxiliary heads: {aux_macs / 1e6:.1f}M multiply-adds, "
 #
 # <details><summary>Answer</summary>
 #
-# They give the lower layers a short path for the gradient, against vanishing gradients in a deep
-# network. Batch normalisation (Inception v2) and, later, residual connections (next lecture) do
-# the same job more directly.
+# The GoogLeNet paper added them to give the lower layers a short path for the gradient and
+# discriminative features in the middle of the network. The Inception-v3 paper (Szegedy et al.,
+# 2016) then found that they did **not** speed up early training: with and without them the
+# training curves matched until late in training, where the network with them ended slightly
+# more accurate. It concluded that they act as **regularisers** (the main classifier did better
+# when the side branch had batch norm or dropout), not as gradient highways. For the gradient,
+# batch normalisation (BN-Inception, next section's naming note) and, later, residual connections
+# (next lecture) do the job more directly.
 #
 # </details>
 #
 # ## 4. Inception v2 and v3: factorised convolutions
 #
-# The later Inception versions make the modules cheaper still by **factorising** convolutions:
+# **Which "Inception v2"?** The name is used for two networks. Ioffe and Szegedy's batch-norm
+# paper (2015) trained "BN-Inception", a GoogLeNet with batch norm (and its 5x5 convs already
+# replaced by two 3x3), which many sources call Inception v2. The paper that *defines* the
+# versions, Szegedy et al.'s "Rethinking the Inception Architecture" (2016), calls its factorised
+# network Inception-v2, and Inception-v3 that network trained with RMSProp, label smoothing,
+# a factorised 7x7 stem and batch norm in the auxiliary classifier. This section follows the
+# 2016 paper.
+#
+# Those later Inception versions make the modules cheaper still by **factorising** convolutions:
 #
 # - a 5x5 conv becomes **two 3x3 convs** in a row (the same 5x5 receptive field, as VGG showed):
 #   $2 \cdot 9 = 18$ weights per input-output channel pair instead of 25;
@@ -449,6 +478,7 @@ print(f"1x1 / 3x3 cost: {count_macs(one, (C, S, S)) / macs['3x3']:.4f} (1/9 = {1
 #   parameters in torchvision's version, 7.0M in the paper's layout (about 9x fewer than AlexNet;
 #   the "5M" is the Inception-v3 paper's rounding) and 1.5 G multiply-adds; its 6.67% top-5 error
 #   took 7 networks x 144 crops (one network, one crop: 10.07%);
-#   two auxiliary classifiers help train the middle layers.
+#   two auxiliary classifiers were meant to help train the middle layers (Inception-v3 found
+#   that they act as regularisers instead).
 # - Inception v2/v3 factorise 5x5 into two 3x3 (28% cheaper) and $n \times n$ into $1 \times n$
 #   plus $n \times 1$ (a $2/n$ fraction of the cost).
