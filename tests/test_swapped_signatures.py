@@ -58,6 +58,36 @@ def signature_of(obj) -> list[tuple[str, str, object]]:
     return [(p.name, p.kind.name, p.default) for p in inspect.signature(obj).parameters.values()]
 
 
+def mismatches(expected, got) -> list[str]:
+    """How a reference with parameters `got` fails a call that the notebook's parameters `expected`
+    allow: every argument by position (each landing on the parameter of the same name, or in a
+    *args), every argument by keyword, the required ones alone by keyword; and a default that
+    differs from the notebook's. Empty when every such call means the same to both."""
+    sig = inspect.Signature([inspect.Parameter(n, getattr(inspect.Parameter, k), default=d) for n, k, d in got])
+    named = [n for n, k, _ in expected if k in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY")]
+    positional = [n for n, k, _ in expected if k in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
+    required = [n for n, k, d in expected if d is inspect.Parameter.empty and k == "POSITIONAL_OR_KEYWORD"]
+    problems = []
+    try:
+        bound = sig.bind(*positional)
+        kinds = {p.name: p.kind for p in sig.parameters.values()}
+        for i, name in enumerate(positional):
+            lands = next((k for k, v in bound.arguments.items() if v == name or (isinstance(v, tuple) and name in v)), None)
+            if lands != name and kinds.get(lands) != inspect.Parameter.VAR_POSITIONAL:
+                problems.append(f"argument {i + 1} by position lands on {lands!r}, not {name!r}")
+    except TypeError as exc:
+        problems.append(f"every argument by position: {exc}")
+    for what, call in (("every argument by keyword", named), ("the required ones by keyword", required)):
+        try:
+            sig.bind(**{n: n for n in call})
+        except TypeError as exc:
+            problems.append(f"{what}: {exc}")
+    theirs = {n: d for n, _, d in got}
+    problems += [f"{n}'s default is {theirs[n]!r}, not {d!r}" for n, _, d in expected
+                 if d is not inspect.Parameter.empty and n in theirs and theirs[n] != d]
+    return problems
+
+
 def student_signatures(cells) -> dict[str, list]:
     """name -> parameters of every function, class (its __init__) and method (Class.method) that
     the solution cells define at the top level."""
@@ -92,7 +122,7 @@ def swaps(cells) -> list[tuple[str, object, str]]:
         if kind != "tests":
             continue
         for node in ast.parse(code).body:
-            if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef)) or (
+            if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)) or (
                     isinstance(node, ast.Assign) and isinstance(node.value, (ast.Dict, ast.DictComp))):
                 exec(compile(ast.Module([node], []), "<tests>", "exec"), ns)  # noqa: S102
     found = []
@@ -101,12 +131,25 @@ def swaps(cells) -> list[tuple[str, object, str]]:
             continue
         tree = ast.parse(code)
         defs = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        made = {t.id: n.value.func.id for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, ast.Call)
+                and isinstance(n.value.func, ast.Name)}  # local = SomeClass(...)
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("using", "swapped_names"):
                 for kw in node.keywords:
-                    value = eval(compile(ast.Expression(kw.value), "<swap>", "eval"), ns)  # noqa: S307
+                    where = f"{node.func.id}({ast.unparse(kw)})"
+                    v = kw.value
+                    if isinstance(v, ast.Name) and v.id in defs and v.id not in ns:  # a def inside a test function
+                        found.append((kw.arg, _params(defs[v.id].args), where))
+                        continue
+                    if (isinstance(v, ast.Attribute) and isinstance(v.value, ast.Name) and v.value.id not in ns
+                            and isinstance(ns.get(made.get(v.value.id)), type)):  # obj.method, obj = Class(...)
+                        method = getattr(ns[made[v.value.id]], v.attr)
+                        found.append((kw.arg, signature_of(method)[1:], where))
+                        continue
+                    value = eval(compile(ast.Expression(v), "<swap>", "eval"), ns)  # noqa: S307
                     pairs = value.items() if kw.arg is None else [(kw.arg, value)]
-                    found += [(name, ref, f"{node.func.id}({ast.unparse(kw)})") for name, ref in pairs]
+                    found += [(name, ref, where) for name, ref in pairs]
             elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute):
                 method, value = node.targets[0].attr, node.value
                 if isinstance(value, ast.Call) and getattr(value.func, "id", None) == "reference":
@@ -130,10 +173,12 @@ def test_every_swapped_reference_keeps_the_notebooks_signature(source):
             expected, got = mine[owners[0]], ref
         else:
             assert name in mine, f"{source.parent.name}: {where} swaps {name}, which no solution cell defines"
-            expected, got = mine[name], signature_of(ref)
+            expected, got = mine[name], ref if isinstance(ref, list) else signature_of(ref)
         checked += 1
-        if got != expected:
-            bad.append(f"{where}: the notebook's {name}{expected} but the reference takes {got}")
+        problems = mismatches(expected, got)
+        if problems:
+            bad.append(f"{where}: the notebook's {name}({', '.join(n for n, _, _ in expected)}) but the reference's "
+                       f"({', '.join(n for n, _, _ in got)}): " + "; ".join(problems))
     assert not bad, f"{source.parent.name}: swapped-in references with another signature:\n" + "\n".join(bad)
     if source.parent.name in ("A1", "A2", "A3"):
         assert checked, f"{source.parent.name}: no swap found; the parser no longer sees them"
@@ -148,12 +193,24 @@ def test_a_reference_with_other_parameter_names_is_caught():
              ("tests", "with using(conv_output_size=cnnkit.conv.conv_output_size):\n    pass\n")]
     (name, ref, _), = swaps(cells)
     assert ref is cnnkit.conv.conv_output_size
-    assert signature_of(ref) != student_signatures(cells)[name]
+    problems = mismatches(student_signatures(cells)[name], signature_of(ref))
+    assert problems == ["argument 2 by position lands on 'kernel', not 'f'",
+                        "argument 4 by position lands on 'padding', not 'pad'",
+                        "argument 5 by position lands on 'dilation', not 'exact'",
+                        "every argument by keyword: missing a required argument: 'kernel'",
+                        "the required ones by keyword: missing a required argument: 'kernel'"], problems
+    # what a recording stand-in may do: take the notebook's leading arguments and pass the rest on
+    assert not mismatches(student_signatures(cells)[name],
+                          [("n", "POSITIONAL_OR_KEYWORD", inspect.Parameter.empty),
+                           ("f", "POSITIONAL_OR_KEYWORD", inspect.Parameter.empty),
+                           ("args", "VAR_POSITIONAL", inspect.Parameter.empty),
+                           ("kwargs", "VAR_KEYWORD", inspect.Parameter.empty)])
+    assert mismatches([("stride", "POSITIONAL_OR_KEYWORD", 1)], [("stride", "POSITIONAL_OR_KEYWORD", 2)]) == [
+        "stride's default is 2, not 1"]
     cells[1] = ("locked", "import cnnkit.conv\ndef mine(n, f, stride=1, pad=0, exact=False):\n    pass\n")
     cells[2] = ("tests", "def _t():\n    net.loss = reference(lambda Xb, yb=None: 0)\nwith using(conv_output_size=mine):\n"
                          "    pass\n")
     cells.append(("solution", "class Net:\n    def loss(self, X, y=None):\n        pass\n"))
     found = {n: r for n, r, _ in swaps(cells)}
-    assert signature_of(found["conv_output_size"]) == student_signatures(cells)["conv_output_size"]
-    assert found[".loss"] == [("Xb", "POSITIONAL_OR_KEYWORD", inspect.Parameter.empty),
-                              ("yb", "POSITIONAL_OR_KEYWORD", None)] != student_signatures(cells)["Net.loss"]
+    assert not mismatches(student_signatures(cells)["conv_output_size"], signature_of(found["conv_output_size"]))
+    assert mismatches(student_signatures(cells)["Net.loss"], found[".loss"])
