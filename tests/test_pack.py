@@ -110,7 +110,8 @@ def test_contents_as_of_before_a2_due(before):
     assert top == [".git", ".gitignore", "README.md", "assignments", "cnnkit", "lectures", "pyproject.toml",
                    "requirements.txt"]
     assert sorted(p.stem for p in (before / "lectures").iterdir()) == [
-        "01_mlp_activations", "02_backprop", "03_conv_layer", "04_im2col", "05_pooling_convnet", "06_lenet_alexnet_vgg"]
+        "01_mlp_activations", "02_backprop", "03_conv_layer", "04_im2col", "05_pooling_convnet", "05b_optimisers_and_initialisation",
+        "06_lenet_alexnet_vgg"]
     assert sorted(p.name for p in (before / "assignments").iterdir()) == ["A1", "A2"]
     for a in ("A1", "A2"):  # nbgrader's released versions, as they are
         for nb in (ASSIGNMENTS / a).glob("*.ipynb"):
