@@ -8,8 +8,15 @@
   `withhold`) is, until the day after the assignment is due, a stand-in from cnnkit/_standins.py
   (PyTorch and autograd, same API and results) instead of its numpy reference; a lecture that uses
   one says so in a note at its top;
-- a student README with two commands (open the course; check my work), requirements.txt and a
-  pyproject.toml that installs cnnkit alone.
+- a student README with two commands (open the course; check my work), an "Open in Colab" and a
+  "Launch Binder" link for every notebook, how to save and hand in from Colab, requirements.txt
+  and a pyproject.toml that installs cnnkit alone;
+- in every notebook, a first cell that installs cnnkit on a hosted runtime and does nothing
+  anywhere else (autograder/hosted.py), and binder/ for repo2docker (the CPU build of torch).
+
+The pack's git repository has one commit, on the branch and with the tag that course.toml's
+[pack] table names (the links and the setup cell use them): the instructor pushes it to the public
+repository named there.
 
 Never in it: solutions/, hidden tests, the instructor's autograder/, tests/, tools/. The pack is
 checked before it is written: no file may hold an nbgrader solution or hidden-test marker, and no
@@ -29,6 +36,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import hosted
 from .course import ASSIGNMENTS, REPO, SOLUTIONS, CourseError
 
 CALENDAR = REPO / "course.toml"
@@ -149,6 +157,8 @@ class Pack:
     assignments: list[str]
     standins: dict[str, list[str]]        # assignment -> withheld names replaced by stand-ins
     noted_lectures: dict[str, list[str]]  # lecture -> the assignments its note names
+    hosting: hosted.HostedConfig | None = None
+    tag: str = ""                         # the release's git tag (the setup cells install from it)
 
     def lines(self) -> list[str]:
         out = [f"student pack as of {self.as_of}: {self.root}" + (f" (and {self.zip})" if self.zip else ""),
@@ -156,6 +166,9 @@ class Pack:
                f"  assignments: {', '.join(self.assignments) or 'none'}"]
         for a, names in self.standins.items():
             out.append(f"  {a} still open: stand-ins for {', '.join(n.rsplit('.', 1)[1] for n in names)}")
+        if self.hosting:
+            out.append(f"  publish it (its Colab and Binder links and setup cells need it): git -C {self.root} push "
+                       f"--force {self.hosting.url} {self.hosting.branch} {self.tag}")
         return out
 
 
@@ -281,6 +294,43 @@ def _write_lectures(dest: Path, stems: list[str], withheld: dict[str, list[str]]
     return noted
 
 
+def _notebooks(root: Path) -> list[Path]:
+    return sorted(root.glob("lectures/*.ipynb")) + sorted(root.glob("assignments/*/*.ipynb"))
+
+
+def data_files(root: Path, notebook: Path) -> dict[str, str]:
+    """The files a notebook of the pack may read beside it: every file in its folder (and below)
+    that is not a notebook, as {path in the pack: path relative to the notebook}."""
+    folder = notebook.parent
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_file() and path.suffix != ".ipynb" and not any(p.startswith((".", "__")) for p in rel.parts):
+            out[path.relative_to(root).as_posix()] = rel.as_posix()
+    return out
+
+
+def _add_setup_cells(root: Path, hosting: hosted.HostedConfig, tag: str, torch_pin: str) -> None:
+    """Every notebook of the pack starts with the setup cell (autograder/hosted.py)."""
+    for path in _notebooks(root):
+        nb = json.loads(path.read_text())
+        if nb.get("nbformat") != 4 or nb.get("nbformat_minor", 0) < 5:
+            raise CourseError(f"{path.relative_to(root)} is nbformat {nb.get('nbformat')}.{nb.get('nbformat_minor')}: "
+                              "the setup cell needs 4.5 or newer (cell ids); rebuild it with tools/build_notebooks.py")
+        if any(c.get("id") == hosted.SETUP_ID for c in nb["cells"]):
+            raise CourseError(f"{path.relative_to(root)} already has a cell with the id {hosted.SETUP_ID!r}")
+        nb["cells"].insert(0, hosted.setup_cell(hosting, tag, torch_pin, data_files(root, path)))
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+def _torch_pin(requirements: str) -> str:
+    found = re.search(r"^torch==[0-9][0-9.]*$", requirements, flags=re.M)
+    if not found:
+        raise CourseError("requirements.txt must pin torch (torch==X.Y.Z): the setup cell installs that version "
+                          "on a hosted runtime whose own torch the course does not support")
+    return found.group(0)
+
+
 def _requirements() -> str:
     lines = (REPO / "requirements.txt").read_text().splitlines()
     picked = []
@@ -315,8 +365,46 @@ OPEN_COMMAND = ('python3 -m venv .venv && .venv/bin/pip install -r requirements.
 CHECK_COMMAND = ".venv/bin/nbgrader validate assignments/{example}"
 
 
+def _hosted_sections(hosting: hosted.HostedConfig, tag: str, notebooks: list[str], torch_pin: str) -> list[str]:
+    low, high = (".".join(map(str, v)) for v in hosting.keep_torch)
+    rows = [f"| `{p}` | {hosted.badges(hosting, tag, p)} |" for p in notebooks]
+    return [
+        "## In the browser: Colab or Binder\n",
+        "No Python 3.11 on your machine? Open any notebook of this release in Google Colab (free, with a GPU "
+        "on request; needs a Google account) or on Binder (CPU only, slower to start, and nothing is kept "
+        "once you close the tab):\n",
+        "| notebook | open it in |\n| --- | --- |", *rows, "",
+        "Every notebook starts with a **Course setup** cell: run it first. On Colab it installs the course "
+        f"library `cnnkit` from this release ({hosting.url}, tag `{tag}`), keeping "
+        f"Colab's own PyTorch when it is version {low} or newer and older than {high} (otherwise it installs "
+        f"`{torch_pin}`). On your own machine, the course's JupyterHub and Binder it does nothing. It "
+        "prints one line saying what it did. Each Colab notebook runs in its own runtime, so each one "
+        "runs the setup again.\n",
+        "On Colab, *Runtime > Change runtime type > T4 GPU* gives lecture 10 and A4 a GPU. A T4 has no fast "
+        "bf16 (compute capability 7.5), so `cnnkit.train.fit` trains there in fp16 with a gradient scaler; "
+        "on GPUs of compute capability 8.0 and newer it uses bf16.\n",
+        "## Saving and handing in from Colab\n",
+        "Colab does not save into this repository: a notebook opened from the link above is lost when its "
+        "runtime ends unless you save it. Choose *File > Save a copy in Drive* before you start, and work in "
+        "that copy. To hand in an assignment:\n",
+        "1. *Runtime > Restart session and run all*, and check that the test cells pass.\n"
+        "2. *File > Download > Download .ipynb*.\n"
+        "3. Upload the downloaded file to the course's learning-management system (LMS), as your "
+        "instructor asks.\n",
+        "The grader accepts the file as Colab writes it. Colab adds its own metadata (a `colab` section, "
+        "ids on every cell, its own kernel entry, an older notebook format version) and may name the file "
+        "`Copy of ...ipynb`; the instructor's `collect` files it under your student id all the same (an "
+        "assignment with one notebook accepts any `.ipynb` name), and `grade` clears the outputs, runs the "
+        "notebook from the top with the course's own Python kernel, where the setup cell does nothing, "
+        "and grades it like any other. The grader finds your answers by the marks that each answer and "
+        "test cell of the released notebook carries, so work in the notebook you opened from this "
+        "release: do not paste your code into a new notebook.\n",
+    ]
+
+
 def _readme(as_of: dt.date, stems: list[str], assignments: list[Assignment], standins: dict[str, list[str]],
-            calendar: Calendar) -> str:
+            calendar: Calendar, hosting: hosted.HostedConfig | None = None, tag: str = "",
+            notebooks: list[str] = (), torch_pin: str = "") -> str:
     example = "A1/A1_mlp_backprop.ipynb"
     for a in assignments:
         nbs = sorted((ASSIGNMENTS / a.name).glob("*.ipynb"))
@@ -340,6 +428,8 @@ def _readme(as_of: dt.date, stems: list[str], assignments: list[Assignment], sta
         *([f"- `assignments/{a.name}/`: released {a.release}, due {a.due}" for a in assignments]
           or ["None released yet."]), "",
     ]
+    if hosting is not None:
+        parts += _hosted_sections(hosting, tag, list(notebooks), torch_pin)
     if standins:
         parts += ["## The course library and open assignments\n",
                   "`cnnkit` is the library every lecture imports. While an assignment is open, the library "
@@ -366,15 +456,16 @@ def scan_for_secrets(root: Path) -> list[str]:
     return bad
 
 
-def _git(root: Path, as_of: dt.date) -> None:
+def _git(root: Path, as_of: dt.date, branch: str = "main", tag: str | None = None) -> None:
     # the course's own identity, and no system or user git configuration (hooks, templates) in the way
     env = {"GIT_AUTHOR_NAME": "course", "GIT_AUTHOR_EMAIL": "course@localhost", "GIT_COMMITTER_NAME": "course",
            "GIT_COMMITTER_EMAIL": "course@localhost", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
            "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "HOME": str(root)}
     if not shutil.which("git"):
         raise CourseError("the student pack is a git repository, and git is not installed (apt-get install git)")
-    for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
-                ["git", "commit", "-q", "-m", f"Course release of {as_of}"]):
+    for cmd in (["git", "init", "-q", "-b", branch], ["git", "add", "-A"],
+                ["git", "commit", "-q", "-m", f"Course release of {as_of}"],
+                *([["git", "tag", "-a", tag, "-m", f"Course release of {as_of}"]] if tag else [])):
         result = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
         if result.returncode:
             raise CourseError(f"{' '.join(cmd)} failed in {root}: {result.stderr.strip()}")
@@ -389,9 +480,13 @@ def _zip(root: Path, to: Path) -> None:
             z.write(path, Path(root.name) / rel)
 
 
-def build(dest: Path, as_of: dt.date, calendar: Calendar | None = None, make_zip: bool = True) -> Pack:
-    """Write the student pack as of `as_of` to dest (which must not exist or be empty) and dest.zip."""
+def build(dest: Path, as_of: dt.date, calendar: Calendar | None = None, make_zip: bool = True,
+          hosting: hosted.HostedConfig | None = None) -> Pack:
+    """Write the student pack as of `as_of` to dest (which must not exist or be empty) and dest.zip.
+    hosting: where the pack is published (default: course.toml [pack])."""
     calendar = calendar or load_calendar()
+    hosting = hosted.check_config(hosting) if hosting is not None else hosted.load_config()
+    tag = hosting.release_tag(as_of)
     dest = Path(dest)
     zip_path = dest.with_name(dest.name + ".zip") if make_zip else None
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -420,15 +515,24 @@ def build(dest: Path, as_of: dt.date, calendar: Calendar | None = None, make_zip
         from cnnkit import __version__
 
         (stage / "pyproject.toml").write_text(PYPROJECT.format(version=__version__, as_of=as_of))
-        (stage / "requirements.txt").write_text(_requirements())
-        (stage / "README.md").write_text(_readme(as_of, stems, released, withheld, calendar))
+        requirements = _requirements()
+        torch_pin = _torch_pin(requirements)
+        (stage / "requirements.txt").write_text(requirements)
+        _add_setup_cells(stage, hosting, tag, torch_pin)
+        for rel, text in hosted.binder_files(requirements).items():
+            (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+            (stage / rel).write_text(text)
+        (stage / "binder" / "postBuild").chmod(0o755)
+        notebooks = [p.relative_to(stage).as_posix() for p in _notebooks(stage)]
+        (stage / "README.md").write_text(_readme(as_of, stems, released, withheld, calendar, hosting, tag,
+                                                 notebooks, torch_pin))
         (stage / ".gitignore").write_text(".venv/\n__pycache__/\n*.pyc\n.ipynb_checkpoints/\n*.egg-info/\n")
         bad = scan_for_secrets(stage)
         if bad:
             raise CourseError("the pack would hold solution or hidden-test text; nothing was written:\n  "
                               + "\n  ".join(bad))
         _check_withheld(stage, withheld)
-        _git(stage, as_of)
+        _git(stage, as_of, hosting.branch, tag)
         if dest.exists():
             dest.rmdir()
         stage.rename(dest)
@@ -437,7 +541,7 @@ def build(dest: Path, as_of: dt.date, calendar: Calendar | None = None, make_zip
         raise
     if zip_path:
         _zip(dest, zip_path)
-    return Pack(dest, zip_path, as_of, stems, [a.name for a in released], withheld, noted)
+    return Pack(dest, zip_path, as_of, stems, [a.name for a in released], withheld, noted, hosting, tag)
 
 
 def distinctive_lines(withheld: dict[str, list[str]]) -> dict[str, list[str]]:
