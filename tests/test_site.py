@@ -4,9 +4,11 @@ and in headless Chromium.
 The site is built once into a temporary folder. File checks: every lecture and released
 assignment has a page, nothing of solutions/ (solution code, hidden tests) is on any page, and
 the build fails on a broken reference, a missing image or a notebook outside the table of
-contents. Browser checks (the system's Chromium, as in test_browser.py): the home page lists
-every lecture and assignment, a lecture shows rendered math and loaded plots with no console
-errors, and the search finds a term of lecture 08. Screenshots go to test-output/browser/.
+contents. Every notebook page links the same notebook in Colab and Binder, from the student pack's
+repository (course.toml [pack]), and nothing else there. Browser checks (the system's Chromium, as
+in test_browser.py): the home page lists every lecture and assignment, every notebook page shows
+its two links, a lecture shows rendered math and loaded plots with no console errors, and the
+search finds a term of lecture 08. Screenshots go to test-output/browser/.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder import hosted
 from tests import browser_lab as bl
 from tools import build_site
 
@@ -25,6 +28,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "test-output" / "browser"
 LECTURES = sorted(p.stem for p in ROOT.glob(build_site.LECTURES))
 ASSIGNMENTS = sorted(p.parent.name for p in ROOT.glob(build_site.ASSIGNMENTS))
+NOTEBOOKS = sorted(p.relative_to(ROOT).as_posix() for p in [*ROOT.glob(build_site.LECTURES), *ROOT.glob(build_site.ASSIGNMENTS)])
+PACK = hosted.load_config()
+HOSTED = re.compile(r"https://(?:colab\.research\.google\.com|mybinder\.org)/")
+
+
+def expected_links(rel: str) -> list[str]:
+    """The Colab and Binder links of a notebook's page: the pack's repository, its branch, the same path."""
+    owner_repo = PACK.url.removeprefix("https://github.com/")
+    return [f"https://colab.research.google.com/github/{owner_repo}/blob/{PACK.branch}/{rel}",
+            f"https://mybinder.org/v2/gh/{owner_repo}/{PACK.branch}?labpath={rel.replace('/', '%2F')}"]
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +80,20 @@ def test_every_lecture_and_assignment_has_a_page(site):
         assert list((site / "assignments" / name).glob("*.html")), name
     assert (site / "running.html").is_file() and (site / "instructors.html").is_file()
     assert "python3 -m venv .venv" in (site / "running.html").read_text()
+
+
+def test_every_notebook_page_links_colab_and_binder_at_the_pack(site):
+    import html as htmllib
+
+    assert len(NOTEBOOKS) == len(LECTURES) + len(ASSIGNMENTS)
+    for rel in NOTEBOOKS:
+        page = (site / rel).with_suffix(".html").read_text()
+        found = [htmllib.unescape(u) for u in re.findall(r'href="([^"]+)"', page) if HOSTED.match(htmllib.unescape(u))]
+        assert found == expected_links(rel), rel
+    allowed = {u for rel in NOTEBOOKS for u in expected_links(rel)}
+    for page in site.rglob("*.html"):  # no page links Colab or Binder anywhere else (solutions/, another repository)
+        hrefs = {htmllib.unescape(u) for u in re.findall(r'href="([^"]+)"', page.read_text())}
+        assert not {u for u in hrefs if HOSTED.match(u)} - allowed, page
 
 
 def _leaks(site: Path) -> list[str]:
@@ -163,6 +190,22 @@ def test_home_page_lists_every_lecture_and_assignment(driver, served):
     for name in ASSIGNMENTS:
         assert any(f"assignments/{name}/" in h for h in hrefs), name
     _shot(driver, "site-home.png")
+
+
+@browser
+def test_every_notebook_page_shows_its_colab_and_binder_links(driver, served):
+    """In the browser: each page's first two links into Colab or Binder, by their text, open the
+    notebook's own path in the pack's repository (none points at solutions/ or elsewhere)."""
+    for rel in NOTEBOOKS:
+        driver.get(served + "/" + rel.removesuffix(".ipynb") + ".html")
+        shown = driver.execute_script("""
+            return Array.from(document.querySelectorAll('article a'))
+                .filter(a => /colab\\.research\\.google\\.com|mybinder\\.org/.test(a.href))
+                .map(a => [a.textContent.trim(), a.href, a.getBoundingClientRect().height > 0]);""")
+        assert [t for t, _, _ in shown] == ["Open in Colab", "Launch Binder"], (rel, shown)
+        assert [h for _, h, _ in shown] == expected_links(rel), rel
+        assert all(visible for _, _, visible in shown) and not any("solutions" in h for _, h, _ in shown)
+    _shot(driver, "site-hosted-links.png")
 
 
 @browser

@@ -13,16 +13,21 @@ The pages come from the repository's own files, so the site cannot disagree with
 - "Running the course" is README.md's sections on setting up, students and GPUs;
 - "Instructor guide" is autograder/README.md.
 Only `lectures/` and `assignments/` (the student versions) are published: never `solutions/`.
+Every notebook page opens with an "Open in Colab" and a "Launch Binder" link to the same notebook
+in the student pack's public repository (course.toml [pack], at its branch; autograder/hosted.py).
 The build fails (exit 1) on any Sphinx warning: a broken cross-reference, a missing image, or a
 notebook that is not in the table of contents.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import sys
 from pathlib import Path
+
+from autograder import hosted
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "build" / "site"
@@ -88,7 +93,7 @@ def home_page(readme: str, lectures: list[str], assignments: list[str]) -> str:
     return "\n".join([title, "", intro, "", "## Course map", course_map.strip(), *toc])
 
 
-def running_page(readme: str) -> str:
+def running_page(readme: str, config: hosted.HostedConfig | None = None) -> str:
     found = sections(readme)
     body = ["# Running the course", "",
             "How to set the course up and open it: on your own machine, on a shared JupyterHub, and on "
@@ -103,7 +108,40 @@ def running_page(readme: str) -> str:
              "`git clone` in their home folder; the README's open command is then the hub's "
              "JupyterLab. Assignments are handed out and collected through your LMS; see the "
              "[instructor guide](instructors.md).", ""]
+    if config is not None:
+        body += ["## In the browser: Colab or Binder",
+                 "Every lecture and assignment page starts with an *Open in Colab* and a *Launch Binder* link. "
+                 f"They open the notebook from the student release ({config.url}, branch `{config.branch}`), "
+                 "which holds the lectures and assignments released so far: a notebook appears there on its "
+                 "release day. Its first cell, *Course setup*, installs the course library on Colab (keeping "
+                 "Colab's own PyTorch) and does nothing on Binder or your own machine. On Colab, *Runtime > "
+                 "Change runtime type > T4 GPU* gives lecture 10 and A4 a GPU (training there uses fp16 with a "
+                 "gradient scaler). To hand in from Colab, *File > Download > Download .ipynb* and upload the "
+                 "file to the LMS: the grader accepts Colab's notebooks as they are.", ""]
     return "\n".join(body)
+
+
+HOSTED_CELL_ID = "hosted-links"
+
+
+def hosted_links(config: hosted.HostedConfig, rel: str) -> str:
+    """The markdown line of a notebook page that opens the notebook in Colab or Binder, from the
+    student pack's repository at its branch (text links: the site loads nothing from elsewhere)."""
+    return (f"**Run it yourself:** [Open in Colab]({hosted.colab_url(config, config.branch, rel)}) · "
+            f"[Launch Binder]({hosted.binder_url(config, config.branch, rel)}) "
+            "(the student release of this notebook; its first cell sets Colab up)")
+
+
+def add_hosted_links(path: Path, rel: str, config: hosted.HostedConfig) -> None:
+    """Put the Colab and Binder links of a staged notebook right after its title cell."""
+    nb = json.loads(path.read_text())
+    at = next((i + 1 for i, c in enumerate(nb["cells"]) if c["cell_type"] == "markdown"
+               and re.search(r"^# ", "".join(c["source"]), flags=re.M)), 0)
+    cell = {"cell_type": "markdown", "metadata": {}, "source": hosted_links(config, rel)}
+    if nb.get("nbformat_minor", 0) >= 5:
+        cell["id"] = HOSTED_CELL_ID
+    nb["cells"].insert(at, cell)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def stage(src: Path) -> list[str]:
@@ -115,14 +153,16 @@ def stage(src: Path) -> list[str]:
     assignments = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob(ASSIGNMENTS))
     if not lectures or not assignments:
         raise SystemExit("no notebooks to publish: expected lectures/*.ipynb and assignments/*/*.ipynb")
+    config = hosted.load_config()
     for rel in lectures + assignments:
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, src / rel)
+        add_hosted_links(src / rel, rel, config)
     readme = (ROOT / "README.md").read_text()
     (src / "conf.py").write_text(CONF)
     shutil.copy2(ROOT / "docs" / "site" / "favicon.svg", src / "favicon.svg")
     (src / "index.md").write_text(home_page(readme, lectures, assignments))
-    (src / "running.md").write_text(running_page(readme))
+    (src / "running.md").write_text(running_page(readme, config))
     (src / "instructors.md").write_text((ROOT / "autograder" / "README.md").read_text())
     return lectures + assignments
 
