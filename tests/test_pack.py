@@ -183,7 +183,8 @@ def test_a2_references_stay_out_until_due(before):
 
 def test_lectures_say_which_functions_are_stand_ins(before):
     for stem, names in {"03_conv_layer": ["conv.conv_forward_naive", "inspect.receptive_field"],
-                        "04_im2col": ["conv.im2col"], "05_pooling_convnet": ["conv.max_pool_forward"]}.items():
+                        "04_im2col": ["conv.im2col"], "05_pooling_convnet": ["conv.max_pool_forward"],
+                        "05c_regularisation_and_normalisation": ["layers.dropout_forward", "layers.dropout_backward"]}.items():
         nb = json.loads((before / "lectures" / f"{stem}.ipynb").read_text())
         note = "".join(nb["cells"][2]["source"])  # after the setup cell and the title
         assert nb["cells"][2]["cell_type"] == "markdown" and "numpy version arrives after the assignment" in note
@@ -193,7 +194,7 @@ def test_lectures_say_which_functions_are_stand_ins(before):
 
 
 def test_lectures_run_in_the_pack_before_a2_due(before):
-    nbval(before, "03_conv_layer", "05_pooling_convnet")
+    nbval(before, "03_conv_layer", "05_pooling_convnet", "05c_regularisation_and_normalisation")
 
 
 def test_readme_open_command_serves_the_pack(before, tmp_path):
