@@ -118,7 +118,8 @@ def test_contents_as_of_before_a2_due(before):
                    "requirements.txt"]
     assert sorted(p.stem for p in (before / "lectures").iterdir()) == [
         "01_mlp_activations", "02_backprop", "03_conv_layer", "04_im2col", "05_pooling_convnet", "05b_optimisers_and_initialisation",
-        "05c_regularisation_and_normalisation", "06_lenet_alexnet_vgg"]
+        "05c_regularisation_and_normalisation", "06_lenet_alexnet_vgg",
+        "06b_what_the_network_sees"]
     assert sorted(p.name for p in (before / "assignments").iterdir()) == ["A1", "A2"]
     for a in ("A1", "A2"):  # nbgrader's released versions, as they are after the setup cell
         for nb in (ASSIGNMENTS / a).glob("*.ipynb"):
