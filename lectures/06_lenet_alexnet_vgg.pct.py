@@ -8,7 +8,8 @@
 #
 # **You will learn**
 #
-# 1. the LeNet-5 layout, and where its 60,840 (paper) or 61,706 (modern variant) parameters sit;
+# 1. the LeNet-5 layout, and where its parameters sit: 60,000 trainable plus 840 fixed in the
+#    paper, 61,706 in the modern variant;
 # 2. AlexNet layer by layer, why its paper says 224x224 where the arithmetic wants 227x227, how
 #    it was trained (and which gains came from ensembling, which from extra data),
 #    and how its two-GPU split is a grouped convolution;
@@ -31,6 +32,7 @@ from cnnkit.data import load_digits
 from cnnkit.device import make_repeatable, pick_device, seed_everything
 from cnnkit.inspect import conv_output_size, count_macs, count_params, layer_table, on_meta, receptive_field
 from cnnkit.models import C3_TABLE, VGG_CONFIGS, alexnet, lenet5, vgg, vgg16
+from cnnkit.models.alexnet_towers import AlexNetTwoGPU
 from cnnkit.train import evaluate, fit
 
 rng = seed_everything(0)
@@ -51,10 +53,16 @@ make_repeatable(device)  # on the CPU: one thread, deterministic kernels (see cn
 # - **C3 is sparse.** Each of the 16 C3 maps reads only some of the 6 S2 maps (a fixed table),
 #   to break symmetry and save computation.
 # - **The output units are radial basis functions:** unit $i$ outputs $\lVert x - w_i\rVert^2$,
-#   the squared distance between the 84 F6 values and a prototype $w_i$.
+#   the squared distance between the 84 F6 values and a prototype $w_i$. The paper set the
+#   $10 \times 84$ prototype values by hand (stylised bitmaps of the digits, entries $\pm 1$) and
+#   kept them fixed: they are not trained, and the paper's "60,000 trainable parameters" leaves
+#   them out. `lenet5(variant="paper")` stores them as a fixed buffer (random $\pm 1$ codes
+#   instead of the hand-drawn bitmaps, `cnnkit.models.lenet` says why).
 #
 # The **modern variant** pads the first conv by 2 (so a 28x28 digit keeps its size), uses ReLU,
-# average pooling, and ordinary fully connected layers 120 - 84 - 10. Here is the sparse table,
+# average pooling, and ordinary fully connected layers 120 - 84 - 10. "Modern LeNet-5" names no
+# single network: A3 asks for the same layers with tanh, and lecture 11 trains a tanh version
+# without the padding, on 32x32 colour inputs; each says which it is. Here is the sparse table,
 # and where each model's parameters are.
 
 # %%
@@ -74,7 +82,9 @@ for variant, size in [("paper", 32), ("modern", 28)]:
         if r.params:
             shape = "x".join(str(s) for s in r.output_shape[1:])
             print(f"  {r.type:<13} out {shape:<9} params {r.params:>7,}")
-    print(f"  total {count_params(model):,}\n")
+    rbf = model.classifier[-1]
+    fixed = f", plus {rbf.prototypes.numel():,} fixed values (the RBF prototypes, 10 x 84)" if variant == "paper" else ""
+    print(f"  total {count_params(model):,} trainable parameters{fixed}\n")
 
 # %% [markdown]
 # The paper's C3 has $60 \cdot 25 = 1{,}500$ weights and 16 biases. A dense C3 would have
@@ -208,7 +218,7 @@ print(f"multiply-adds per 227x227 image: {count_macs(alex, (3, 227, 227)) / 1e9:
 # ### 224 or 227?
 #
 # The paper's figure labels the input 224x224x3, with 96 11x11 filters at stride 4 giving 55x55
-# maps. With the frameworks' rule $\lfloor (N + 2P - F)/S \rfloor + 1$ (lecture 03) and no
+# maps. With PyTorch's rule $\lfloor (N + 2P - F)/S \rfloor + 1$ (lecture 03) and no
 # padding, 224 gives 54, not 55. The paper's own code (cuda-convnet) counted the positions
 # differently, as $1 + \lceil (2P + N - F)/S \rceil$: it rounds *up*, letting the last filter
 # position hang over the right and bottom edges (the missing pixels count as zeros). With that
@@ -243,7 +253,7 @@ print(f"lecture AlexNet (227x227):     {count_params(alex):,} parameters, "
 #
 # | ingredient | value |
 # | --- | --- |
-# | non-linearity | ReLU (its first big use; trains several times faster than tanh) |
+# | non-linearity | ReLU (its first big use; in the paper's one test, a 4-layer CNN on CIFAR-10 reached 25% training error six times faster than with tanh) |
 # | normalisation | local response normalisation after CONV1 and CONV2 (no longer used) |
 # | data augmentation | heavy: random crops and flips, colour (PCA) jitter |
 # | dropout | 0.5 in FC6 and FC7 |
@@ -332,14 +342,45 @@ print("grouped conv == two separate convs:", torch.allclose(conv4(x), torch.cat(
 # </details>
 
 # %% [markdown]
-# **The two-GPU split, drawn.** With `groups=2`, conv2, conv4 and conv5 each split their filters
-# in two halves that read only the maps of their own half, which is how the network was spread
-# over two 3 GB GPUs; conv3 and the FC layers read both halves, the only places the GPUs
-# exchanged data. `split_groups=True` draws each group as its own tower:
+# **The two-GPU split, drawn.** The paper's figure shows two towers: *every* layer's filters are
+# split in half between the GPUs, CONV1's too (each half sees the whole image), and the towers
+# exchange data only at CONV3, FC6 and FC7, which read both halves. The grouped model above is
+# the same network written with `groups=2`; `cnnkit.models.alexnet_towers.AlexNetTwoGPU` writes
+# the towers out, so that a diagram drawn from it shows them. The checks: it has exactly the
+# grouped model's parameters, and with the grouped model's weights copied in it computes the same
+# function, except in one detail the towers make visible. Each GPU's local response
+# normalisation could only see its own maps, while `LocalResponseNorm` over all 96 channels also
+# mixes the few channels on either side of the split.
 
 # %%
-draw(on_meta(alexnet, groups=2), (3, 224, 224), split_groups=True, title="AlexNet with groups=2: the two GPU towers",
-     row_height=0.45)
+torch.manual_seed(0)
+grouped = alexnet(variant="lecture", groups=2).eval()
+towers = AlexNetTwoGPU().eval().load_grouped(grouped)
+print(f"parameters: two towers {count_params(towers):,}, grouped model {count_params(grouped):,}")
+
+
+def without_lrn(model):
+    """Replace every LocalResponseNorm by an identity (in place); return the model."""
+    for name, child in model.named_children():
+        if isinstance(child, nn.LocalResponseNorm):
+            setattr(model, name, nn.Identity())
+        else:
+            without_lrn(child)
+    return model
+
+
+x227 = torch.rand(2, 3, 227, 227)
+with torch.no_grad():
+    pooled = grouped.features[:3](x227)                       # CONV1, ReLU, POOL1: 96 maps
+    lrn_grouped = grouped.features[3](pooled)
+    lrn_towers = torch.cat([towers.front_a[3](pooled[:, :48]), towers.front_b[3](pooled[:, 48:])], 1)
+    differ = torch.nonzero((lrn_grouped - lrn_towers).abs().amax(dim=(0, 2, 3)) > 0).flatten().tolist()
+    print("NORM1: channels where the towers' normalisation differs from the 96-channel one:", differ)
+    same = torch.equal(without_lrn(towers)(x227), without_lrn(grouped)(x227))
+print("without the normalisation layers the two compute exactly the same outputs:", same)
+
+# %%
+draw(on_meta(AlexNetTwoGPU), (3, 227, 227), title="AlexNet as the paper draws it: two GPU towers", row_height=0.45)
 plt.show()
 
 # %% [markdown]
@@ -350,11 +391,17 @@ plt.show()
 # stride 2 instead of 11x11 at stride 4 (and CONV2 a stride of 2). Its base model keeps AlexNet's
 # 384, 384 and 256 filters in CONV3-CONV5; the "512, 1024, 512" that slides often give is an
 # *enlarged variant* from the paper's results table, a single network that did a little better
-# on the validation set. A smaller stride in the first layer keeps more spatial detail:
+# on the validation set. A smaller stride in the first layer keeps more spatial detail. The
+# paper's figure gives CONV1's output as 110x110; the floor rule gives 109. As with AlexNet's 224,
+# the difference is the rounding: the code the paper built on rounds up,
+# $1 + \lceil (224 - 7)/2 \rceil = 110$ (or, equivalently here, pads one pixel). Lecture 06b
+# builds the visualisation methods that motivated ZFNet's changes (occlusion among them) and
+# tests them.
 
 # %%
 print("AlexNet CONV1 on 227: 11x11 stride 4 ->", conv_output_size(227, 11, 4))
-print("ZFNet   CONV1 on 224: 7x7 stride 2   ->", conv_output_size(224, 7, 2))
+print("ZFNet   CONV1 on 224: 7x7 stride 2   ->", conv_output_size(224, 7, 2), "with PyTorch's floor rule,",
+      cuda_convnet_positions(224, 7, 2), "with cuda-convnet's rounding up (the paper's figure: 110)")
 for name, widths in [("base model (AlexNet's)", (384, 384, 256)), ("enlarged variant", (512, 1024, 512))]:
     c3 = nn.Conv2d(256, widths[0], 3)
     c4 = nn.Conv2d(widths[0], widths[1], 3)
@@ -558,8 +605,8 @@ print(f"activation values, batch 1: {one:,}; batch 2: {two:,} (ratio {two / one:
 # %% [markdown]
 # ## Summary
 #
-# - LeNet-5 fixed the conv-pool-FC pattern with about 60K parameters (60,840 in the paper,
-#   61,706 in the modern variant).
+# - LeNet-5 fixed the conv-pool-FC pattern with about 60K parameters (60,000 trainable plus 840
+#   fixed RBF prototype values in the paper, 61,706 in the modern variant).
 # - AlexNet scaled it to ImageNet: 227x227 inputs (224 gives 55x55 only with the paper code's
 #   rounding up, $1 + \lceil (2P + N - F)/S \rceil$), ReLU,
 #   dropout, augmentation, about 60M parameters, most in the FC layers; its two-GPU split is a
