@@ -102,7 +102,7 @@ print(f"C3 sparse: {c3_sparse:,} parameters, dense: {c3_dense:,}; "
 #
 # The course's digit set (1,797 real handwritten digits shipped with scikit-learn, 8x8 pixels) is
 # upsampled to 28x28 for the modern variant and to 32x32 for the paper's. Both train for 12
-# epochs with Adam through `cnnkit.train.fit`, the course's training loop; the paper's RBF
+# epochs with Adam (lecture 05b) through `cnnkit.train.fit`, the course's training loop; the paper's RBF
 # outputs are used as logits (the negative distances), with a cross-entropy loss. Accuracies
 # after training move in their last digit from one machine to another (summation order), so the
 # cell states them against a threshold far from every value measured.
@@ -255,10 +255,10 @@ print(f"lecture AlexNet (227x227):     {count_params(alex):,} parameters, "
 # | --- | --- |
 # | non-linearity | ReLU (its first big use; in the paper's one test, a 4-layer CNN on CIFAR-10 reached 25% training error six times faster than with tanh) |
 # | normalisation | local response normalisation after CONV1 and CONV2 (no longer used) |
-# | data augmentation | heavy: random crops and flips, colour (PCA) jitter |
-# | dropout | 0.5 in FC6 and FC7 |
+# | data augmentation | heavy: random crops and flips, colour (PCA) jitter (lecture 05c) |
+# | dropout | 0.5 in FC6 and FC7 (lecture 05c) |
 # | batch size | 128 |
-# | optimiser | SGD with momentum 0.9 |
+# | optimiser | SGD with momentum 0.9 (lecture 05b) |
 # | learning rate | $10^{-2}$, divided by 10 by hand when the validation error plateaued |
 # | weight decay | $5 \cdot 10^{-4}$ |
 # | ensemble | 5 CNNs: top-5 error 18.2% (1 CNN) to 16.4%; with extra data, 7 CNNs: 15.4% (validation) |
