@@ -83,6 +83,14 @@ def check_close(name: str, got, expected, tol: float = 1e-7, hint: str = "", ato
 ROUNDOFF_ULPS = 16  # machine epsilons of slack: a few additions and subtractions, with room to spare
 
 
+def _roundoff(got_a: np.ndarray, before_a: np.ndarray, scale: float) -> np.ndarray:
+    """The largest difference float round-off explains, entry by entry: ROUNDOFF_ULPS machine
+    epsilons of the arrays' common float dtype (float64 for integers) times max(|before|, scale)."""
+    dtype = np.result_type(got_a, before_a)
+    eps = np.finfo(dtype if dtype.kind == "f" else np.float64).eps
+    return ROUNDOFF_ULPS * eps * np.maximum(np.abs(before_a.astype(np.float64)), scale)
+
+
 def changed_entries(got, before, scale: float = 0.0) -> np.ndarray:
     """Boolean mask of the entries of `got` that differ from `before` by more than float round-off.
 
@@ -93,16 +101,13 @@ def changed_entries(got, before, scale: float = 0.0) -> np.ndarray:
     (h) as `scale`, so that entries near zero are judged against the step, not against zero.
     """
     got_a, before_a = np.asarray(got), np.asarray(before)
-    dtype = np.result_type(got_a, before_a, np.float16)
-    eps = np.finfo(dtype if dtype.kind == "f" else np.float64).eps
-    got_f, before_f = got_a.astype(np.float64), before_a.astype(np.float64)
-    tol = ROUNDOFF_ULPS * eps * np.maximum(np.abs(before_f), scale)
-    return ~(np.abs(got_f - before_f) <= tol)  # nan counts as changed
+    diff = np.abs(got_a.astype(np.float64) - before_a.astype(np.float64))
+    return ~(diff <= _roundoff(got_a, before_a, scale))  # nan counts as changed
 
 
 def check_unchanged(name: str, got, before, scale: float = 0.0, hint: str = "") -> None:
     """Fail unless `got` equals `before` up to float round-off (see changed_entries); the message
-    names the worst entry, by how much it moved and how much round-off would explain."""
+    names the entry that moved most, by how much, and how much round-off would explain there."""
     __tracebackhide__ = True
     got_a = _as_array(name, got, hint)
     before_a = np.asarray(before)
@@ -110,16 +115,13 @@ def check_unchanged(name: str, got, before, scale: float = 0.0, hint: str = "") 
         _fail(name, f"expected shape {before_a.shape}, got {got_a.shape}", hint)
     moved = changed_entries(got_a, before_a, scale)
     if moved.any():
-        diff = np.where(moved, np.abs(got_a.astype(np.float64) - before_a.astype(np.float64)), -1.0)
-        idx = np.unravel_index(int(np.argmax(np.nan_to_num(diff, nan=np.inf))), diff.shape) if diff.ndim else ()
-        where = f" at index {tuple(int(i) for i in idx)}" if idx else ""
-        dtype = np.result_type(got_a, before_a, np.float16)
-        eps = np.finfo(dtype if dtype.kind == "f" else np.float64).eps
-        slack = ROUNDOFF_ULPS * eps * max(abs(float(before_a[idx])), scale)
+        diff = np.abs(got_a.astype(np.float64) - before_a.astype(np.float64))
+        worst = np.unravel_index(int(np.argmax(np.where(moved, np.nan_to_num(diff, nan=np.inf), -1.0))), diff.shape)
+        where = f" at index {tuple(int(i) for i in worst)}" if diff.ndim else ""
+        slack = _roundoff(got_a, before_a, scale)[worst]
         _fail(name, f"{int(moved.sum())} of {moved.size} entries changed by more than float round-off; "
-                    f"the largest{where}: expected {before_a[idx].item()!r}, got {got_a[idx].item()!r} "
-                    f"(off by {abs(float(got_a[idx]) - float(before_a[idx])):.1e}; round-off would explain "
-                    f"up to {slack:.1e})", hint)
+                    f"the largest{where}: expected {before_a[worst].item()!r}, got {got_a[worst].item()!r} "
+                    f"(off by {diff[worst]:.1e}; round-off would explain up to {slack:.1e})", hint)
 
 
 def _canonical(value, decimals: int) -> str:
@@ -240,6 +242,17 @@ _reference = reference
 _REFERENCE_CODE = reference(len).__code__
 
 
+def _caller_globals() -> dict:
+    """The global namespace of the code that called into this module (a test cell's): the first
+    frame outside this module and outside mutmut's trampolines, which wrap each function of this
+    module while tools/mutation.py runs (its stats run failed on `using` without this)."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and (frame.f_globals is globals()
+                                        or str(frame.f_globals.get("__name__", "")).startswith("mutmut.")):
+        frame = frame.f_back
+    return frame.f_globals
+
+
 class using:
     """Within the block, the student's names are bound to the given (reference) functions, so a
     part's test runs the student's code of that part on the course's versions of the others:
@@ -254,7 +267,7 @@ class using:
     """
 
     def __init__(self, **functions):
-        self._ns = sys._getframe(1).f_globals
+        self._ns = _caller_globals()
         self._new = {name: _reference(f) for name, f in functions.items()}
         self._old: dict = {}
 
@@ -348,8 +361,7 @@ def student_side(name: str):
     (autograder.checker) and this returns a proxy of the kernel's object, so the model lives in
     the kernel and only plain data (its state_dict, its logits) comes back.
     """
-    frame = sys._getframe(1)
-    namespace = frame.f_globals
+    namespace = _caller_globals()
     if name not in namespace:
         raise NameError(f"student_side: the notebook defines no {name!r}")
     return namespace[name]

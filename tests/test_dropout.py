@@ -16,7 +16,7 @@ def _x(shape, seed=0):
     return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.5, 2.0, shape)
 
 
-@pytest.mark.parametrize("p", [0.2, 0.5, 0.75])
+@pytest.mark.parametrize("p", [0.2, 0.3, 0.5, 0.75])
 def test_kept_units_are_scaled_as_torch_scales_them(p):
     x = _x((200, 50))
     out, (param, mask) = layers.dropout_forward(x, {"p": p, "mode": "train", "seed": 3})
@@ -91,12 +91,22 @@ def test_dtype_and_arguments_kept():
     out, cache = layers.dropout_forward(x, param)
     assert out.dtype == np.float32 and np.array_equal(x, keep) and param == {"p": 0.5, "mode": "train", "seed": 0}
     assert layers.dropout_backward(np.ones((6, 7), np.float32), cache).dtype == np.float32
+    assert layers.dropout_forward(x.astype(np.float64), param)[1][1].dtype == np.float64  # 1/(1-p) not rounded to float32
+    ints, (_, mask) = layers.dropout_forward(np.arange(1, 13).reshape(3, 4), {"p": 0.3, "mode": "train", "seed": 1})
+    assert mask.dtype == np.float64 and np.allclose(ints[ints != 0], np.arange(1, 13).reshape(3, 4)[ints != 0] / 0.7)
+
+
+def test_a_unit_is_kept_when_its_number_equals_p(monkeypatch):
+    """keep where u >= p: u is drawn from [0, 1), so p = 0 keeps every unit."""
+    monkeypatch.setattr(np.random, "random", lambda shape: np.full(shape, 0.25))
+    out, (_, mask) = layers.dropout_forward(np.ones((2, 3)), {"p": 0.25, "mode": "train"})
+    assert np.array_equal(mask, np.full((2, 3), 1 / 0.75)) and np.array_equal(out, mask)
 
 
 @pytest.mark.parametrize("param,match", [
     ({"p": 0.5}, r"'mode'\] must be 'train' or 'eval', got None"),
     ({"p": 0.5, "mode": "test"}, r"must be 'train' or 'eval', got 'test'"),
-    ({"mode": "train"}, r"needs 'p', the probability of dropping"),
+    ({"mode": "train"}, r"^dropout_forward: dropout_param needs 'p', the probability of dropping each unit, in \[0, 1\)$"),
     ({"p": 1.0, "mode": "train"}, r"must lie in \[0, 1\), got 1.0"),
     ({"p": -0.1, "mode": "eval"}, r"must lie in \[0, 1\), got -0.1"),
     ({"p": "0.5", "mode": "train"}, r"must lie in \[0, 1\), got '0.5'"),

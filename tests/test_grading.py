@@ -529,3 +529,69 @@ def test_changed_entries_ignores_round_off_and_sees_real_changes():
     x32 = np.array([1.0, 3.0], dtype=np.float32)
     assert not grading.changed_entries(x32 * np.float32(1 + 2 ** -22), x32).any()
     assert grading.changed_entries(x32 * np.float32(1 + 2 ** -10), x32).all()
+
+
+def test_changed_entries_boundaries_dtypes_and_default_scale():
+    one = np.array([1.0])
+    edge = one + 2.0 ** -48  # exactly ROUNDOFF_ULPS = 16 machine epsilons of 1.0: still round-off
+    assert grading.ROUNDOFF_ULPS * np.finfo(np.float64).eps == 2.0 ** -48
+    assert not grading.changed_entries(edge, one).any()
+    assert grading.changed_entries(one + 2.0 ** -47, one).all()
+    tiny = np.array([1e-9])
+    assert grading.changed_entries(tiny * (1 + 1e-12), tiny).all()             # default scale 0: judged against 1e-9
+    assert not grading.changed_entries(tiny * (1 + 1e-12), tiny, scale=1.0).any()
+    # the common dtype decides the epsilon: float32 values against float64 ones are not round-off
+    x64 = np.array([0.1, 0.7])
+    assert grading.changed_entries(x64.astype(np.float32), x64).all()
+    assert grading.changed_entries(x64, x64.astype(np.float32)).all()
+    assert not grading.changed_entries(x64.astype(np.float32), x64.astype(np.float32)).any()
+    assert grading.changed_entries(np.array([3, 4]), np.array([3, 5])).tolist() == [False, True]  # integers
+
+
+def test_check_unchanged_names_the_largest_change_nan_first_and_scalars():
+    before = np.array([[0.25, -2.0], [3.0, 1.0]])
+    got = before.copy()
+    got[0, 0] = 0.75      # the largest change, on a small value
+    got[0, 1] += 1e-5     # a smaller change on a larger value
+    with pytest.raises(AssertionError) as info:
+        grading.check_unchanged("x", got, before, scale=1e-5)
+    assert str(info.value) == ("x: 2 of 4 entries changed by more than float round-off; the largest at index (0, 0): "
+                               "expected 0.25, got 0.75 (off by 5.0e-01; round-off would explain up to 8.9e-16)")
+    got[1, 1] = np.nan
+    with pytest.raises(AssertionError, match=r"3 of 4 entries .* at index \(1, 1\): expected 1.0, got nan"):
+        grading.check_unchanged("x", got, before)
+    with pytest.raises(AssertionError) as info:
+        grading.check_unchanged("s", np.float64(2.5), 2.0, hint="h")
+    assert str(info.value) == ("s: 1 of 1 entries changed by more than float round-off; the largest: expected 2.0, "
+                               "got 2.5 (off by 5.0e-01; round-off would explain up to 7.1e-15)\nHint: h")
+    grading.check_unchanged("s", 2.0 + 2.0 ** -50, 2.0)
+    with pytest.raises(AssertionError) as info:
+        grading.check_unchanged("x", np.zeros(3), np.zeros((3, 1)), hint="keep the shape")
+    assert str(info.value) == "x: expected shape (3, 1), got (3,)\nHint: keep the shape"
+    with pytest.raises(AssertionError, match=r"^y: got None.*\nHint: put it back$"):
+        grading.check_unchanged("y", None, np.zeros(2), hint="put it back")
+    with pytest.raises(AssertionError, match="round-off would explain up to 1.8e-20"):  # the step as the scale
+        grading.check_unchanged("z", np.array([1e-9]), np.array([0.0]), scale=5e-6)
+
+
+def test_check_unchanged_default_scale_and_float32_slack():
+    tiny = np.array([1e-9])
+    with pytest.raises(AssertionError, match="1 of 1 entries"):
+        grading.check_unchanged("t", tiny * (1 + 1e-12), tiny)  # scale 0 by default: judged against 1e-9
+    grading.check_unchanged("t", tiny * (1 + 1e-12), tiny, scale=1.0)
+    with pytest.raises(AssertionError, match=r"round-off would explain up to 1\.9e-06\)$"):  # float32's epsilon
+        grading.check_unchanged("f", np.array([1.5], np.float32), np.array([1.0], np.float32))
+
+
+_NOTEBOOK_GLOBAL = object()
+
+
+def test_student_side_reads_the_callers_namespace_and_in_place_the_dict_itself():
+    assert grading.student_side("_NOTEBOOK_GLOBAL") is _NOTEBOOK_GLOBAL  # this module's global, not grading's
+    with pytest.raises(NameError, match=r"^student_side: the notebook defines no 'not_a_name'$"):
+        grading.student_side("not_a_name")
+    d = {"mode": "train"}
+    assert grading.in_place(d) is d
+    with pytest.raises(TypeError, match=r"^in_place takes a dict, got OrderedDict$"):
+        import collections
+        grading.in_place(collections.OrderedDict())
