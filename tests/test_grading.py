@@ -595,3 +595,15 @@ def test_student_side_reads_the_callers_namespace_and_in_place_the_dict_itself()
     with pytest.raises(TypeError, match=r"^in_place takes a dict, got OrderedDict$"):
         import collections
         grading.in_place(collections.OrderedDict())
+
+
+def test_passed_asks_recheck_in_the_students_notebook_and_refuses_bad_ids():
+    """cnnkit.grading.passed: in the student's kernel recheck() decides (the checker answers from
+    the cells' own results at grading time: tests/test_reproducible_grades.py)."""
+    calls = []
+    assert grading.passed("step__tests", recheck=lambda: calls.append(1) or True) is True
+    assert grading.passed("step__tests", "loop__tests", recheck=lambda: 0) is False
+    assert calls == [1]
+    for bad in [(), ("",), (3,)]:
+        with pytest.raises(TypeError, match="grade ids"):
+            grading.passed(*bad, recheck=lambda: True)
