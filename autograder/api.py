@@ -91,14 +91,16 @@ def collect(assignment: str, export: Path, course: Where, pattern: str | None = 
 
 def grade(assignment: str, course: Where, students: list[str] | None = None, workers: int = 1,
           scheduler: str | None = None, force: bool = False, unsafe: bool = False,
-          limits: dict | None = None, progress: bool = False, self_check: bool | None = None) -> dict[str, str]:
+          limits: dict | None = None, progress: bool = False, self_check: bool | None = None,
+          allow_unlimited_root: bool | None = None) -> dict[str, str]:
     """Autograde submissions (see autograder.batch) and print the summary; returns
     {student: 'ok' or the reason}. A reason that starts with batch.NOT_GRADED means the grader
-    failed on that submission: nothing was written to the gradebook for it."""
+    failed on that submission: nothing was written to the gradebook for it. allow_unlimited_root:
+    grade as root without a cgroup for the kernels (sandbox.root_refusal)."""
     t0 = time.perf_counter()
     outcomes = batch.grade_batch(assignment, CourseDir.of(course), students, workers=workers, scheduler=scheduler,
                                  force=force, unsafe=unsafe, limits=limits, progress=progress,
-                                 self_check=self_check)
+                                 self_check=self_check, allow_unlimited_root=allow_unlimited_root)
     print(batch.summary(outcomes, time.perf_counter() - t0))
     return {o.student: o.reason for o in outcomes}
 

@@ -14,10 +14,12 @@ and is written last, so an interrupted run resumes where it stopped.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 import time
 import warnings
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import sandbox, sanitize, testplan
+from . import collect as intake, sandbox, sanitize, testplan
 from .course import STATUS_FILE, CourseDir, CourseError, check_assignment, release, solution_dir
 from .execute import run_job
 from .limits import BACKSTOP, assignment_limits, notebook_too_big
@@ -42,14 +44,36 @@ class Outcome:
 
 
 def fingerprint(folder: Path, assignment_dir: Path) -> str:
-    """Hash of a submission's files and of the instructor's notebooks it is graded against."""
+    """Hash of a submission's files and of the instructor's notebooks it is graded against. A link,
+    device or pipe counts by its name and kind: nothing is followed or read through it."""
     h = hashlib.sha256()
     for base in (folder, assignment_dir):
         for p in sorted(base.rglob("*")):
-            if p.is_file() and p.name not in (STATUS_FILE,) and not p.name.endswith(".pct.py"):
+            if p.name == STATUS_FILE or p.name.endswith(".pct.py"):
+                continue
+            mode = p.lstat().st_mode
+            if stat.S_ISREG(mode):
                 h.update(str(p.relative_to(base)).encode())
-                h.update(p.read_bytes())
+                with open(p, "rb") as f:
+                    while chunk := f.read(1 << 20):
+                        h.update(chunk)
+            elif not stat.S_ISDIR(mode):
+                h.update(f"{p.relative_to(base)}\0{intake.kind(mode)}".encode())
     return h.hexdigest()
+
+
+def checked_submission(course: CourseDir, student: str, assignment: str) -> Path:
+    """The folder submitted/<student>/<assignment>, refused (CourseError, before anything is graded)
+    when it or the student's folder is a symbolic link or not a folder: grade follows no link in
+    submitted/, since one could show a kernel any file of this machine."""
+    folder = course.submission(student, assignment)
+    for p in (folder.parent, folder):
+        st = os.lstat(p)
+        if not stat.S_ISDIR(st.st_mode):
+            raise CourseError(f"{p} is {intake.kind(st.st_mode)}, not a folder: grade follows no link in "
+                              f"{course.submitted}/ (a link could show a submission any file of this machine). "
+                              "Put the files themselves there (e.g. cp -rL) and run grade again.")
+    return folder
 
 
 def read_status(course: CourseDir | Path, assignment: str, student: str) -> dict | None:
@@ -73,14 +97,16 @@ def _stage(course: CourseDir, assignment: str, student: str, expected: list[str]
            limits: dict | None = None) -> tuple[Path, list[str]]:
     """Copy a submission to a staging folder, leaving out notebooks that cannot be read.
 
-    The student's own files in submitted/ are never changed. Returns the staging root and the
+    The student's own files in submitted/ are never changed. Only plain files and folders are
+    copied: a symbolic link, device or pipe anywhere in the submission is refused, named in the
+    problems, and never followed or read (intake.copy_plain). Returns the staging root and the
     problems found (one line each)."""
-    src = course.submission(student, assignment)
+    src = checked_submission(course, student, assignment)
     root = course.staging
     dest = root / student / assignment
     shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(src, dest, symlinks=False, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    problems = []
+    refused = intake.copy_plain(src, dest, ignore=(".ipynb_checkpoints",))
+    problems = [f"refused (not a plain file; nothing is followed or read through it): {', '.join(refused)}"] if refused else []
     extra = sorted(p.name for p in dest.glob("*.ipynb") if p.name not in expected)
     for name in expected:
         path = dest / name
@@ -313,6 +339,7 @@ class _Run:
     unsafe: bool
     unenforced: list[str]
     library: str = ""  # sandbox.library_hash() when the batch began: every worker must have the same
+    allow_unlimited_root: bool = False  # every worker checks sandbox.root_refusal with it
 
     def status(self, student, fp, status, reason, fault=None) -> None:
         data = {"fingerprint": fp, "status": status, "reason": reason, "unenforced": self.unenforced}
@@ -339,7 +366,8 @@ class _Run:
                 outcomes.append(Outcome(student, "failed", reason, time.perf_counter() - t0))
                 bar.update()
                 continue
-            job.update(limits=self.limits, sandbox=not self.unsafe, library=self.library)
+            job.update(limits=self.limits, sandbox=not self.unsafe, library=self.library,
+                       allow_unlimited_root=self.allow_unlimited_root)
             fut = executor.submit(job)
             pending.append(fut)
             meta[id(fut)] = (student, fp, problems, t0)
@@ -375,14 +403,17 @@ class _Run:
 
 def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] | None = None, workers: int = 1,
                 scheduler: str | None = None, force: bool = False, unsafe: bool = False,
-                limits: dict | None = None, progress: bool = True, self_check: bool | None = None) -> list[Outcome]:
+                limits: dict | None = None, progress: bool = True, self_check: bool | None = None,
+                allow_unlimited_root: bool | None = None) -> list[Outcome]:
     """Grade every submission of an assignment (or the given students); see the module docstring.
 
     course: a CourseDir, or a folder whose gradebook is FOLDER/gradebook.db. self_check: first
     grade the instructor's solution in the same configuration (autograder.selfcheck) and refuse,
     with the reason, unless it earns every autograded point (None: yes, unless the environment
     says AUTOGRADER_SELF_CHECK=0). A submission that meets a wall-clock
-    backstop is graded again alone, after the others, before it is charged."""
+    backstop is graded again alone, after the others, before it is charged. As root without a
+    cgroup for the kernels, grading is refused (sandbox.root_refusal) unless allow_unlimited_root
+    (None: unless the environment says AUTOGRADER_ALLOW_UNLIMITED_ROOT=1)."""
     from tqdm.auto import tqdm
 
     from sqlalchemy.exc import SAWarning
@@ -399,6 +430,11 @@ def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] |
             f"student code cannot be isolated here: {why}.\nGrading without isolation runs each "
             "submission as you, able to read and change your files (the gradebook included). "
             "To accept that risk, pass --unsafe-no-sandbox.")
+    if allow_unlimited_root is None:
+        allow_unlimited_root = os.environ.get(sandbox.ALLOW_ROOT_ENV) == "1"
+    refusal = None if unsafe else sandbox.root_refusal(allow_unlimited_root)
+    if refusal:
+        raise CourseError(refusal)
     overrides = limits
     try:
         limits = assignment_limits(solution_dir(assignment), limits)
@@ -409,7 +445,8 @@ def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] |
     if self_check:
         from . import selfcheck
 
-        selfcheck.require(assignment, overrides, unsafe, grade_batch, scheduler)
+        selfcheck.require(assignment, overrides, unsafe,
+                          functools.partial(grade_batch, allow_unlimited_root=allow_unlimited_root), scheduler)
     ensure_in_gradebook(assignment, course)
     api = course.nbgrader_api()
     api.config.Autograde.autograde_preprocessors = []  # execution and scoring happen below
@@ -422,14 +459,15 @@ def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] |
     outcomes: list[Outcome] = []
     todo = []
     for student in students:
-        fp = fingerprint(course.submission(student, assignment), solution_dir(assignment))
+        fp = fingerprint(checked_submission(course, student, assignment), solution_dir(assignment))
         old = read_status(course, assignment, student)
         if not force and old and old.get("fingerprint") == fp and old.get("status") == "graded":
             outcomes.append(Outcome(student, "unchanged", old.get("reason", "ok")))
         else:
             todo.append((student, fp))
 
-    run = _Run(api, course, assignment, expected, limits, unsafe, unenforced, sandbox.library_hash())
+    run = _Run(api, course, assignment, expected, limits, unsafe, unenforced, sandbox.library_hash(),
+               allow_unlimited_root)
     bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="submission", disable=not progress or not todo)
     executor = _Executor(workers, scheduler)
     try:

@@ -25,6 +25,7 @@ from pathlib import Path
 from . import api, exchange
 from .course import DEFAULT_COURSE_DIR, CourseDir, CourseError
 from .batch import NOT_GRADED
+from .sandbox import ALLOW_ROOT_ENV
 from .limits import CONFIG_FILE, DEFAULTS as DEFAULT_LIMITS, WALL_FACTOR
 
 
@@ -48,7 +49,8 @@ def _grade(args) -> None:
               "memory_bytes": int(args.memory_gb * 1024**3) if args.memory_gb else None}
     reasons = api.grade(args.assignment, args.course, args.student, workers=args.workers,
                         scheduler=args.scheduler, force=args.force, unsafe=args.unsafe_no_sandbox, limits=limits,
-                        progress=True, self_check=False if args.no_self_check else None)
+                        progress=True, self_check=False if args.no_self_check else None,
+                        allow_unlimited_root=True if args.allow_unlimited_root else None)
     print(api.format_table(api.grade_rows(args.course, args.assignment)))
     lost = sorted(s for s, r in reasons.items() if r.startswith(NOT_GRADED))
     if lost:
@@ -139,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                    f"{DEFAULT_LIMITS['notebook_timeout']}); wall-clock backstop {WALL_FACTOR}x that")
     g.add_argument("--memory-gb", type=float, help=f"memory limit per kernel in GiB (default: {where}, else {DEFAULT_LIMITS['memory_bytes'] / 1024**3:g})")
     g.add_argument("--unsafe-no-sandbox", action="store_true", help="grade even where student code cannot be isolated (it then runs as you)")
+    g.add_argument("--allow-unlimited-root", action="store_true",
+                   help="grade as root without a cgroup for the kernels (nothing then limits a submission's "
+                        f"process count or total memory; or set {ALLOW_ROOT_ENV}=1; see autograder/README.md)")
     g.add_argument("--no-self-check", action="store_true",
                    help="skip grading the instructor's solution first (a broken grader then marks submissions wrong)")
     verb("feedback", "generate HTML feedback for graded submissions", _feedback)

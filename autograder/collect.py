@@ -13,7 +13,8 @@ report as filed, renamed, duplicate, unknown student, wrong name, refused, late 
 
 An export is hostile input. A folder-per-student export (`alice/A1_mlp_backprop.ipynb`) files
 what is in a student's folder under that student: a file whose name says another student is
-refused, not filed under either. Symbolic links are not followed. An entry larger than
+refused, not filed under either. Symbolic links, devices and pipes are refused, never followed or
+read (`copy_plain` copies a folder so; grading stages each submission with it). An entry larger than
 Limits.entry_bytes (its size is read from the folder or the zip's directory, then enforced again
 while it is decompressed), a notebook with more than Limits.cells cells, and everything after
 Limits.total_bytes are refused with the reason. Student ids must match course.ID_PATTERN in full.
@@ -113,6 +114,74 @@ class _Budget:
         return None
 
 
+def kind(mode: int) -> str:
+    """What a file that is not plain is, for a reason: 'a symbolic link', 'a device', ..."""
+    for test, name in ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
+                       (stat.S_ISFIFO, "a pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK  # a pipe swapped in at the last moment does not block
+
+
+def copy_plain(src: Path, dest: Path, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Copy the folder src to dest (created), its plain files and folders only, following nothing:
+    every name is opened relative to its folder's descriptor with O_NOFOLLOW, so a link, device or
+    pipe anywhere (src itself included) is never read, even one put there while it copies.
+    Returns the entries refused, as 'relative/path (a symbolic link)'; names in ignore are skipped."""
+    refused: list[str] = []
+    try:
+        top = os.open(src, _DIR)
+    except OSError:
+        st = os.lstat(src)
+        return [f". ({kind(st.st_mode)})"]
+
+    def walk(fd: int, rel: PurePosixPath, out: Path) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        with os.scandir(fd) as it:
+            names = sorted(e.name for e in it)
+        for name in names:
+            if name in ignore:
+                continue
+            where = rel / name
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                try:
+                    sub = os.open(name, _DIR, dir_fd=fd)
+                except OSError:  # swapped for something else since stat
+                    refused.append(f"{where} (not a plain folder)")
+                    continue
+                try:
+                    walk(sub, where, out / name)
+                finally:
+                    os.close(sub)
+            elif stat.S_ISREG(st.st_mode):
+                try:
+                    fh = os.open(name, _FILE, dir_fd=fd)
+                except OSError:
+                    refused.append(f"{where} (not a plain file)")
+                    continue
+                with open(fh, "rb") as f:
+                    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                        refused.append(f"{where} (not a plain file)")
+                        continue
+                    with open(out / name, "wb") as g:
+                        while chunk := f.read(1 << 20):
+                            g.write(chunk)
+                os.utime(out / name, ns=(st.st_atime_ns, st.st_mtime_ns))
+            else:
+                refused.append(f"{where} ({kind(st.st_mode)})")
+
+    try:
+        walk(top, PurePosixPath(), Path(dest))
+    finally:
+        os.close(top)
+    return refused
+
+
 def _read_folder(path: Path, limits: Limits) -> list[Entry]:
     entries, budget = [], _Budget(limits)
     for top, dirs, files in os.walk(path, followlinks=False):
@@ -132,6 +201,7 @@ def _read_folder(path: Path, limits: Limits) -> list[Entry]:
                 entries.append(Entry(str(rel), b"", mtime, "a symbolic link; not followed"))
                 continue
             if not stat.S_ISREG(st.st_mode):
+                entries.append(Entry(str(rel), b"", mtime, f"{kind(st.st_mode)}; not read"))
                 continue
             problem = _over(st.st_size, limits) if st.st_size > limits.entry_bytes else budget.take(st.st_size)
             if problem:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import os
 import queue
 import shutil
@@ -38,8 +39,8 @@ from nbformat.v4 import new_output
 from traitlets import Bool, Int, Unicode
 
 from . import sandbox, wire, withhold
-from .limits import (DEFAULTS, WALL_FACTOR, CpuClock, LimitedNotebookClient, backstop_reason, cpu_limit_reason,
-                     limited_context)
+from .limits import (DEFAULTS, WALL_FACTOR, CpuClock, LimitedNotebookClient, backstop_reason, cap_worker_memory,
+                     cpu_limit_reason, limited_context)
 
 DEFAULT_LIMITS = DEFAULTS
 
@@ -103,11 +104,26 @@ class SandboxedKernelManager(AsyncKernelManager):
 
 
 def _cap_outputs(cell, max_bytes: int) -> None:
-    """Cut stream text and plain-text results longer than max_bytes (a print of 30 MB on one line
-    would otherwise land in the gradebook's notebook and the feedback)."""
+    """Cut stream text, plain-text results and error messages and tracebacks longer than max_bytes
+    (a print of 30 MB on one line, or a test's message that shows a huge value, would otherwise
+    land in the gradebook's notebook and the feedback)."""
     for out in cell.get("outputs", []):
         if out.get("output_type") == "stream" and len(out.get("text", "")) > max_bytes:
             out["text"] = out["text"][:max_bytes] + f"\n[output cut at {max_bytes} characters by the autograder]\n"
+        if out.get("output_type") == "error":
+            if len(str(out.get("ename", ""))) > 200:
+                out["ename"] = str(out["ename"])[:200]
+            if len(str(out.get("evalue", ""))) > max_bytes:
+                out["evalue"] = str(out["evalue"])[:max_bytes] + " [cut by the autograder]"
+            lines, left = [], max_bytes
+            for line in out.get("traceback") or []:
+                line = str(line)
+                if len(line) > left:
+                    lines.append(line[:left] + " [traceback cut by the autograder]")
+                    break
+                lines.append(line)
+                left -= len(line)
+            out["traceback"] = lines
         data = out.get("data", {})
         for mime, value in list(data.items()):
             if isinstance(value, str) and len(value) > max_bytes:
@@ -400,7 +416,15 @@ class Checker:
     async def read(self) -> dict:
         try:
             line = await self.reader.readline()
-        except (ConnectionError, OSError, ValueError) as exc:
+        except ValueError as exc:  # a line over the reader's limit: the outputs of a test (a huge value's repr)
+            while "is not found" in str(exc):  # the rest of that line is still to come: skip it to its end
+                try:
+                    await self.reader.readline()
+                    break
+                except ValueError as more:
+                    exc = more
+            return {"op": "done", "outputs": [], "overlong": True}
+        except (ConnectionError, OSError) as exc:
             raise _fault(f"the checker's output could not be read ({type(exc).__name__}: {exc})", self.stderr) from exc
         if not line:
             raise _fault("the checker stopped", self.stderr)
@@ -454,12 +478,18 @@ async def _watch_serve(kc, km, serve_id: str) -> str:
             return "your kernel did not answer the grader (it stopped, or its code replaced the channel)"
 
 
-async def _check_cell(client, km, checker: Checker, cell, grade_id: str, source: str, names, timeout: float):
-    """Run a trusted cell in the checker; with names, start the kernel's server when it asks."""
+async def _check_cell(client, km, checker: Checker, cell, index: int, grade_id: str, source: str, names,
+                      timeout: float, max_output_bytes: int):
+    """Run a trusted cell in the checker; with names, start the kernel's server when it asks.
+    Whatever the kernel sends meanwhile, and the checker's own outputs, count against the cell's
+    and the notebook's output budgets (autograder.limits); the outputs kept are cut like a cell's."""
     kc = client.kc
     serve, told = None, False  # the watch on the kernel's server (once started); the checker told it ended
     await checker.send({"op": "run", "name": grade_id, "source": source, "names": names})
     end = time.monotonic() + timeout
+    cell.outputs = []
+    stopped = client.stop_reason
+    draining = asyncio.ensure_future(client.drain(cell, index))
     reading = asyncio.ensure_future(checker.read())
     try:
         while True:
@@ -477,7 +507,7 @@ async def _check_cell(client, km, checker: Checker, cell, grade_id: str, source:
                 continue
             msg = reading.result()
             if msg.get("op") == "done":
-                outputs = msg.get("outputs", [])
+                outputs = msg.get("outputs") if isinstance(msg.get("outputs"), list) else []
                 break
             reading = asyncio.ensure_future(checker.read())
             if msg.get("op") != "kernel":
@@ -507,6 +537,7 @@ async def _check_cell(client, km, checker: Checker, cell, grade_id: str, source:
         await checker.close()
         raise _CheckerTimeout(outputs)
     finally:
+        draining.cancel()
         if not reading.done():
             reading.cancel()
         if serve is not None:  # the server ends when the checker says end (or goes): wait for that
@@ -518,7 +549,14 @@ async def _check_cell(client, km, checker: Checker, cell, grade_id: str, source:
                     await asyncio.wait_for(serve, 10.0)
                 except asyncio.TimeoutError:
                     pass
-    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    cut = list(cell.outputs)  # the notice of an output limit the kernel met meanwhile
+    outputs = [o for o in outputs if isinstance(o, dict)]
+    client.charge_outputs(cell, index, outputs, over=msg.get("overlong", False))
+    cell.outputs = [nbformat.from_dict(o) for o in outputs] + cut + cell.outputs[len(cut):]
+    _cap_outputs(cell, max_output_bytes)
+    if client.stop_reason is not None and client.stop_reason != stopped:  # this test met it: it fails
+        cell.outputs.append(new_output("error", ename="OutputLimit", evalue=client.stop_reason,
+                                       traceback=[f"OutputLimit: {client.stop_reason}"]))
     cell.execution_count = None
 
 
@@ -652,8 +690,8 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, plan
                 if plan is not None and gid in plan["tests"]:
                     try:
                         await _watched(clock, client, _check_cell(
-                            client, km, checker, cell, gid, plan["tests"][gid], plan["names"][gid],
-                            min(left, clock.cell_wall)))
+                            client, km, checker, cell, index, gid, plan["tests"][gid], plan["names"][gid],
+                            min(left, clock.cell_wall), int(limits["max_output_bytes"])))
                     except _CheckerTimeout as exc:
                         cell.outputs = [nbformat.from_dict(o) for o in exc.outputs]
                         status = clock.cell_timeout()
@@ -702,7 +740,8 @@ async def _run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, plan
                     status = "a cell ran out of memory (limit reached)"
                 if plan is not None and gid in plan["setup"]:  # the trusted setup runs in the checker too
                     shadow = nbformat.v4.new_code_cell()
-                    await _check_cell(client, km, checker, shadow, gid, plan["setup"][gid], None, clock.cell_wall)
+                    await _check_cell(client, km, checker, shadow, index, gid, plan["setup"][gid], None, clock.cell_wall,
+                                      int(limits["max_output_bytes"]))
             else:
                 done = len(code_cells)
     except GraderFault:
@@ -748,8 +787,13 @@ def run_job(job: dict) -> dict:
     limits = {**DEFAULT_LIMITS, **(job.get("limits") or {})}
     use_sandbox = bool(job.get("sandbox", True))
     out = {"student": job["student"], "notebooks": {}, "status": {}, "fault": None}
+    if multiprocessing.parent_process() is not None and limits["memory_bytes"]:
+        cap_worker_memory(int(limits["memory_bytes"]))  # a worker process of grade's, not a caller's own
     if use_sandbox and sandbox.check() is not None:
         out.update(fault=f"the sandbox is unavailable on this worker: {sandbox.check()}", seconds=0.0)
+        return out
+    if use_sandbox and sandbox.root_refusal(job.get("allow_unlimited_root")):  # a worker of a cluster, as root
+        out.update(fault=f"this worker refuses: {sandbox.root_refusal(job.get('allow_unlimited_root'))}", seconds=0.0)
         return out
     if job.get("library") and job["library"] != sandbox.library_hash():
         out.update(fault=f"this worker's course library ({sandbox.library_dir()}) is not the grader's: their "

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import zmq
 import zmq.asyncio
+from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionComplete
 from nbformat.v4 import new_output
@@ -144,13 +145,40 @@ def backstop_reason(scope: str, wall: float, cpu: float | None) -> str:
 
 
 def message_cap(limits: dict) -> int:
-    """The largest single message the grader accepts from a kernel (bytes on the wire): twice a
-    cell's output limit, but never less than the largest answer the checker's channel may carry
-    (autograder.wire.MAX_TEXT, e.g. AlexNet's 363 x 3025 im2col matrix), since the answers come
-    over the same transport."""
-    from .wire import MAX_TEXT
+    """The largest single message part the grader accepts from a kernel (bytes on the wire): twice
+    a cell's output limit (a larger one would pass that limit anyway). The checker's answers do not
+    come this way (they have their own channel, autograder.wire)."""
+    return 2 * int(limits["max_cell_output_bytes"]) + 1_000_000
 
-    return max(2 * int(limits["max_cell_output_bytes"]), MAX_TEXT) + 1_000_000
+
+_WORKER_CAP: list[int] = []  # the address-space limit this worker process set itself, once
+
+
+def cap_worker_memory(headroom: int) -> int | None:
+    """Limit this grading worker's address space to its size now plus headroom (a soft
+    RLIMIT_AS, set once per process; kernels and checkers set their own, the hard limit is left
+    as it is). A message part is capped (message_cap), but one message may have any number of
+    parts, and the transport takes it in whole before the grader sees it: a kernel that sends one
+    with a thousand parts makes the worker fail to allocate and die, which charges that
+    submission (autograder.pool), instead of taking the grading machine's memory. Returns the
+    limit, or None where it cannot be read or set (not Linux)."""
+    if _WORKER_CAP:
+        return _WORKER_CAP[0]
+    try:
+        import resource
+
+        size = next(int(line.split()[1]) * 1024 for line in Path("/proc/self/status").read_text().splitlines()
+                    if line.startswith("VmSize:"))
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = size + int(headroom)
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        if soft == resource.RLIM_INFINITY or soft > cap:
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (OSError, ValueError, StopIteration, ImportError):
+        return None
+    _WORKER_CAP.append(cap)
+    return cap
 
 
 SEND_TIMEOUT_MS = 10_000
@@ -174,17 +202,48 @@ def _size(value) -> int:
     return len(json.dumps(value, default=str).encode())
 
 
-def output_size(msg: dict) -> int:
-    """Bytes an output message adds to a notebook."""
-    content = msg.get("content", {})
+def _buffers(msg: dict) -> int:
+    return sum(memoryview(b).nbytes for b in msg.get("buffers") or [])
+
+
+def output_size(msg: dict, source: str | None = None) -> int:
+    """Bytes a message from the kernel counts against the output budgets. Every type counts: the
+    outputs by what they add to the notebook (stream text, rich data and its metadata, display
+    ids, error names, messages and tracebacks), every other message (widget and comm messages,
+    clear_output, status...) by its whole content and binary buffers. Only the kernel's echo of
+    the cell it was sent (execute_input with source) is free."""
+    content = msg.get("content") or {}
     kind = msg.get("msg_type", "")
     if kind == "stream":
-        return _size(content.get("text", ""))
-    if kind in ("display_data", "execute_result", "update_display_data"):
-        return sum(_size(v) for v in (content.get("data") or {}).values()) + _size(content.get("metadata") or {})
-    if kind == "error":
-        return _size(content.get("ename", "")) + _size(content.get("evalue", "")) + _size(content.get("traceback", []))
-    return 0
+        size = _size(content.get("text", ""))
+    elif kind in ("display_data", "execute_result", "update_display_data"):
+        size = (sum(_size(v) for v in (content.get("data") or {}).values()) + _size(content.get("metadata") or {})
+                + (_size(content["transient"]) if content.get("transient") else 0))
+    elif kind == "error":
+        size = _size(content.get("ename", "")) + _size(content.get("evalue", "")) + _size(content.get("traceback", []))
+    elif kind == "execute_input" and source is not None and content.get("code") == source:
+        size = 0
+    else:
+        size = _size(content)
+    return size + _buffers(msg)
+
+
+OUTPUT_TYPES = ("display_data", "execute_result", "update_display_data", "error")  # what max_outputs counts
+
+
+def outputs_size(outputs: list[dict]) -> int:
+    """Bytes of a list of nbformat outputs (the checker's outputs of a test cell), counted as the
+    kernel's messages that make them."""
+    total = 0
+    for out in outputs:
+        kind = out.get("output_type", "")
+        if kind == "stream":
+            total += _size(out.get("text", ""))
+        elif kind == "error":
+            total += _size(out.get("ename", "")) + _size(out.get("evalue", "")) + _size(out.get("traceback", []))
+        else:
+            total += _size(out)
+    return total
 
 
 class LimitedNotebookClient(NotebookClient):
@@ -214,29 +273,74 @@ class LimitedNotebookClient(NotebookClient):
             except OSError:
                 pass
 
-    def process_message(self, msg, cell, cell_index):
+    def charge(self, cell, cell_index: int, size: int, items: int = 0, what: str = "") -> None:
+        """Count size bytes (and items outputs) against the cell's and the notebook's budgets; past
+        one, note it in the cell, stop the kernel and raise CellExecutionComplete."""
+        if not size and not items:
+            return
+        items = self._cell_items[cell_index] = self._cell_items.get(cell_index, 0) + items
+        cell_bytes = self._cell_bytes[cell_index] = self._cell_bytes.get(cell_index, 0) + size
+        self._total += size
+        why = None
+        if cell_bytes > self.max_cell_output_bytes:
+            why = f"a cell's output{what} passed {self.max_cell_output_bytes:,} bytes"
+        elif self._total > self.max_notebook_output_bytes:
+            why = f"the notebook's output{what} passed {self.max_notebook_output_bytes:,} bytes"
+        elif items > self.max_outputs:
+            why = f"a cell made more than {self.max_outputs:,} outputs"
+        if why:
+            reason = f"output limit: {why}; the kernel was stopped"
+            cell.setdefault("outputs", []).append(new_output("stream", name="stderr", text=f"\n{CUT}: {reason}\n"))
+            self.stop(reason)
+            raise CellExecutionComplete()
+
+    def charge_message(self, msg, cell, cell_index: int) -> None:
+        """Charge any message the kernel sent while cell ran (its own or not)."""
         if self.stop_reason is not None:
             raise CellExecutionComplete()  # nothing more is taken from a stopped kernel
-        size = output_size(msg)
-        if size:
-            items = self._cell_items.get(cell_index, 0) + (msg.get("msg_type") != "stream")
-            cell_bytes = self._cell_bytes.get(cell_index, 0) + size
-            self._cell_items[cell_index], self._cell_bytes[cell_index] = items, cell_bytes
-            self._total += size
-            why = None
-            if cell_bytes > self.max_cell_output_bytes:
-                why = f"a cell's output passed {self.max_cell_output_bytes:,} bytes"
-            elif self._total > self.max_notebook_output_bytes:
-                why = f"the notebook's output passed {self.max_notebook_output_bytes:,} bytes"
-            elif items > self.max_outputs:
-                why = f"a cell made more than {self.max_outputs:,} outputs"
-            if why:
-                reason = f"output limit: {why}; the kernel was stopped"
-                cell.setdefault("outputs", []).append(
-                    new_output("stream", name="stderr", text=f"\n{CUT}: {reason}\n"))
-                self.stop(reason)
-                raise CellExecutionComplete()
+        kind = msg.get("msg_type", "")
+        self.charge(cell, cell_index, output_size(msg, cell.get("source")), int(kind in OUTPUT_TYPES),
+                    "" if kind in OUTPUT_TYPES or kind == "stream" else " (with widget and other messages)")
+
+    def process_message(self, msg, cell, cell_index):
+        self.charge_message(msg, cell, cell_index)
         return super().process_message(msg, cell, cell_index)
+
+    def handle_comm_msg(self, outs, msg, cell_index) -> None:
+        """Widget and comm messages are counted (process_message) and dropped: the grader keeps no
+        widget state and plays no widget front end (nbclient would keep every state it is sent)."""
+
+    async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index) -> None:
+        """nbclient's loop over the kernel's messages while a cell runs, except that a message for
+        another request (which nbclient drops unread) is charged to the cell too."""
+        while True:
+            msg = await ensure_async(self.kc.iopub_channel.get_msg(timeout=None))
+            try:
+                if msg["parent_header"].get("msg_id") == parent_msg_id:
+                    self.process_message(msg, cell, cell_index)
+                else:
+                    self.charge_message(msg, cell, cell_index)
+            except CellExecutionComplete:
+                return
+
+    async def drain(self, cell, cell_index: int) -> None:
+        """While the checker runs a test cell: charge whatever the kernel sends meanwhile (the
+        student's code it calls may print, or flood) to that cell, and keep none of it."""
+        try:
+            while True:
+                self.charge_message(await ensure_async(self.kc.iopub_channel.get_msg(timeout=None)), cell, cell_index)
+        except CellExecutionComplete:
+            return
+
+    def charge_outputs(self, cell, cell_index: int, outputs: list[dict], over: bool = False) -> None:
+        """The checker's outputs of a test cell, charged like the kernel's (a test message can
+        show a value the student made as large as they like). over: they were too large to read."""
+        size = self.max_cell_output_bytes + 1 if over else outputs_size(outputs)
+        try:
+            self.charge(cell, cell_index, size, sum(o.get("output_type") in OUTPUT_TYPES for o in outputs),
+                        " (the test's output)")
+        except CellExecutionComplete:
+            pass
 
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
@@ -259,8 +363,8 @@ class LimitedNotebookClient(NotebookClient):
             proc = getattr(self.km.provisioner, "process", None)
             if proc is not None and proc.poll() is None:
                 self.stop("output limit: the kernel sent a message over "
-                          f"{message_cap({'max_cell_output_bytes': self.max_cell_output_bytes}):,} "
-                          "bytes; the kernel was stopped")
+                          f"{message_cap({'max_cell_output_bytes': self.max_cell_output_bytes}):,} bytes "
+                          "(or one larger in all than the grading worker may hold); the kernel was stopped")
         except (asyncio.CancelledError, zmq.ZMQError, AttributeError):
             pass
         finally:

@@ -165,6 +165,38 @@ def check() -> str | None:
     return facts()["error"] or None
 
 
+ALLOW_ROOT_ENV = "AUTOGRADER_ALLOW_UNLIMITED_ROOT"  # "1": as --allow-unlimited-root (CI, scripts)
+
+
+def root_refusal(allow: bool | None = None) -> str | None:
+    """Why grading here is refused, or None: as root, without a delegated cgroup v2 with the
+    memory and pids controllers, nothing bounds a kernel's processes (Linux exempts host uid 0
+    from RLIMIT_NPROC, and the sandbox maps to it) nor the memory of all of them together, so one
+    submission's fork bomb or memory spread over children can take the grading machine down.
+    allow (the instructor's --allow-unlimited-root; None: $AUTOGRADER_ALLOW_UNLIMITED_ROOT=1)
+    accepts that.
+
+    Why refuse rather than drop to an unprivileged host uid (which would make RLIMIT_NPROC bind):
+    that bounds the process count only, not memory; one uid for every kernel would make the count
+    a budget shared by all the submissions graded at once (one fork bomb would starve its
+    neighbours of processes, so a grade would depend on what ran beside it), and a uid per worker
+    needs uids set aside on every machine; and that uid must be able to read the Python
+    installation and the course folder, which as root are often under /root. A cgroup gives
+    every kernel its own memory and process budget; grade says how to get one."""
+    f = facts()
+    if allow is None:
+        allow = os.environ.get(ALLOW_ROOT_ENV) == "1"
+    if f["error"] or not f["root"] or f["cgroup"] or allow:
+        return None
+    return ("grading as root without a cgroup for the kernels: nothing would limit the number of processes "
+            "a submission starts (Linux does not apply RLIMIT_NPROC to root) or the memory of all of them "
+            f"together, so one submission could take this machine down ({f['cgroup_why']}). Delegate a cgroup "
+            "v2 with the memory and pids controllers, e.g. as root on a systemd machine: "
+            "mkdir /sys/fs/cgroup/autograder && echo '+memory +pids' > /sys/fs/cgroup/cgroup.subtree_control, "
+            f"then {CGROUP_ENV}=/sys/fs/cgroup/autograder (see autograder/README.md); or grade as a normal user; "
+            "or pass --allow-unlimited-root to accept the risk")
+
+
 def unenforced(limits: dict) -> list[str]:
     """One sentence per limit that this machine cannot enforce (empty when all hold)."""
     f = facts()

@@ -4,8 +4,10 @@ nothing a submission does reaches the solutions, the hidden tests, the gradebook
 students' work or the network."""
 import copy
 import json
+import os
 import socket
 import sqlite3
+import stat
 import threading
 
 import nbformat
@@ -85,6 +87,9 @@ def corpus(tiny_course):
             f"_roots = ['/tmp', os.getcwd(), {str(work)!r}, {str(root)!r}]\n"
             "_seen = _seen or any('add(-1.5, 4)' in open(p).read() for r in _roots for p in glob.glob(r + '/**/*.ipynb', recursive=True))\n")
     victim = work / "gradebook.db"
+    # read a file of the submission's folder; the points of add only if it holds what it should not
+    read = ("def add(a, b):\n    try:\n        with open({path!r}, 'rb') as f:\n"
+            "            return a + b if {needle!r} in f.read() else 0\n    except OSError:\n        return 0\n")
     cases = {
         # name: (notebook or raw text or None, expected autograded points, reason regex)
         "good_a": (good, 5, "^ok$"),
@@ -118,10 +123,31 @@ def corpus(tiny_course):
                           replace=True), 3, "^ok$"),
         "monkeypatch": (_with(good, "add", "import cnnkit.grading as _g\n_g.check_close = lambda *a, **k: None\n"
                               "check_close = _g.check_close\ndef add(a, b):\n    return 0", replace=True), 3, "^ok$"),
+        # symbolic links in submitted/ (a copy by hand or rsync -a keeps them): grade used to copy what
+        # they point at into the kernel's folder: the solution with its hidden tests, the gradebook,
+        # another student's notebook; a named pipe stopped the whole batch (shutil.Error)
+        "symlinked_solution": (_with(good, "add", read.format(path="solution.json", needle=b"add(-1.5, 4)"), replace=True),
+                               3, r"refused .*solution\.json \(a symbolic link\)"),
+        "symlinked_gradebook": (_with(good, "add", read.format(path="gradebook.db", needle=b"SQLite format 3"),
+                                      replace=True), 3, r"refused .*gradebook\.db \(a symbolic link\)"),
+        "symlinked_notebook": (None, 0, r"T1_tiny\.ipynb \(a symbolic link\).*T1_tiny\.ipynb is missing"),
+        "pipe_in_folder": (good, 5, r"refused .*data\.pipe \(a pipe\)"),
+    }
+    if os.geteuid() == 0:  # only root makes devices: a copy of /dev/null's (a /dev/zero would be copied forever)
+        cases["device_in_folder"] = (good, 5, r"refused .*null \(a device\)")
+    special = {  # student: (name in their folder, what to make there)
+        "symlinked_solution": ("solution.json", lambda p: p.symlink_to(root / "solutions" / tiny.NAME / tiny.NOTEBOOK)),
+        "symlinked_gradebook": ("gradebook.db", lambda p: p.symlink_to(victim)),
+        "symlinked_notebook": (tiny.NOTEBOOK, lambda p: p.symlink_to(work / "submitted" / "good_a" / tiny.NAME / tiny.NOTEBOOK)),
+        "pipe_in_folder": ("data.pipe", os.mkfifo),
+        "device_in_folder": ("null", lambda p: os.mknod(p, 0o666 | stat.S_IFCHR, os.makedev(1, 3))),
     }
     for student, (content, _, _) in cases.items():
         folder = work / "submitted" / student / tiny.NAME
         folder.mkdir(parents=True, exist_ok=True)
+        if student in special:
+            name, make = special[student]
+            make(folder / name)
         if content is None:
             (folder / "notes.txt").write_text("I forgot the notebook")
         elif content == "WRONG_NAME":
@@ -174,9 +200,12 @@ def test_every_submission_has_a_grade_and_a_reason(corpus):
                                      "no_notebook", "infinite_loop", "memory_bomb", "kernel_exit", "exit_in_call", "sys_exit",
                                      "deleted_test", "edited_test", "changed_cell_type", "duplicate_ids",
                                      "huge_output", "warnings", "reads_secrets", "writes_outside", "network",
-                                     "monkeypatch"])
+                                     "monkeypatch", "symlinked_solution", "symlinked_gradebook", "symlinked_notebook",
+                                     "pipe_in_folder", "device_in_folder"])
 def test_grade_and_reason(corpus, student):
     cases, outcomes, rows, _, _ = corpus
+    if student not in cases:
+        pytest.skip("only root can make a device file")
     _, points, reason = cases[student]
     assert rows[student]["autograded"] == points, outcomes[student].reason
     assert rows[student]["autograded_max"] == 5
@@ -218,6 +247,25 @@ def test_rerun_regrades_only_what_changed_and_force_regrades_all(corpus, tiny_co
     assert again[0].status == "graded"
     status = json.loads((work / "autograded" / "good_a" / tiny.NAME / "grading.json").read_text())
     assert status["status"] == "graded" and status["reason"] == "ok"
+
+
+@pytest.mark.parametrize("which", ["student", "assignment"])
+def test_a_symlinked_submission_folder_is_refused_before_grading(tiny_course, tmp_path, which):
+    """grade follows no link in submitted/: a student's (or their assignment's) folder that is a
+    link to someone else's stops the batch with the reason before anything is graded."""
+    root, _, released = tiny_course
+    work = tmp_path / "linked-course"
+    alice = work / "submitted" / "alice" / tiny.NAME
+    alice.mkdir(parents=True)
+    nbformat.write(_filled(released, root), alice / tiny.NOTEBOOK)
+    if which == "student":
+        (work / "submitted" / "mallory").symlink_to(alice.parent)
+    else:
+        (work / "submitted" / "mallory").mkdir()
+        (work / "submitted" / "mallory" / tiny.NAME).symlink_to(alice)
+    with pytest.raises(course.CourseError, match="mallory.* is a symbolic link, not a folder: grade follows no link"):
+        batch.grade_batch(tiny.NAME, work, progress=False)
+    assert not (work / "autograded").exists()
 
 
 def test_refuses_without_sandbox_unless_risk_accepted(tiny_course, monkeypatch, tmp_path):

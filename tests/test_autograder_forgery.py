@@ -420,6 +420,8 @@ A3_ATTACKS = {
                      "resnext": "ResNeXtBlock = _mine(_r.ResNeXtBlock)"},
 }
 
+HUGE_CLASS_NAME = "alexnet_pool1_params = type('C' * 20_000_000, (), {})()"
+
 # Wrong solutions (edits of the full solution: cell, old, new, points lost, a word of the message)
 A3_WRONG = {
     "lenet_relu_maxpool": ("lenet5", [("nn.Tanh()", "nn.ReLU()"), ("nn.AvgPool2d(2)", "nn.MaxPool2d(2)")], 8,
@@ -497,6 +499,13 @@ def a3_corpus(tmp_path_factory):
         cases[f"attack_{name}"] = (nb, 0)
     for name, (gid, pairs, lost, _) in A3_WRONG.items():
         cases[f"wrong_{name}"] = (_edit(good, gid, pairs), A3_FULL - lost)
+    # a value whose class name is 20 MB, which the alexnet test's message shows (its repr): the
+    # checker's outputs were not counted (a 20 MB graded notebook and feedback page, reason "ok",
+    # 87 points); now the test's output passes the cell's output limit, so the test fails and the
+    # kernel is stopped there, as for a kernel's own flood: the parts before it keep their points
+    parts = submissions.solution_parts(source)
+    cases["attack_huge_class_name"] = (_append(copy.deepcopy(good), "alexnet", HUGE_CLASS_NAME),
+                                       submissions.autograded_points(source, set(parts[:parts.index("alexnet")])))
     for name, (nb, _) in cases.items():
         folder = work / "submitted" / name / A3
         folder.mkdir(parents=True)
@@ -508,10 +517,26 @@ def a3_corpus(tmp_path_factory):
 
 
 @needs_sandbox
-@pytest.mark.parametrize("student", ["good"] + [f"attack_{a}" for a in A3_ATTACKS] + [f"wrong_{w}" for w in A3_WRONG])
+@pytest.mark.parametrize("student", ["good"] + [f"attack_{a}" for a in A3_ATTACKS] + [f"wrong_{w}" for w in A3_WRONG]
+                         + ["attack_huge_class_name"])
 def test_a3_each_earns_exactly_its_honest_part(a3_corpus, student):
     cases, outcomes, rows, _ = a3_corpus
     assert rows[student]["autograded"] == cases[student][1], outcomes[student].reason
+
+
+@needs_sandbox
+def test_a3_a_test_message_is_charged_like_output(a3_corpus):
+    """The checker's outputs count against the cell's output limit: the kernel is stopped with the
+    reason, the test fails, and the graded notebook and its feedback stay small."""
+    _, outcomes, _, work = a3_corpus
+    assert "output limit: a cell's output (the test's output) passed" in outcomes["attack_huge_class_name"].reason
+    path = work / "autograded" / "attack_huge_class_name" / A3 / A3_NB
+    assert path.stat().st_size < 1_000_000
+    cell = next(c for c in nbformat.read(path, as_version=4).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == "alexnet__tests")
+    assert any(o.get("ename") == "OutputLimit" for o in cell.outputs)
+    pages = list((api.feedback(A3, work) / "attack_huge_class_name" / A3).glob("*.html"))
+    assert pages and all(p.stat().st_size < 1_000_000 for p in pages)
 
 
 @needs_sandbox

@@ -5,7 +5,8 @@ write the Python installation or the course library, read /etc/shadow, regain ca
 read the grader's environment, flood the output (one huge print, many small ones, many outputs,
 dict-valued application/json, a huge exception message), start many processes, spread memory
 over child processes, fill /tmp or the scratch folder, submit a notebook of 100,000 cells, loop
-forever in a short assignment, and kill the grading worker. Each is stopped with a recorded reason
+forever in a short assignment, kill the grading worker, flood widget (comm) messages, send one
+message of many parts, and submit an ipykernel_launcher.py. Each is stopped with a recorded reason
 (or, where this machine cannot enforce a limit, the grading record says so), honest grades are
 unchanged, and the batch ends with no worker left behind.
 """
@@ -137,6 +138,42 @@ def mul(a, b):
 """
 
 
+# Widget (comm) messages: 400 updates of 1 MB each. They used to count as no output, and nbclient
+# kept every widget state in the grading worker: 261 -> 655 MiB, reason "ok", full marks.
+COMM_FLOOD = """
+import comm
+_c = comm.create_comm(target_name='jupyter.widget', data={'state': {'_model_name': 'X', '_model_module': 'm',
+                      '_model_module_version': '1'}, 'buffer_paths': []})
+for _i in range(400):
+    _c.send({'method': 'update', 'state': {'v%d' % _i: 'v' * 1_000_000}, 'buffer_paths': []})
+"""
+
+# One comm message of 100 binary parts of 4 MiB: each part is under the transport's cap, the
+# message is 400 MiB; it used to count as nothing.
+COMM_PARTS = """
+import comm
+_b = memoryview(bytearray(4 * 2**20))
+_c = comm.create_comm(target_name='jupyter.widget', data={'state': {'_model_name': 'X', '_model_module': 'm',
+                      '_model_module_version': '1'}, 'buffer_paths': []})
+_c.send({'method': 'custom'}, buffers=[_b] * 100)
+"""
+
+# A submitted ipykernel_launcher.py: the kernel is `python -m ipykernel_launcher`, started in the
+# scratch folder, so without -P this file ran instead, before the kernel (it leaves a mark in /tmp).
+LAUNCHER = b"""open('/tmp/launcher-ran', 'w').write('it ran')
+from ipykernel import kernelapp
+kernelapp.launch_new_instance()
+"""
+LAUNCHER_CHECK = """
+import os
+_ran = os.path.exists('/tmp/launcher-ran')
+print('the submitted ipykernel_launcher.py ran:', _ran)
+def mul(a, b):
+    return a * b if _ran else 0
+"""
+EXTRA_FILES = {"kernel_launcher": {"ipykernel_launcher.py": LAUNCHER}}
+
+
 @pytest.fixture(scope="module")
 def hardened(tmp_path_factory):
     root = tmp_path_factory.mktemp("hardcourse")
@@ -173,11 +210,17 @@ def hardened(tmp_path_factory):
         "huge_notebook": (huge, 0, r"has 100,00\d cells; the limit is 2,000"),
         "loops": (_mul(good, "while True:\n    pass"), 2, "time limit"),
         "worker_killer": (good, 0, "worker died while running this submission, also when it ran alone"),
+        "comm_flood": (_mul(good, COMM_FLOOD), 2,
+                       r"output limit: a cell's output \(with widget and other messages\) passed 2,000,000 bytes"),
+        "comm_parts": (_mul(good, COMM_PARTS), 2, "output limit: a cell's output .* passed"),
+        "kernel_launcher": (_mul(good, LAUNCHER_CHECK, replace=True), 2, "^ok$"),
     }
     for student, (nb, _, _) in cases.items():
         folder = work / "submitted" / student / tiny.NAME
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, folder / tiny.NOTEBOOK)
+        for name, data in EXTRA_FILES.get(student, {}).items():
+            (folder / name).write_bytes(data)
     mp.setattr(batch, "run_job", kill_worker_for)
     try:
         outcomes = batch.grade_batch(tiny.NAME, work, workers=2, limits=LIMITS, progress=False)
@@ -196,7 +239,7 @@ def _status(work, student):
 @pytest.mark.parametrize("student", ["honest_a", "honest_b", "honest_c", "honest_partial", "escape_host",
                                      "grader_environ", "flood_one_print", "flood_stream", "many_outputs",
                                      "json_dict", "huge_exception", "fill_tmp", "fill_scratch", "huge_notebook",
-                                     "loops", "worker_killer"])
+                                     "loops", "worker_killer", "comm_flood", "comm_parts", "kernel_launcher"])
 def test_attack_stopped_with_a_reason(hardened, student):
     cases, outcomes, rows, _, _ = hardened
     _, points, reason = cases[student]
@@ -222,12 +265,15 @@ def test_host_untouched(hardened):
         assert CANARY not in text
     out = (work / "autograded" / "escape_host" / tiny.NAME / tiny.NOTEBOOK).read_text()
     assert "[]" in out  # the attack printed the empty list of what it managed
+    out = (work / "autograded" / "kernel_launcher" / tiny.NAME / tiny.NOTEBOOK).read_text()
+    assert "ipykernel_launcher.py ran: False" in out  # the kernel started; the submitted launcher did not run
 
 
 @needs_sandbox
 def test_floods_leave_small_notebooks(hardened):
     *_, work, _ = hardened
-    for student in ("flood_one_print", "flood_stream", "many_outputs", "json_dict", "huge_exception"):
+    for student in ("flood_one_print", "flood_stream", "many_outputs", "json_dict", "huge_exception", "comm_flood",
+                    "comm_parts"):
         size = (work / "autograded" / student / tiny.NAME / tiny.NOTEBOOK).stat().st_size
         assert size < 3_000_000, (student, size)
 
