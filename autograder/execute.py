@@ -788,7 +788,7 @@ def run_job(job: dict) -> dict:
     use_sandbox = bool(job.get("sandbox", True))
     out = {"student": job["student"], "notebooks": {}, "status": {}, "fault": None}
     if multiprocessing.parent_process() is not None and limits["memory_bytes"]:
-        cap_worker_memory(int(limits["memory_bytes"]))  # a worker process of grade's, not a caller's own
+        cap_worker_memory(max(int(limits["memory_bytes"]), 1024**3))  # a worker process of grade's, not a caller's own
     if use_sandbox and sandbox.check() is not None:
         out.update(fault=f"the sandbox is unavailable on this worker: {sandbox.check()}", seconds=0.0)
         return out

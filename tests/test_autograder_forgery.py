@@ -116,6 +116,38 @@ ATTACKS = {
                     "import numpy as np\ndef relu_forward(x):\n    return (np.maximum(0, x) if _found() else 0 * x), x",
 }
 
+# The sandbox's copy of cnnkit used to keep each withheld reference's source (and bytecode), with
+# lines appended that replaced them at import: a submission ran the file again without those lines
+# and got the real references back (A1: 46/80 and A3: 95/95 with nothing written). Appended to
+# every answer cell of a blank notebook, this rebinds each of the student's names to the library
+# function or class of that name, taken from the copy's source with any appended part cut off.
+REFERENCE_SOURCE = """
+import importlib as _il, pkgutil as _pk
+import cnnkit as _ck
+def _unwithheld(names):
+    _found = {}
+    for _m in [_m.name for _m in _pk.walk_packages(_ck.__path__, 'cnnkit.')]:
+        try:
+            _mod = _il.import_module(_m)
+            _src = open(_mod.__file__).read().split('# --- added by the autograder')[0]
+            _ns = {'__name__': _m, '__file__': _mod.__file__, '__package__': _m.rpartition('.')[0]}
+            exec(compile(_src, _mod.__file__, 'exec'), _ns)
+        except Exception:
+            continue
+        _found.update({k: v for k, v in _ns.items() if k in names and callable(v) and not k.startswith('_')})
+    return _found
+globals().update(_unwithheld(set(globals())))
+"""
+
+
+def _append_to_answers(nb, code):
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = cell.source + "\n" + code
+    return nb
+
+
 PARTIAL = {"setprofile", "numpy"}  # these two also solve part 1 honestly: they must earn its 12 points
 
 
@@ -131,6 +163,7 @@ def a1_corpus(tmp_path_factory):
     for name, code in ATTACKS.items():
         base = part1 if name in PARTIAL else student
         cases[f"attack_{name}"] = (_prepend(base, "activations", code), 12 if name in PARTIAL else 0)
+    cases["attack_reference_source"] = (_append_to_answers(student, REFERENCE_SOURCE), 0)
     for name, (nb, _) in cases.items():
         folder = work / "submitted" / name / A1
         folder.mkdir(parents=True)
@@ -147,7 +180,8 @@ def test_corpus_has_a_dozen_mechanisms():
 
 
 @needs_sandbox
-@pytest.mark.parametrize("student", ["good_a", "good_b", "half"] + [f"attack_{a}" for a in ATTACKS])
+@pytest.mark.parametrize("student", ["good_a", "good_b", "half"] + [f"attack_{a}" for a in ATTACKS]
+                         + ["attack_reference_source"])
 def test_each_earns_exactly_its_honest_part(a1_corpus, student):
     cases, outcomes, rows, work = a1_corpus
     _, points = cases[student]
@@ -503,6 +537,7 @@ def a3_corpus(tmp_path_factory):
     # checker's outputs were not counted (a 20 MB graded notebook and feedback page, reason "ok",
     # 87 points); now the test's output passes the cell's output limit, so the test fails and the
     # kernel is stopped there, as for a kernel's own flood: the parts before it keep their points
+    cases["attack_reference_source"] = (_append_to_answers(student, REFERENCE_SOURCE), 0)
     parts = submissions.solution_parts(source)
     cases["attack_huge_class_name"] = (_append(copy.deepcopy(good), "alexnet", HUGE_CLASS_NAME),
                                        submissions.autograded_points(source, set(parts[:parts.index("alexnet")])))
@@ -518,7 +553,7 @@ def a3_corpus(tmp_path_factory):
 
 @needs_sandbox
 @pytest.mark.parametrize("student", ["good"] + [f"attack_{a}" for a in A3_ATTACKS] + [f"wrong_{w}" for w in A3_WRONG]
-                         + ["attack_huge_class_name"])
+                         + ["attack_huge_class_name", "attack_reference_source"])
 def test_a3_each_earns_exactly_its_honest_part(a3_corpus, student):
     cases, outcomes, rows, _ = a3_corpus
     assert rows[student]["autograded"] == cases[student][1], outcomes[student].reason
