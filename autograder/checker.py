@@ -82,6 +82,27 @@ class Channel:
         self.callbacks: dict[int, object] = {}
         self.gone: str | None = None
         self.session: str | None = None
+        self.live: dict[int, int] = {}   # handle id -> how many proxies of this session hold it
+        self.freed: set[int] = set()     # handles no proxy holds: the next request frees them
+        self.generation = 0              # sessions so far: a proxy of an earlier one frees nothing
+
+    def hold(self, hid: int) -> int:
+        """A proxy of handle hid is made: it is in use again. Returns the session's number."""
+        self.live[hid] = self.live.get(hid, 0) + 1
+        self.freed.discard(hid)
+        return self.generation
+
+    def drop(self, hid: int, generation: int) -> None:
+        """A proxy of handle hid has gone: the last one frees the kernel's object (a driven
+        training run makes a tensor per step; the kernel's server would keep them all)."""
+        if generation != self.generation:
+            return
+        left = self.live.get(hid, 0) - 1
+        if left > 0:
+            self.live[hid] = left
+        else:
+            self.live.pop(hid, None)
+            self.freed.add(hid)
 
     def worker_message(self) -> dict:
         line = self.worker.readline()
@@ -96,7 +117,7 @@ class Channel:
         if callable(obj):
             cid = len(self.callbacks) + 1
             self.callbacks[cid] = obj
-            return {"$": "cb", "id": cid}
+            return {"$": "cb", "id": cid, "deep": True} if isinstance(obj, Driven) else {"$": "cb", "id": cid}
         raise TypeError(f"the grader cannot send a {type(obj).__name__} to your code")
 
     def _open(self) -> None:
@@ -152,12 +173,22 @@ class Channel:
                 pass
         self.session, self.gone = None, None
         self.callbacks.clear()
+        self.generation += 1
+        self.live.clear()
+        self.freed.clear()
 
     def decode(self, text):
         return wire.decode(text, lambda hid, info: Remote(self, hid, info))
 
-    def request(self, req: dict):
-        """Send a request to the kernel; run callbacks it asks for; return the decoded answer."""
+    def request(self, req: dict, keep: bool = False):
+        """Send a request to the kernel; run callbacks it asks for; return the decoded answer.
+        keep: the answer comes by handle unless it is None, a bool, an int, a float or a str, as a
+        DeepRemote (the checker's code then works on the kernel's object itself)."""
+        if keep:
+            req = {**req, "keep": True}
+        if self.freed:
+            req = {**req, "free": sorted(self.freed)}
+            self.freed.clear()
         text = wire.encode(req, self._handle_for)
         callback_error = None
         while True:
@@ -174,6 +205,8 @@ class Channel:
                     if func is None or type(args) is not list or type(kwargs) is not dict \
                             or not all(type(k) is str for k in kwargs):
                         raise StudentError("a malformed callback request")
+                    if isinstance(func, Driven):
+                        args, kwargs = [DeepRemote.of(a) for a in args], {k: DeepRemote.of(v) for k, v in kwargs.items()}
                     result = func(*args, **kwargs)
                     text = wire.encode({"op": "return", "v": result}, self._handle_for)
                 except KernelGone:
@@ -185,6 +218,8 @@ class Channel:
             if callback_error is not None:
                 raise callback_error
             if "ok" in reply:
+                if keep:
+                    return [DeepRemote.of(v) for v in reply["ok"]] if type(reply["ok"]) is list else DeepRemote.of(reply["ok"])
                 return reply["ok"]
             if "err" in reply:
                 name, msg = str(reply.get("err"))[:100], str(reply.get("m", ""))[:2000]
@@ -198,12 +233,21 @@ class Remote:
     """Stands for an object in the student's kernel. Its operations are requests to the kernel;
     comparisons, truth and hashing stay here (a student object cannot make == succeed)."""
 
-    __slots__ = ("_ch", "_h", "_info")
+    __slots__ = ("_ch", "_h", "_info", "_g")
 
     def __init__(self, ch, hid, info):
         object.__setattr__(self, "_ch", ch)
         object.__setattr__(self, "_h", hid)
         object.__setattr__(self, "_info", info)
+        object.__setattr__(self, "_g", ch.hold(hid) if isinstance(ch, Channel) else None)
+
+    def __del__(self):
+        try:
+            ch = object.__getattribute__(self, "_ch")
+            if isinstance(ch, Channel):
+                ch.drop(object.__getattribute__(self, "_h"), object.__getattribute__(self, "_g"))
+        except Exception:  # noqa: BLE001 - at exit, or a proxy half made
+            pass
 
     def _req(self, op, **kw):
         return object.__getattribute__(self, "_ch").request({"op": op, "h": object.__getattribute__(self, "_h"), **kw})
@@ -251,36 +295,171 @@ class Remote:
     __str__ = __repr__
 
 
+class DeepRemote(Remote):
+    """A proxy whose results stay in the kernel: every answer that is not a None, bool, int,
+    float or str comes back as another DeepRemote (a tensor stays a tensor on the kernel's
+    device), and operators, conversions and `with` are requests too. The checker runs its own
+    code on these, driving the kernel's torch step by step: course_solutions runs the course's
+    train_model here this way, so its source never enters the kernel."""
+
+    __slots__ = ()
+
+    @staticmethod
+    def of(value):
+        if type(value) is not Remote:
+            return value
+        get = object.__getattribute__
+        return DeepRemote(get(value, "_ch"), get(value, "_h"), get(value, "_info"))
+
+    def _req(self, op, **kw):
+        get = object.__getattribute__
+        return get(self, "_ch").request({"op": op, "h": get(self, "_h"), **kw}, keep=True)
+
+    def _convert(self, to, kind):
+        value = self._req("convert", to=to)
+        if type(value) is not kind:
+            raise StudentError(f"{to}() of your object did not give a {kind.__name__}")
+        return value
+
+    def __bool__(self):
+        return self._convert("bool", bool)
+
+    def __int__(self):
+        return self._convert("int", int)
+
+    def __index__(self):
+        return self._convert("index", int)
+
+    def __float__(self):
+        return self._convert("float", float)
+
+    __hash__ = object.__hash__  # the operators below include ==; a proxy is still its own key here
+
+    def __enter__(self):
+        return self._req("getattr", n="__enter__")()
+
+    def __exit__(self, *exc):
+        self._req("getattr", n="__exit__")(None, None, None)
+        return False  # an exception of the checker's code is never swallowed
+
+
+def _operator(op, name, reflected=False):
+    def method(self, *other):
+        return self._req(op, o=name, **({"v": other[0], "r": reflected} if other else {}))
+    return method
+
+
+for _dunder, _how in {"eq": "eq", "ne": "ne", "lt": "lt", "le": "le", "gt": "gt", "ge": "ge", "add": "add",
+                      "sub": "sub", "mul": "mul", "truediv": "truediv", "floordiv": "floordiv", "mod": "mod",
+                      "pow": "pow", "matmul": "matmul", "and": "and_", "or": "or_", "xor": "xor"}.items():
+    setattr(DeepRemote, f"__{_dunder}__", _operator("binary", _how))
+    if _dunder not in ("eq", "ne", "lt", "le", "gt", "ge"):
+        setattr(DeepRemote, f"__r{_dunder}__", _operator("binary", _how, reflected=True))
+for _dunder in ("neg", "pos", "abs", "invert"):
+    setattr(DeepRemote, f"__{_dunder}__", _operator("unary", _dunder))
+
+
+class Driven:
+    """A checker function the kernel calls with its arguments by handle (DeepRemote), not as
+    copies: the course's train_model run here on the student's model and the kernel's tensors."""
+
+    def __init__(self, func):
+        self.func = func
+
+    def __call__(self, *args, **kwargs):
+        return self.func(*args, **kwargs)
+
+
+_CHANNEL: "Channel | None" = None  # the channel of the running cell
+_NS: dict = {}  # the namespace the test cells run in (the setup's names, the student's proxies)
+_SOLUTIONS: dict = {}  # the instructor's solution definitions (autograder.testplan.solution_definitions)
+
+
+def _hid(remote) -> int:
+    return object.__getattribute__(remote, "_h")
+
+
+class _Rebound:
+    """Names of the student's namespace bound, in their kernel, to values the checker sends (its
+    callbacks, or handles of the kernel's own objects), and given back at the end: what `using`,
+    `no_calls_to` on the student's functions, `swapped_names` and `course_solutions` do there. (The
+    kernel's server also gives them back if the cell ends first.)"""
+
+    def __init__(self, ch: Channel):
+        self.ch = ch
+        self.old: dict = {}
+
+    def bind(self, name: str, value) -> None:
+        if name not in self.old:
+            found = self.ch.request({"op": "names", "names": [name]})
+            self.old[name] = found[name] if type(found) is dict and name in found else _MISSING
+        self.ch.request({"op": "bind", "n": name, "v": value})
+
+    def restore(self) -> None:
+        try:
+            for name, value in self.old.items():
+                self.ch.request({"op": "bind", "n": name} if value is _MISSING else {"op": "bind", "n": name, "v": value})
+        except KernelGone:
+            pass
+        self.old = {}
+
+
+_MISSING = object()
+
+
 @contextlib.contextmanager
 def _no_calls_to(*targets, name: str = "your code", hint: str = ""):
     """cnnkit.grading.no_calls_to at grading time. The course library's reference versions are
     not there to call (the grading sandbox holds a cnnkit whose graded functions raise), so
-    module targets need no watching here; the student's own functions (a "fast" version that
-    must not call the naive one) are watched in their kernel."""
+    module targets need no watching here. For the student's own functions (a "fast" version that
+    must not call the naive one), every global name of their namespace that holds one (the
+    notebook's own name, and the aliases the kernel lists) is bound, for the block, to a callback
+    that records the call here and then calls the function: the verdict is this record, not a
+    report of the kernel's. A call by a reference held elsewhere (a default argument, a copy of
+    the code) is not seen here: the tests that matter also check that the result flows from what
+    the part must use (A2's im2col tests hand over their own im2col)."""
     from cnnkit.grading import _fail
 
-    remotes = [t for t in targets if isinstance(t, Remote)]
+    remotes = {_hid(t): t for t in targets if isinstance(t, Remote)}
     if not remotes:
         yield
         return
-    ch = object.__getattribute__(remotes[0], "_ch")
-    ch.request({"op": "watch", "hs": [object.__getattribute__(r, "_h") for r in remotes], "on": True})
+    ch = _CHANNEL
+    names = {n: _hid(v) for n, v in _NS.items() if isinstance(v, Remote) and _hid(v) in remotes}
+    label = {h: min((n for n, v in _NS.items() if v is t), default=None) for h, t in remotes.items()}  # the test's name
+    found = ch.request({"op": "aliases", "hs": sorted(remotes)})
+    if type(found) is dict:
+        names.update({n: h for n, h in found.items() if type(n) is str and n.isidentifier() and h in remotes})
+    calls: list[str] = []
+
+    def recorder(hid):
+        target, what = remotes[hid], label[hid] or str(object.__getattribute__(remotes[hid], "_info").get("name", "?"))
+
+        def record(*args, **kwargs):
+            calls.append(what)
+            return target(*args, **kwargs)
+        return record
+
+    rebound = _Rebound(ch)
     try:
+        for n, h in sorted(names.items()):
+            rebound.bind(n, recorder(h))
         yield
     finally:
-        seen = ch.request({"op": "watch", "hs": [], "on": False})
-    if seen:
-        called = ", ".join(str(s) for s in seen) if isinstance(seen, list) else "?"
-        _fail(name, f"calls {called}", hint)
+        rebound.restore()
+    if calls:
+        _fail(name, f"calls {', '.join(sorted(set(calls)))}", hint)
 
 
-def _student_side(channel, name: str):
-    """cnnkit.grading.student_side at grading time: the kernel's object of that name (a proxy,
-    or plain data), so a test can build a model or an optimizer where the student's code runs."""
-    found = channel.request({"op": "names", "names": [str(name)]})
-    if type(found) is not dict or name not in found:
-        raise NameError(f"your notebook has no {name!r} (the grader needs it to build the test's objects)")
-    return found[name]
+def _student_module(channel, name: str):
+    """cnnkit.grading.student_module at grading time: the module `name` as the kernel imports it
+    (a proxy), never a global name of the notebook (which the student's cells can rebind)."""
+    if type(name) is not str or not all(part.isidentifier() for part in name.split(".")):
+        raise TypeError(f"student_module takes a module's dotted name, got {name!r}")
+    module = channel.request({"op": "module", "n": name})
+    if not isinstance(module, Remote):
+        raise StudentError(f"your kernel did not give the module {name}")
+    return module
 
 
 def _in_place(channel, value: dict):
@@ -294,65 +473,171 @@ def _in_place(channel, value: dict):
     return held
 
 
+def _twin_layer(tnn, module):
+    """The layer of the kernel's torch.nn (tnn) of module's kind and sizes (its weights are the
+    kernel's own; a test loads its own into the whole model)."""
+    kind = type(module).__name__
+    if kind in ("Conv1d", "Conv2d"):
+        return getattr(tnn, kind)(module.in_channels, module.out_channels, module.kernel_size, stride=module.stride,
+                                  padding=module.padding, dilation=module.dilation, groups=module.groups,
+                                  bias=module.bias is not None, padding_mode=module.padding_mode)
+    if kind in ("BatchNorm1d", "BatchNorm2d"):
+        return getattr(tnn, kind)(module.num_features, eps=module.eps, momentum=module.momentum,
+                                  affine=module.affine, track_running_stats=module.track_running_stats)
+    if kind == "Linear":
+        return tnn.Linear(module.in_features, module.out_features, bias=module.bias is not None)
+    raise TypeError(f"swapped_names: the grader cannot build a {kind} in your kernel")
+
+
+def _twin(tnn, module, far: dict, path: str = ""):
+    """In the kernel, a module with the layers of `module` that hold parameters or buffers, under
+    the same names and in the same order (a layer without any is an nn.Identity there, never
+    called); far[path] is each such layer's twin."""
+    import torch
+
+    children = list(module.named_children())
+    if next(module.parameters(recurse=False), None) is not None or next(module.buffers(recurse=False), None) is not None:
+        if children:
+            raise TypeError(f"swapped_names: the grader cannot build a {type(module).__name__} in your kernel")
+        far[path] = _twin_layer(tnn, module)
+        return far[path]
+    parts = [(n, _twin(tnn, c, far, f"{path}.{n}" if path else n)) for n, c in children]
+    if isinstance(module, torch.nn.Sequential):
+        return tnn.Sequential(*[t for _, t in parts])
+    box = tnn.Module() if parts else tnn.Identity()
+    for n, t in parts:
+        setattr(box, n, t)
+    return box
+
+
+def _driven_module(tnn, module):
+    """`module` (the checker's own) as a module of the student's kernel whose forward runs here:
+    its parameters and buffers live in the kernel's twin layers (so they are part of the student's
+    model and its state_dict), the forward of `module` runs in the checker with each such layer
+    replaced by a call of its twin, and everything else of it (the additions, the activations)
+    never leaves the checker: no source is sent."""
+    import torch
+
+    class Far(torch.nn.Module):
+        """A layer of the kernel, called from the checker: its input and output cross as data."""
+
+        def __init__(self, twin):
+            super().__init__()
+            object.__setattr__(self, "twin", twin)
+
+        def forward(self, *args):
+            return self.twin(*args)
+
+    far: dict = {}
+    shell = _twin(tnn, module, far)
+    for path, twin in far.items():
+        if not path:
+            module = Far(twin)
+            continue
+        *parents, last = path.split(".")
+        owner = module
+        for p in parents:
+            owner = owner._modules[p]
+        owner._modules[last] = Far(twin)
+
+    def forward(*args, **kwargs):
+        module.train(getattr(shell, "training") is True)  # the mode the student's model put the block in
+        with torch.no_grad():
+            return module(*args, **kwargs)
+
+    shell.forward = forward
+    return shell
+
+
 @contextlib.contextmanager
 def _swapped_names(owner, **names):
     """What cnnkit.modcheck.swapped_names does at grading time, for a proxy of the student's
-    class: the kernel rebinds the student's names to the classes of the same name in a fresh
-    copy of the module that defines them here (its source is sent: the kernel's own copy of the
-    course's reference modules is disabled), and restores them after the block, or when the
-    cell ends."""
-    import inspect
+    class: each name of the student's namespace is bound, in the kernel, to a callback that builds
+    the given reference module here and hands back its kernel twin (_driven_module), and is given
+    back at the end. The reference's code stays in the checker."""
+    import torch
 
     if not isinstance(owner, Remote):
         raise TypeError("swapped_names needs one of your notebook's classes or functions")
-    modules = {sys.modules[getattr(v, "__module__", "")] for v in names.values()}
-    if len(modules) != 1:
-        raise TypeError("swapped_names takes classes of one module")
-    src = inspect.getsource(modules.pop())
+    bad = [n for n, v in names.items() if not (isinstance(v, type) and issubclass(v, torch.nn.Module))]
+    if bad:
+        raise TypeError(f"swapped_names at grading time takes torch module classes, not {', '.join(bad)}")
     ch = object.__getattribute__(owner, "_ch")
-    ch.request({"op": "rebind", "src": src, "names": {n: v.__name__ for n, v in names.items()}})
+    tnn = _student_module(ch, "torch.nn")
+
+    def builder(cls):
+        def build(*args, **kwargs):
+            return _driven_module(tnn, cls(*args, **kwargs))
+        return build
+
+    rebound = _Rebound(ch)
     try:
+        for name, cls in names.items():
+            rebound.bind(name, builder(cls))
         yield
     finally:
-        ch.request({"op": "unbind"})
+        rebound.restore()
 
 
-_SOLUTIONS: dict = {}  # the instructor's solution definitions (autograder.testplan.solution_definitions)
-
-
-def solutions_source(defs: dict, names) -> str:
-    """The source of the solution definitions `names` and of those they use, in turn (nothing
-    else of the instructor's solutions enters the kernel)."""
+def solutions_needed(defs: dict, names) -> list[str]:
+    """The solution definitions `names` and those they use, in turn, sorted."""
     need, todo = [], list(names)
     while todo:
         n = todo.pop(0)
         if n in defs and n not in need:
             need.append(n)
             todo += defs[n].get("uses", [])
-    return "\n\n".join(str(defs[n]["source"]) for n in sorted(need))
+    return sorted(need)
+
+
+def solutions_source(defs: dict, names) -> str:
+    """The source of the solution definitions `names` and of those they use, in turn."""
+    return "\n\n".join(str(defs[n]["source"]) for n in solutions_needed(defs, names))
+
+
+def _driven_solutions(ch: Channel, names) -> dict:
+    """The instructor's solution definitions `names` (with those they use), made here, in the
+    checker: the names they read from torch (torch, F, nn, ...) are the kernel's modules as
+    DeepRemotes, so their tensors and models stay in the kernel and each torch call is a
+    request; other modules (math, time, numpy) and the setup's values are the checker's own."""
+    import types
+
+    defined = solutions_needed(_SOLUTIONS, names)
+    src = solutions_source(_SOLUTIONS, names)
+    used = {u for n in defined for u in _SOLUTIONS[n].get("uses", [])} - set(defined)
+    space: dict = {"__builtins__": builtins, "__name__": "course_solutions"}
+    for name in sorted(used):
+        value = _NS.get(name, _MISSING)
+        if isinstance(value, types.ModuleType):
+            top = value.__name__.split(".")[0]
+            space[name] = DeepRemote.of(_student_module(ch, value.__name__)) if top == "torch" else value
+        elif value is not _MISSING and not isinstance(value, Remote):
+            space[name] = value
+    exec(compile(src, "<course solution>", "exec"), space)  # noqa: S102 - the instructor's own code
+    return space
 
 
 @contextlib.contextmanager
 def _course_solutions(owner, *names):
-    """cnnkit.grading.course_solutions at grading time: the kernel runs the instructor's solution
-    definitions over a copy of the student's namespace and rebinds `names` of the student's
-    namespace to them (so `owner` calls them), until the block ends or the cell does."""
+    """cnnkit.grading.course_solutions at grading time: `names` of the student's namespace are
+    bound, in the kernel, to callbacks that run the instructor's solutions of them here, on the
+    kernel's objects (their arguments by handle: _driven_solutions), until the block ends. No
+    source of a solution enters the kernel; it sees only the torch calls, one by one."""
     if not isinstance(owner, Remote):
         raise TypeError("course_solutions needs one of your notebook's functions")
     missing = [n for n in names if n not in _SOLUTIONS]
     if missing:
         raise TypeError(f"course_solutions: the instructor's solution cells define no {', '.join(missing)} "
                         f"(they define {', '.join(sorted(_SOLUTIONS)) or 'nothing'})")
-    src = solutions_source(_SOLUTIONS, names)
     ch = object.__getattribute__(owner, "_ch")
-    ch.request({"op": "rebind", "src": src, "names": {n: n for n in names}, "over_ns": True})
+    space = _driven_solutions(ch, names)
+    rebound = _Rebound(ch)
     try:
+        for name in names:
+            rebound.bind(name, Driven(space[name]))
         yield
     finally:
-        ch.request({"op": "unbind"})
-
-
-_CHANNEL: "Channel | None" = None  # the channel of the running cell, for _Using
+        rebound.restore()
 
 
 class _Using:
@@ -363,15 +648,13 @@ class _Using:
     def __init__(self, **functions):
         self._ns = sys._getframe(1).f_globals
         self._new = functions
-        self._kernel_old: dict = {}
+        self._rebound: _Rebound | None = None
         self._local_old: dict = {}
 
     def __enter__(self):
-        ch = _CHANNEL
-        found = ch.request({"op": "names", "names": list(self._new)})
-        self._kernel_old = found if type(found) is dict else {}
+        self._rebound = _Rebound(_CHANNEL)
         for name, func in self._new.items():
-            ch.request({"op": "bind", "n": name, "v": func})
+            self._rebound.bind(name, func)
         self._local_old = {n: self._ns[n] for n in self._new if n in self._ns}
         self._ns.update(self._new)
         return self
@@ -382,15 +665,7 @@ class _Using:
                 self._ns[name] = self._local_old[name]
             else:
                 self._ns.pop(name, None)
-        ch = _CHANNEL
-        try:
-            for name in self._new:
-                if name in self._kernel_old:
-                    ch.request({"op": "bind", "n": name, "v": self._kernel_old[name]})
-                else:
-                    ch.request({"op": "bind", "n": name})
-        except KernelGone:
-            pass
+        self._rebound.restore()
         return False
 
 
@@ -427,14 +702,14 @@ def main(kernel_fd: int | None = None) -> int:
     cnnkit.grading.swapped_names_hook = _swapped_names  # cnnkit.modcheck uses it (no torch import here)
     cnnkit.grading.solutions_hook = _course_solutions
     cnnkit.grading.using = _Using
-    global _CHANNEL
+    global _CHANNEL, _NS
     channel = _CHANNEL = Channel(send, wire.LineReader(0), kernel_fd)
     read = channel.worker_message
-    cnnkit.grading.student_side = lambda name: _student_side(channel, name)
+    cnnkit.grading.student_module = lambda name: _student_module(channel, name)
     cnnkit.grading.in_place = lambda value: _in_place(channel, value)
     results: dict[str, bool] = {}  # each cell run here so far: did it pass (no error, nothing on stderr)
     cnnkit.grading.passed = lambda *ids, recheck=None: bool(ids) and all(results.get(i) is True for i in ids)
-    ns = {"__name__": "__main__", "__builtins__": builtins}
+    ns = _NS = {"__name__": "__main__", "__builtins__": builtins}
     count = 0
     while True:
         msg = read()

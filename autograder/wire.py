@@ -10,10 +10,13 @@ the test cell it belongs to, so a line left over from an earlier cell (or writte
 student's code at some other time) is skipped, never taken for an answer.
 
 Messages are JSON text. Plain data travels by value: None, bool, int, float, str, and tagged
-objects {"$": tag, ...} for tuples, lists, dicts, numpy arrays and scalars (dtype string, shape
-and raw bytes, read back with `np.frombuffer`: numeric or bool dtypes only, nothing unpickled)
-and torch tensors (sent as their numpy array). Anything else is a handle {"$": "h", "id": n}: a number
-that names an object kept on the side that owns it, and that can only be passed back.
+objects {"$": tag, ...} for tuples, lists, dicts, slices of ints, numpy arrays and scalars (dtype
+string, shape and raw bytes, read back with `np.frombuffer`: numeric or bool dtypes only, nothing
+unpickled) and torch tensors (sent as their numpy array). Anything else is a handle {"$": "h",
+"id": n}: a number that names an object kept on the side that owns it, and that can only be
+passed back. A request may ask for its answer by handle even where it is data ("keep": the
+checker then drives the kernel's torch with its own code, the tensors staying in the kernel),
+and names the handles it no longer needs ("free").
 
 `decode` is the only function that reads what the other side sent. On the checker's side the
 sender is the student's code, so decode trusts nothing: it caps the size of the text, the depth
@@ -26,6 +29,7 @@ import base64
 import collections
 import json
 import math
+import operator
 import os
 import re
 import select
@@ -62,7 +66,8 @@ class LineReader:
     def __init__(self, fd: int, cap: int | None = None):
         self.fd, self.cap = fd, cap
         self.lines: collections.deque = collections.deque()  # whole lines read, not yet taken
-        self.partial = b""      # the start of the next line
+        self.parts: list[bytes] = []  # the start of the next line, as read (joined once it ends:
+        self.size = 0                 # joining at every read made a 60 MB answer take seconds)
         self.skipping = False   # inside a line over the cap: dropped up to its newline
         self.eof = False
 
@@ -70,23 +75,33 @@ class LineReader:
         """A line (or the end) can be taken without waiting."""
         return self.eof or bool(self.lines)
 
+    def _line(self, line: bytes) -> None:
+        self.lines.append(self.TOO_LONG if self.cap is not None and len(line) > self.cap else line)
+
     def fill(self) -> None:
         """One read from the descriptor (it must be readable, or this waits)."""
         chunk = os.read(self.fd, 1 << 20)
         if not chunk:
             self.eof = True
             return
+        cut = chunk.find(b"\n")
         if self.skipping:
-            cut = chunk.find(b"\n")
             if cut < 0:
                 return
-            chunk, self.skipping = chunk[cut + 1:], False
+            self.skipping = False
             self.lines.append(self.TOO_LONG)
-        *whole, self.partial = (self.partial + chunk).split(b"\n")
-        for line in whole:
-            self.lines.append(self.TOO_LONG if self.cap is not None and len(line) > self.cap else line)
-        if self.cap is not None and len(self.partial) > self.cap:
-            self.partial, self.skipping = b"", True
+        elif cut < 0:
+            self.parts.append(chunk)
+            self.size += len(chunk)
+        else:
+            self._line(b"".join(self.parts) + chunk[:cut])
+        if cut >= 0:
+            *whole, tail = chunk[cut + 1:].split(b"\n")
+            for line in whole:
+                self._line(line)
+            self.parts, self.size = ([tail], len(tail)) if tail else ([], 0)
+        if self.cap is not None and self.size > self.cap:
+            self.parts, self.size, self.skipping = [], 0, True
 
     def take(self):
         """The next whole line without its newline, TOO_LONG, or None at the end (when ready())."""
@@ -172,6 +187,8 @@ def to_wire(value, handle_for, depth: int):
             return {"$": "tn", **_array_fields(t_.numpy()), "g": bool(value.requires_grad)}
         except Exception:  # noqa: BLE001 - a tensor numpy cannot hold
             return handle_for(value)
+    if t is slice:
+        return {"$": "sl", "v": [v if v is None else operator.index(v) for v in (value.start, value.stop, value.step)]}
     if isinstance(value, (tuple, list)):
         items = tuple.__iter__(value) if isinstance(value, tuple) else list.__iter__(value)
         return {"$": "t" if isinstance(value, tuple) else "l", "v": [to_wire(v, handle_for, depth + 1) for v in items]}
@@ -188,7 +205,8 @@ def to_wire(value, handle_for, depth: int):
 
 def decode(text, make_handle, make_callback=None):
     """The value a message holds. make_handle(id, info) builds what stands for the other side's
-    object; make_callback(id) likewise for a callback (None: callbacks are refused)."""
+    object; make_callback(id, deep) likewise for a callback (None: callbacks are refused; deep: it
+    wants its arguments by handle, see _KernelServer.make_callback)."""
     if not isinstance(text, str):
         raise WireError("a message must be text")
     if len(text) > MAX_TEXT:
@@ -234,6 +252,11 @@ def _from_wire(obj, make_handle, make_callback, depth, count):
                 raise WireError("dict keys must be numbers, strings, None or tuples of them")
             out[key] = _from_wire(v, make_handle, make_callback, depth + 1, count)
         return out
+    if tag == "sl":
+        parts = obj.get("v")
+        if type(parts) is not list or len(parts) != 3 or not all(p is None or type(p) is int for p in parts):
+            raise WireError("a slice needs three ints or nulls")
+        return slice(*parts)
     if tag == "f":
         if obj.get("v") not in ("nan", "inf", "-inf"):
             raise WireError("bad special float")
@@ -263,7 +286,7 @@ def _from_wire(obj, make_handle, make_callback, depth, count):
         hid = obj.get("id")
         if make_callback is None or type(hid) is not int:
             raise WireError("callbacks are not accepted here")
-        return make_callback(hid)
+        return make_callback(hid, obj.get("deep") is True)
     raise WireError(f"unknown tag {tag!r}")
 
 
@@ -289,15 +312,24 @@ class _ByHandle:
         self.value = value
 
 
+# What a driven object (see "keep") may be asked to compute, by name: comparisons and arithmetic
+# (the checker's code runs `logits.argmax(1) == y` on the kernel's tensors), conversions.
+_BINARY = {name: getattr(operator, name) for name in (
+    "eq", "ne", "lt", "le", "gt", "ge", "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul",
+    "and_", "or_", "xor")}
+_UNARY = {"neg": operator.neg, "pos": operator.pos, "abs": operator.abs, "invert": operator.invert}
+_CONVERT = {"int": int, "float": float, "bool": bool, "index": operator.index}
+_SCALARS = (type(None), bool, int, float, str)
+
+
 class _KernelServer:
     def __init__(self, namespace, read):
         self.ns = namespace
         self.read = read            # read(text_to_send) -> the next request (text)
         self.objects = {}           # handle id -> object
         self.ids = {}               # id(object) -> handle id
-        self.watched = {}           # code object -> name, for no_calls_to on the student's functions
-        self.seen = []
-        self.rebound = {}           # name -> the student's object it had before a rebind
+        self.next_id = 1
+        self.bound = {}             # name -> what it held before this session's first bind of it
 
     # handles
     def handle_for(self, obj):
@@ -306,7 +338,7 @@ class _KernelServer:
         key = id(obj)
         hid = self.ids.get(key)
         if hid is None or self.objects.get(hid) is not obj:
-            hid = len(self.objects) + 1
+            hid, self.next_id = self.next_id, self.next_id + 1
             self.objects[hid] = obj
             self.ids[key] = hid
         info = {"type": type(obj).__name__, "callable": callable(obj),
@@ -322,10 +354,23 @@ class _KernelServer:
             raise KeyError(f"the grader's object {hid} is not in this cell: a proxy lives for one test cell")
         return self.objects[hid]
 
-    def make_callback(self, cid):
+    def release(self, hids) -> None:
+        """The checker holds these handles no more: their objects are this server's no longer."""
+        for hid in hids if type(hids) is list else ():
+            obj = self.objects.pop(hid, _MISSING)
+            if obj is not _MISSING and self.ids.get(id(obj)) == hid:
+                del self.ids[id(obj)]
+
+    def make_callback(self, cid, deep=False):
+        """A function that runs the checker's callback cid. deep: every argument that is not a
+        None, bool, int, float or str goes by handle (the checker's code then works on the kernel's
+        objects, a tensor on its device, instead of copies)."""
         server = self
 
         def callback(*args, **kwargs):
+            if deep:
+                args = [a if type(a) in _SCALARS else _ByHandle(a) for a in args]
+                kwargs = {k: v if type(v) in _SCALARS else _ByHandle(v) for k, v in kwargs.items()}
             reply = server.exchange({"cb": cid, "a": list(args), "k": kwargs})
             return reply
         return callback
@@ -350,7 +395,11 @@ class _KernelServer:
 
     def answer(self, req) -> str:
         try:
-            text = self.send({"ok": self.perform(req)})
+            self.release(req.get("free"))
+            result = self.perform(req)
+            if req.get("keep") is True and type(result) not in _SCALARS:
+                result = [_ByHandle(v) for v in result] if req.get("op") == "list" else _ByHandle(result)
+            text = self.send({"ok": result})
             if len(text) > MAX_TEXT:  # the checker would refuse it: say so now, not after a timeout
                 raise ValueError(f"the answer is {len(text)} characters of grader data, over the limit of "
                                  f"{MAX_TEXT} (a model of more than about 12 million parameters)")
@@ -370,6 +419,10 @@ class _KernelServer:
                 if name in self.ns:
                     out[name] = self.ns[name]
             return out
+        if op == "aliases":  # the global names that hold these objects (no_calls_to binds each)
+            wanted = {id(self.obj(h)): h for h in req["hs"]}
+            return {name: wanted[id(value)] for name, value in list(self.ns.items())
+                    if type(name) is str and id(value) in wanted}
         if op == "call":
             return self.obj(req["h"])(*req.get("a", []), **req.get("k", {}))
         if op == "getattr":
@@ -390,67 +443,29 @@ class _KernelServer:
             return isinstance(req["v"], self.obj(req["h"]))
         if op == "repr":
             return repr(self.obj(req["h"]))[:2000]
+        if op == "binary":  # a driven object's operator: obj <o> v, or v <o> obj with "r"
+            func, this = _BINARY[req["o"]], self.obj(req["h"])
+            return func(req["v"], this) if req.get("r") else func(this, req["v"])
+        if op == "unary":
+            return _UNARY[req["o"]](self.obj(req["h"]))
+        if op == "convert":
+            return _CONVERT[req["to"]](self.obj(req["h"]))
         if op == "hold":  # cnnkit.grading.in_place: a dict the student's function may change, kept here
             if type(req.get("v")) is not dict:
                 raise TypeError("hold takes a dict")
             return _ByHandle(req["v"])
-        if op == "watch":
-            return self.watch(req["hs"], req["on"])
-        if op == "rebind":
-            return self.rebind(req["src"], req["names"], bool(req.get("over_ns")))
-        if op == "unbind":
-            return self.unbind()
-        if op == "bind":  # cnnkit.grading.using: a name of the student's namespace set (or removed)
+        if op == "module":  # cnnkit.grading.student_module: a module as imported here, not a global name
+            import importlib
+
+            return _ByHandle(importlib.import_module(str(req["n"])))
+        if op == "bind":  # a name of the student's namespace set (or removed): using, no_calls_to, swaps
+            self.bound.setdefault(str(req["n"]), self.ns.get(str(req["n"]), _MISSING))
             if "v" in req:
                 self.ns[str(req["n"])] = req["v"]
             else:
                 self.ns.pop(str(req["n"]), None)
             return None
         raise ValueError(f"unknown request {op!r}")
-
-    def rebind(self, src, names, over_ns=False):
-        """Bind names of the student's namespace to classes or functions of a module the checker
-        sent, until unbind: the course's reference modules (a test of a part built on an earlier
-        one), or, with over_ns, the instructor's solution definitions, run over a copy of the
-        student's namespace (so their globals such as `torch` or `device` are the notebook's)."""
-        import types
-
-        module = types.ModuleType("_grader_reference")
-        if over_ns:
-            module.__dict__.update({k: v for k, v in self.ns.items() if k not in ("__name__", "__doc__")})
-        exec(compile(src, "<grader reference>", "exec"), module.__dict__)  # noqa: S102
-        for name, attr in names.items():
-            self.rebound.setdefault(name, self.ns.get(name, _MISSING))
-            self.ns[name] = getattr(module, attr)
-        return None
-
-    def unbind(self):
-        for name, old in self.rebound.items():
-            if old is _MISSING:
-                self.ns.pop(name, None)
-            else:
-                self.ns[name] = old
-        self.rebound = {}
-        return None
-
-    def watch(self, hids, on):
-        import sys
-
-        if on:
-            self.watched = {}
-            for hid in hids:
-                code = getattr(self.obj(hid), "__code__", None)
-                if code is not None:
-                    self.watched[code] = getattr(self.obj(hid), "__name__", "?")
-            self.seen = []
-
-            def profiler(frame, event, arg):
-                if event == "call" and frame.f_code in self.watched:
-                    self.seen.append(self.watched[frame.f_code])
-            sys.setprofile(profiler)
-            return None
-        sys.setprofile(None)
-        return sorted(set(self.seen))
 
     def run(self):
         text = self.send({"ready": True})
@@ -461,8 +476,12 @@ class _KernelServer:
                 if req.get("op") == "end":
                     return
                 text = self.answer(req)
-        finally:
-            self.unbind()
+        finally:  # the checker gives each name back at the end of its block; this covers a cell cut short
+            for name, old in self.bound.items():
+                if old is _MISSING:
+                    self.ns.pop(name, None)
+                else:
+                    self.ns[name] = old
 
 
 def serve(namespace, fd: int, session: str):

@@ -179,6 +179,11 @@ def no_calls_to(*targets, name: str = "your code", hint: str = ""):
     sure a student's function is their own: not a call into the course library's reference
     version, whichever name it was imported under, nor into an earlier function of theirs that
     a part must not reuse (a "fast" convolution that calls the naive loops).
+
+    This is the student's notebook's version (a profiler). At grading time the checker decides
+    it instead (autograder.checker): the library's references are not in the sandbox to call,
+    and the student's functions named here are bound, for the block, to callbacks that record
+    each call in the checker.
     """
     codes, library = {}, False
     for target in targets:
@@ -304,10 +309,11 @@ def course_solutions(owner, *names: str):
     on the instructor's `train_model` (with its `train_step` and `evaluate`), so a bug in the
     loop costs the loop's points only.
 
-    At grading time the grader's checker sends the instructor's solution cells to the student's
-    kernel, which rebinds these names until the block ends (`solutions_hook`, set by
-    autograder.checker). In the student's own notebook there is no instructor solution to use:
-    the block changes nothing and `owner` runs on the student's own functions.
+    At grading time the grader's checker binds these names, in the student's kernel, to callbacks
+    that run the instructor's solutions in the checker, on the kernel's model and tensors, one
+    torch call at a time, until the block ends (`solutions_hook`, set by autograder.checker): no
+    solution's source enters the kernel. In the student's own notebook there is no instructor
+    solution to use: the block changes nothing and `owner` runs on the student's own functions.
     """
     bad = [n for n in names if not isinstance(n, str) or not n.isidentifier()]
     if not names or bad:
@@ -351,17 +357,21 @@ def in_place(value: dict) -> dict:
     return value
 
 
-def student_side(name: str):
-    """The object `name` of the notebook's own namespace: where the student's code runs.
+def student_module(name: str):
+    """The module `name` (dotted: "torch.nn") as the student's code sees it: where it runs.
 
     A test that must hand the student's function an object built *where that function runs* (a
-    model, an optimizer over its parameters) builds it from what this returns:
-    `student_side("torch").optim.SGD(model.parameters(), lr=0.1)`. In the student's kernel it is
-    the notebook's global of that name. At grading time the test runs in the checker
-    (autograder.checker) and this returns a proxy of the kernel's object, so the model lives in
-    the kernel and only plain data (its state_dict, its logits) comes back.
+    model, an optimizer over its parameters) builds it with this module's classes, from code of
+    the test: `student_module("torch.optim").SGD(model.parameters(), lr=0.1)`, or a setup helper
+    that takes the module, `_tiny(bn=True, nn=student_module("torch.nn"))`. In the student's
+    kernel it is the module itself. At grading time the test runs in the checker
+    (autograder.checker) and this returns a proxy of the module as the kernel imports it, so the
+    model lives in the kernel and only plain data (its state_dict, its logits) comes back. It is
+    looked up by import, never as a global name of the notebook: a name a student's cell can
+    rebind (a locked cell's `_tiny`, say) is never the test's.
     """
-    namespace = _caller_globals()
-    if name not in namespace:
-        raise NameError(f"student_side: the notebook defines no {name!r}")
-    return namespace[name]
+    import importlib
+
+    if type(name) is not str or not all(part.isidentifier() for part in name.split(".")):
+        raise TypeError(f"student_module takes a module's dotted name, got {name!r}")
+    return importlib.import_module(name)

@@ -137,9 +137,10 @@ def check_module(name, model, reference, inputs, hint="", diagnoses=(), tol=1e-4
     model: the student's module (or the grader's proxy of it); reference: a fresh reference module
     built with the same arguments; inputs: a tuple of tensors for forward. diagnoses: pairs
     (what, module) of references with one typical mistake each ("ReLU instead of tanh"): the
-    failure names the first that matches. randomize=False keeps the module's own weights (for a
-    model too large to send its weights twice). Returns the student's state_dict (its values as
-    the test loaded them)."""
+    failure names the first that matches. randomize=False keeps the module's own weights: then
+    a model whose weights are all zero and whose forward returns zeros agrees with the reference,
+    so a graded test keeps the default. Returns the student's state_dict (its values as the test
+    loaded them)."""
     __tracebackhide__ = True
     state = _state(name, model, hint)
     mine, ref = layout(state), layout(reference.state_dict())
@@ -231,8 +232,10 @@ def swapped_names(owner, **names):
     """Inside the block, the global names of `owner`'s module (a class or function of the
     student's notebook) are the given objects: the ResNet-18 test builds the student's network
     from the reference BasicBlock, so a bug in their block costs only the block's part.
-    (At grading time the grader does the same in the
-    student's kernel: `cnnkit.grading.swapped_names_hook`, set by the checker.)"""
+    (At grading time, `cnnkit.grading.swapped_names_hook`, set by the checker: the student's name
+    is bound, in their kernel, to a callback that builds the reference here, in the checker, and
+    hands back a kernel module that holds its weights and whose forward runs here; the
+    reference's source never enters the kernel.)"""
     func = owner.__init__ if isinstance(owner, type) else owner
     space = getattr(func, "__globals__", None)
     hook = getattr(grading, "swapped_names_hook", None)

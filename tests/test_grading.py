@@ -583,13 +583,17 @@ def test_check_unchanged_default_scale_and_float32_slack():
         grading.check_unchanged("f", np.array([1.5], np.float32), np.array([1.0], np.float32))
 
 
-_NOTEBOOK_GLOBAL = object()
+def test_student_module_imports_the_module_and_in_place_the_dict_itself():
+    """student_module is a module by its dotted name, never a global of the notebook (a locked
+    cell's name that a student's cell could rebind)."""
+    import sys
 
+    import torch.nn  # noqa: F401 - imported, so that sys.modules holds it
 
-def test_student_side_reads_the_callers_namespace_and_in_place_the_dict_itself():
-    assert grading.student_side("_NOTEBOOK_GLOBAL") is _NOTEBOOK_GLOBAL  # this module's global, not grading's
-    with pytest.raises(NameError, match=r"^student_side: the notebook defines no 'not_a_name'$"):
-        grading.student_side("not_a_name")
+    assert grading.student_module("torch.nn") is sys.modules["torch.nn"]
+    for bad in ("torch nn", "", 3, "torch..nn"):
+        with pytest.raises(TypeError, match=r"^student_module takes a module's dotted name, got "):
+            grading.student_module(bad)
     d = {"mode": "train"}
     assert grading.in_place(d) is d
     with pytest.raises(TypeError, match=r"^in_place takes a dict, got OrderedDict$"):

@@ -3,7 +3,6 @@ kernel sends: it must give back plain data or handles, and refuse everything els
 import base64
 import json
 import pickle
-import types
 
 import nbformat
 import numpy as np
@@ -99,22 +98,25 @@ def test_plan_names_follow_the_notebook_order():
     assert set(p["tests"]) == {"f__tests", "n__tests"} and set(p["setup"]) == {"setup"}
 
 
-def test_kernel_rebind_binds_the_sent_module_until_unbind():
-    """The ResNet-18 test's reference block: the kernel binds names to classes of the source the
-    checker sent, and gives the student's names back afterwards (also when a name was new)."""
+def test_names_bound_for_a_block_are_given_back_when_the_session_ends():
+    """using, no_calls_to, swapped_names and course_solutions bind names of the student's namespace
+    for a block, and the checker gives them back at its end; if the cell ends first (a time
+    limit), the kernel's server gives them back itself (also a name that was new)."""
     ns = {"BasicBlock": "the student's", "other": 1}
-    server = wire._KernelServer(ns, read=None)
-    server.perform({"op": "rebind", "src": "class Block:\n    kind = 'reference'\n",
-                    "names": {"BasicBlock": "Block", "Extra": "Block"}})
-    assert ns["BasicBlock"].kind == "reference" and ns["Extra"] is ns["BasicBlock"]
-    server.perform({"op": "unbind"})
+    lines = iter([wire.encode({"op": "end"}, _no_handles)])
+    server = wire._KernelServer(ns, read=lambda text: next(lines))
+    server.perform({"op": "bind", "n": "BasicBlock", "v": "the course's"})
+    server.perform({"op": "bind", "n": "Extra", "v": 2})
+    server.perform({"op": "bind", "n": "BasicBlock", "v": "again"})
+    assert ns == {"BasicBlock": "again", "other": 1, "Extra": 2}
+    server.run()
     assert ns == {"BasicBlock": "the student's", "other": 1}
 
 
 def test_plan_carries_the_solution_definitions_only():
-    """course_solutions' source: the defs and classes of the solution cells, with decorators (a
-    later definition wins), none of their top-level statements; a test that asks for one gets
-    it and the definitions it uses, nothing else."""
+    """course_solutions' definitions: the defs and classes of the solution cells, with decorators
+    (a later definition wins), none of their top-level statements; a test that asks for one gets
+    it and the definitions it uses, nothing else (run in the checker: tests/test_checker_drive.py)."""
     from nbformat.v4 import new_code_cell, new_notebook
 
     def cell(src, sol):
@@ -130,29 +132,12 @@ def test_plan_carries_the_solution_definitions_only():
     ])
     defs = testplan.plan(nbformat.from_dict(nb))["solutions"]
     assert sorted(defs) == ["Net", "step", "uses_step"]
-    src = checker.solutions_source(defs, ["uses_step"])   # what the kernel gets for uses_step
+    src = checker.solutions_source(defs, ["uses_step"])   # what the checker runs for uses_step
     assert "state =" not in src and "results" not in src and "student_helper" not in src and "Net" not in src
     space = {"functools": __import__("functools")}
     exec(src, space)  # noqa: S102
     assert space["uses_step"](1) == 3  # the later step (x + 2)
     assert checker.solutions_source(defs, ["Net"]).startswith("class Net")
-
-
-def test_kernel_rebind_over_the_namespace_runs_solutions_with_the_notebooks_globals():
-    """course_solutions at grading time: the instructor's train_model, bound for the block, calls
-    the instructor's train_step (not the student's) and reads the notebook's globals (SCALE)."""
-    def train_final():
-        return train_model(3)  # noqa: F821 - the student's (or the course's) train_model
-    ns = {"SCALE": 10, "train_step": lambda x: "the student's step", "train_model": lambda x: "the student's loop",
-          "train_final": train_final}
-    student = types.FunctionType(train_final.__code__, ns, "train_final")  # a function of the notebook
-    ns["train_final"] = student
-    server = wire._KernelServer(ns, read=None)
-    src = "def train_step(x):\n    return SCALE * x\n\ndef train_model(x):\n    return train_step(x) + 1\n"
-    server.perform({"op": "rebind", "src": src, "names": {"train_model": "train_model"}, "over_ns": True})
-    assert student() == 31 and ns["train_step"](0) == "the student's step"
-    server.perform({"op": "unbind"})
-    assert student() == "the student's loop"
 
 
 def test_a_held_dict_stays_in_the_kernel_and_is_changed_there():

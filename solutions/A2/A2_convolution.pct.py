@@ -20,7 +20,8 @@
 #
 # Each part has visible tests that tell you what went wrong, and hidden tests that run the same
 # checks on other shapes (non-square images, other strides and paddings). The tests make sure
-# your functions do not call the course library's versions (`cnnkit.conv`, `cnnkit.layers`); write them yourself.
+# your functions do not call the course library's versions (`cnnkit.conv`, `cnnkit.layers`,
+# `cnnkit.inspect`); write them yourself.
 #
 # | part | points |
 # | --- | --- |
@@ -464,8 +465,9 @@ for shape, HH, WW, S, P in [((2, 3, 7, 9), 3, 5, 2, 1), ((3, 1, 10, 7), 4, 1, 3,
 # `(F, N, H_out, W_out)` and move the batch axis first. Write
 # `conv_forward_im2col(x, w, b, conv_param)` returning `(out, cache)` with
 # `cache = (x, w, b, conv_param, X_col)`, with no Python loops, and the same `ValueError` as
-# part 3 for a channel mismatch. (The tests check that it does not call
-# `conv_forward_naive`.)
+# part 3 for a channel mismatch. The tests check that it does not call `conv_forward_naive`
+# and that its output is computed from the columns `im2col` returns: one test hands it an
+# `im2col` of its own, whose columns are those of `2 * x`.
 
 # %% nb="solution conv_forward_im2col"
 def conv_forward_im2col(x, w, b, conv_param):
@@ -484,6 +486,14 @@ def conv_forward_im2col(x, w, b, conv_param):
 
 
 # %% nb="tests conv_forward_im2col__tests 4"
+def im2col_of_2x(x, HH, WW, stride=1, pad=0):
+    """The test's im2col: the columns of 2 * x. A forward pass that computes its output from the
+    columns im2col returns gives the convolution of 2 * x; one that computes it from x itself
+    (loops, conv_forward_naive) gives that of x."""
+    return cnnkit.conv.im2col(2 * np.asarray(x), HH, WW, stride, pad)
+
+
+_FROM_COLUMNS = "compute the output from the columns im2col returns (W_row @ X_col + b), not from x itself"
 x = rng.standard_normal((2, 3, 6, 6))
 w = rng.standard_normal((4, 3, 3, 3))
 b = rng.standard_normal(4)
@@ -497,8 +507,10 @@ with using(conv_output_size=course_conv_output_size, im2col=cnnkit.conv.im2col):
     _ = check_raises("conv_forward_im2col with 3 channels in x and 2 in w", conv_forward_im2col,
                      (x, w[:, :2], b, {"stride": 1, "pad": 0}))
 with no_calls_to(conv_forward_naive, name="conv_forward_im2col", hint="use im2col and one matrix product instead"), \
-        using(conv_output_size=course_conv_output_size, im2col=cnnkit.conv.im2col):
-    conv_forward_im2col(x, w, b, {"stride": 1, "pad": 1})
+        using(conv_output_size=course_conv_output_size, im2col=im2col_of_2x):
+    out, _ = conv_forward_im2col(x, w, b, {"stride": 1, "pad": 1})
+check_close("conv_forward_im2col, with an im2col that returns the columns of 2 * x", out, torch_conv(2 * x, w, b, 1, 1),
+            tol=1e-8, hint=_FROM_COLUMNS)
 
 # %% nb="tests conv_forward_im2col__hidden 4"
 # hidden tests: non-square shapes, stride 2 and 3, padding 0-3, a larger batch
@@ -513,8 +525,10 @@ for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((3, 3
     check_close(f"conv_forward_im2col out for x {x.shape}, w {w.shape}, stride {S}, pad {P}", out,
                 torch_conv(x, w, b, S, P), tol=1e-8)
 with no_calls_to(conv_forward_naive, name="conv_forward_im2col", hint="use im2col and one matrix product instead"), \
-        using(conv_output_size=course_conv_output_size, im2col=cnnkit.conv.im2col):
-    conv_forward_im2col(x, w, b, {"stride": 3, "pad": 3})
+        using(conv_output_size=course_conv_output_size, im2col=im2col_of_2x):
+    out, _ = conv_forward_im2col(x, w, b, {"stride": 3, "pad": 3})
+check_close(f"conv_forward_im2col for x {x.shape}, stride 3, pad 3, with an im2col that returns the columns of 2 * x",
+            out, torch_conv(2 * x, w, b, 3, 3), tol=1e-8, hint=_FROM_COLUMNS)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -527,7 +541,10 @@ with no_calls_to(conv_forward_naive, name="conv_forward_im2col", hint="use im2co
 #   dX_{\text{col}} = W_{\text{row}}^\top dS,$$
 #
 # and `dx = col2im(dX_col, ...)`. Write `conv_backward_im2col(dout, cache)` returning
-# `dx, dw, db`, with no Python loops outside col2im.
+# `dx, dw, db`, with no Python loops outside col2im. Take $X_{\text{col}}$ from the cache: the
+# tests make the cache themselves, and check that `dw` is computed from its $X_{\text{col}}$
+# (one test's holds the columns of `2 * x`) and that `dx` is what `col2im` returns (one test's
+# `col2im` doubles), as well as that it calls neither naive function.
 
 # %% nb="solution conv_backward_im2col"
 def conv_backward_im2col(dout, cache):
@@ -544,6 +561,28 @@ def conv_backward_im2col(dout, cache):
 
 
 # %% nb="tests conv_backward_im2col__tests 4"
+def col2im_doubled(cols, x_shape, HH, WW, stride=1, pad=0):
+    """The test's col2im: twice the course's. A backward pass whose dx is what col2im returns
+    gives twice the gradient; one that computes dx otherwise (loops, conv_backward_naive) does not."""
+    return 2 * cnnkit.conv.col2im(cols, x_shape, HH, WW, stride, pad)
+
+
+def check_backward_data_flow(x, w, b, param, dout, dx_ref, dw_ref, what):
+    """conv_backward_im2col on a cache whose X_col holds the columns of 2 * x, with col2im_doubled:
+    dw must be the one of 2 * x (computed from the cache's X_col) and dx twice the gradient (what
+    col2im returned), and neither naive function may be called."""
+    HH, WW = w.shape[2:]
+    cache = (x, w, b, param, cnnkit.conv.im2col(2 * x, HH, WW, param["stride"], param["pad"]))
+    with no_calls_to(conv_forward_naive, conv_backward_naive, name="conv_backward_im2col",
+                     hint="use the three matrix products and col2im instead"), \
+            using(conv_output_size=course_conv_output_size, col2im=col2im_doubled):
+        dx, dw, _ = conv_backward_im2col(dout, cache)
+    check_close(f"conv_backward_im2col dw{what}, from a cache whose X_col holds the columns of 2 * x", dw, 2 * dw_ref,
+                tol=1e-8, hint="dW_row = dS @ X_col.T with the X_col of the cache (not one made again from x)")
+    check_close(f"conv_backward_im2col dx{what}, with a col2im that doubles what it adds up", dx, 2 * dx_ref,
+                tol=1e-8, hint="return the dx that col2im(dX_col, ...) gives, with dX_col = W_row.T @ dS")
+
+
 x = rng.standard_normal((2, 3, 7, 7))
 w = rng.standard_normal((3, 3, 3, 3))
 b = rng.standard_normal(3)
@@ -560,10 +599,7 @@ check_close("conv_backward_im2col db", db, db_ref, tol=1e-8,
 check_close("conv_backward_im2col dw", dw, dw_ref, tol=1e-8,
             hint="dW_row = dS @ X_col.T, reshaped like w; dS is dout with F first, as (F, N*H_out*W_out)")
 check_close("conv_backward_im2col dx", dx, dx_ref, tol=1e-8, hint="dX_col = W_row.T @ dS, then col2im")
-with no_calls_to(conv_forward_naive, conv_backward_naive, name="conv_backward_im2col",
-                 hint="use the three matrix products and col2im instead"), \
-        using(conv_output_size=course_conv_output_size, col2im=cnnkit.conv.col2im):
-    conv_backward_im2col(dout, cache)
+check_backward_data_flow(x, w, b, param, dout, dx_ref, dw_ref, "")
 
 # %% nb="tests conv_backward_im2col__hidden 4"
 # hidden tests: other shapes against autograd, and numerical gradients with stride 3
@@ -583,6 +619,7 @@ for (N, C, H, W), (Fn, HH, WW), S, P in [((2, 2, 7, 9), (3, 3, 5), 2, 1), ((3, 3
     check_close(f"conv_backward_im2col dx for {what}", dx, dx_ref, tol=1e-8)
     check_close(f"conv_backward_im2col dw for {what}", dw, dw_ref, tol=1e-8)
     check_close(f"conv_backward_im2col db for {what}", db, db_ref, tol=1e-8)
+check_backward_data_flow(x, w, b, param, dout, dx_ref, dw_ref, f" for {what}")
 x = rng.standard_normal((2, 2, 7, 4))
 w = rng.standard_normal((2, 2, 4, 1))
 b = rng.standard_normal(2)
@@ -769,8 +806,11 @@ def receptive_field(layers):
 
 
 # %% nb="tests receptive_field__tests 2"
-check_close("receptive_field of two 5x5 layers", receptive_field([(5, 1), (5, 1)]), 9,
-            hint="at stride 1 each layer adds k - 1 to the receptive field (a 1x1 layer adds nothing)")
+import cnnkit.inspect
+
+with no_calls_to(cnnkit.inspect):  # the library's receptive_field is not yours
+    check_close("receptive_field of two 5x5 layers", receptive_field([(5, 1), (5, 1)]), 9,
+                hint="at stride 1 each layer adds k - 1 to the receptive field (a 1x1 layer adds nothing)")
 check_close("receptive_field of three 3x3 layers", receptive_field([(3, 1)] * 3), 7)
 check_close("receptive_field of one (11, 4) layer", receptive_field([(11, 4)]), 11,
             hint="one layer sees its kernel")
@@ -780,7 +820,8 @@ check_close("receptive_field of (2, 2) then (2, 2)", receptive_field([(2, 2), (2
 # %% nb="tests receptive_field__hidden 2"
 # hidden tests: longer stacks with strides, checked against the formula and an experiment
 ### BEGIN HIDDEN TESTS
-check_close("receptive_field of no layers", receptive_field([]), 1)
+with no_calls_to(cnnkit.inspect):
+    check_close("receptive_field of no layers", receptive_field([]), 1)
 for stack in [[(11, 4), (3, 2), (5, 1), (3, 2), (3, 1), (3, 1), (3, 1)], [(7, 2), (3, 2), (3, 1), (3, 2)],
               [(1, 1), (2, 2), (2, 2)]]:
     want, jump = 1, 1

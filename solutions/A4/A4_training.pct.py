@@ -43,7 +43,7 @@ import torch.nn.functional as F
 import cnnkit.train
 from cnnkit.data import SHAPE_CLASSES, load_shapes
 from cnnkit.device import make_repeatable, pick_device, seed_everything
-from cnnkit.grading import check_close, course_solutions, no_calls_to, passed, quiet, student_side, using
+from cnnkit.grading import check_close, course_solutions, no_calls_to, passed, quiet, student_module, using
 from cnnkit.models.cifar import CifarResNet
 from cnnkit.plots import plot_curves, show_images
 
@@ -68,8 +68,9 @@ FINAL_MAX_EPOCHS = 15     # part 5's budget: epochs over X_train
 
 
 # Helpers of the tests (they build models where your code runs and read back plain data).
-def _tiny(k=10, bn=False):
-    """A small network on 8x8 images that the tests train in a fraction of a second."""
+def _tiny(k=10, bn=False, nn=nn):
+    """A small network on 8x8 images that the tests train in a fraction of a second, built with
+    the layers of `nn` (the tests pass the torch.nn your code runs with: student_module)."""
     layers = [nn.Conv2d(3, 8, 3, padding=1)] + ([nn.BatchNorm2d(8)] if bn else []) + [
         nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(32, k)]
     return nn.Sequential(*layers)
@@ -161,10 +162,10 @@ def _check_steps(seed, n, make_optimizer, steps=2):
     init = _state(ref)
     weights = [name for name, _ in ref.named_parameters()]
     ref_opt = make_optimizer(torch.optim, ref.parameters())
-    mine = student_side("_tiny")(bn=True)
+    mine = _tiny(bn=True, nn=student_module("torch.nn"))
     mine.load_state_dict(init)
     mine.eval()
-    opt = make_optimizer(student_side("torch").optim, mine.parameters())
+    opt = make_optimizer(student_module("torch.optim"), mine.parameters())
     for k in range(steps):
         which = "the first step" if k == 0 else "a second step"
         x, y = torch.rand(n, 3, 8, 8), torch.randint(0, 10, (n,))
@@ -253,7 +254,7 @@ def _check_evaluate(seed, n, batch_size=None):
         ref[1].running_mean.uniform_(0.2, 0.6)
         ref[1].running_var.uniform_(1.5, 3.0)
     X, Y = torch.rand(n, 3, 8, 8), torch.randint(0, 10, (n,))
-    mine = student_side("_tiny")(bn=True)
+    mine = _tiny(bn=True, nn=student_module("torch.nn"))
     mine.load_state_dict(_state(ref))
     mine.train()
     kwargs = {} if batch_size is None else {"batch_size": batch_size}
@@ -425,7 +426,7 @@ def _loop(n, n_val, epochs, lr, batch_size, seed=0, max_seconds=None, pause=0.0)
     rec = _Recorder(n_val, pause)
     X, Y = _indexed(n)
     Xv, Yv = _indexed(n_val)
-    model = student_side("torch").nn.Linear(1, 1)
+    model = student_module("torch.nn").Linear(1, 1)
     with no_calls_to(cnnkit.train, name="train_model"), using(train_step=rec.step, evaluate=rec.evaluate):
         history = train_model(model, X, Y, Xv, Yv, epochs=epochs, lr=lr, batch_size=batch_size, max_seconds=max_seconds,
                               seed=seed)

@@ -121,6 +121,13 @@ EDITS = [
     Mutant("conv_forward_im2col", "conv_forward_im2col", "falls back on the naive loops",
            "    cols = im2col(x, HH, WW, S, P)\n", "    return conv_forward_naive(x, w, b, conv_param)\n",
            "use im2col and one matrix product instead"),
+    Mutant("conv_forward_im2col", "conv_forward_im2col", "the naive loops copied in (im2col called for the cache only)",
+           "    out = w.reshape(Fn, -1) @ cols + b[:, None]\n    out = out.reshape(Fn, N, Ho, Wo).transpose(1, 0, 2, 3)\n",
+           "    xp = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))\n    out = np.empty((N, Fn, Ho, Wo))\n"
+           "    for n in range(N):\n        for f in range(Fn):\n            for i in range(Ho):\n"
+           "                for j in range(Wo):\n"
+           "                    out[n, f, i, j] = np.sum(xp[n, :, i * S:i * S + HH, j * S:j * S + WW] * w[f]) + b[f]\n",
+           "compute the output from the columns im2col returns"),
 
     # ---- Part 8: conv_backward_im2col ---------------------------------------------------------
     Variant("conv_backward_im2col", "conv_backward_im2col", "einsum gradients",
@@ -135,6 +142,17 @@ EDITS = [
     Mutant("conv_backward_im2col", "conv_backward_im2col", "weight matrix reshaped, not transposed, for dX_col",
            "    dcols = w.reshape(Fn, -1).T @ dS\n", "    dcols = w.reshape(-1, Fn) @ dS\n",
            "dX_col = W_row.T @ dS"),
+    Mutant("conv_backward_im2col", "conv_backward_im2col", "falls back on the naive backward pass",
+           "    x, w, b, conv_param, cols = cache\n", "    return conv_backward_naive(dout, cache[:4])\n",
+           "use the three matrix products and col2im instead"),
+    Mutant("conv_backward_im2col", "conv_backward_im2col", "dx by the naive loops, dw and db by matrix products",
+           "    dx = col2im(dcols, x.shape, HH, WW, conv_param[\"stride\"], conv_param[\"pad\"])\n",
+           "    S, P = conv_param[\"stride\"], conv_param[\"pad\"]\n    N, _, H, W = x.shape\n"
+           "    dxp = np.zeros((N, C, H + 2 * P, W + 2 * P))\n    for n in range(N):\n        for f in range(Fn):\n"
+           "            for i in range(dout.shape[2]):\n                for j in range(dout.shape[3]):\n"
+           "                    dxp[n, :, i * S:i * S + HH, j * S:j * S + WW] += w[f] * dout[n, f, i, j]\n"
+           "    dx = dxp[:, :, P:P + H, P:P + W]\n",
+           "return the dx that col2im(dX_col, ...) gives"),
 
     # ---- Part 9: max_pool_forward -------------------------------------------------------------
     Variant("max_pool_forward", "max_pool_forward", "loops over the output positions",
@@ -190,6 +208,9 @@ EDITS = [
     Mutant("receptive_field", "receptive_field", "the stride of a layer applied to its own kernel",
            "        r += (k - 1) * jump\n        jump *= s\n", "        jump *= s\n        r += (k - 1) * jump\n",
            "one layer sees its kernel"),
+    Mutant("receptive_field", "receptive_field", "the library's receptive_field",
+           "    r, jump = 1, 1\n", "    import cnnkit.inspect\n    return cnnkit.inspect.receptive_field(layers)\n",
+           "reference implementation"),
     Mutant("receptive_field", "receptive_field", "kernels summed",
            "        r += (k - 1) * jump\n", "        r += k * jump\n", "each layer adds k - 1"),
 
