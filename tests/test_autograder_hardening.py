@@ -6,9 +6,9 @@ read the grader's environment, flood the output (one huge print, many small ones
 dict-valued application/json, a huge exception message), start many processes, spread memory
 over child processes, fill /tmp or the scratch folder, submit a notebook of 100,000 cells, loop
 forever in a short assignment, kill the grading worker, flood widget (comm) messages, send one
-message of many parts, and submit an ipykernel_launcher.py. Each is stopped with a recorded reason
-(or, where this machine cannot enforce a limit, the grading record says so), honest grades are
-unchanged, and the batch ends with no worker left behind.
+message of many parts, send a malformed widget, and submit an ipykernel_launcher.py. Each is
+stopped with a recorded reason (or, where this machine cannot enforce a limit, the grading record
+says so), honest grades are unchanged, and the batch ends with no worker left behind.
 """
 import copy
 import json
@@ -173,6 +173,14 @@ def mul(a, b):
 """
 EXTRA_FILES = {"kernel_launcher": {"ipykernel_launcher.py": LAUNCHER}}
 
+# A widget whose state lacks _model_module: nbclient, keeping widget state, raised KeyError in the
+# worker, so the submission was "not graded" (a grader failure) every time it was graded.
+MALFORMED_WIDGET = """
+import comm
+_c = comm.create_comm(target_name='jupyter.widget', data={'state': {'_model_name': 'X'}, 'buffer_paths': []})
+_c.send({'method': 'update', 'state': {'v': 1}, 'buffer_paths': []})
+"""
+
 
 @pytest.fixture(scope="module")
 def hardened(tmp_path_factory):
@@ -214,6 +222,7 @@ def hardened(tmp_path_factory):
                        r"output limit: a cell's output \(with widget and other messages\) passed 2,000,000 bytes"),
         "comm_parts": (_mul(good, COMM_PARTS), 2, "output limit: a cell's output .* passed"),
         "kernel_launcher": (_mul(good, LAUNCHER_CHECK, replace=True), 2, "^ok$"),
+        "malformed_widget": (_mul(good, MALFORMED_WIDGET), 5, "^ok$"),
     }
     for student, (nb, _, _) in cases.items():
         folder = work / "submitted" / student / tiny.NAME
@@ -239,7 +248,8 @@ def _status(work, student):
 @pytest.mark.parametrize("student", ["honest_a", "honest_b", "honest_c", "honest_partial", "escape_host",
                                      "grader_environ", "flood_one_print", "flood_stream", "many_outputs",
                                      "json_dict", "huge_exception", "fill_tmp", "fill_scratch", "huge_notebook",
-                                     "loops", "worker_killer", "comm_flood", "comm_parts", "kernel_launcher"])
+                                     "loops", "worker_killer", "comm_flood", "comm_parts", "kernel_launcher",
+                                     "malformed_widget"])
 def test_attack_stopped_with_a_reason(hardened, student):
     cases, outcomes, rows, _, _ = hardened
     _, points, reason = cases[student]
