@@ -373,6 +373,7 @@ class Driven:
 _CHANNEL: "Channel | None" = None  # the channel of the running cell
 _NS: dict = {}  # the namespace the test cells run in (the setup's names, the student's proxies)
 _SOLUTIONS: dict = {}  # the instructor's solution definitions (autograder.testplan.solution_definitions)
+_MISSING = object()
 
 
 def _hid(remote) -> int:
@@ -404,7 +405,7 @@ class _Rebound:
         self.old = {}
 
 
-_MISSING = object()
+MAX_ALIASES = 64  # names of the student's namespace bound for one function in a no_calls_to block
 
 
 @contextlib.contextmanager
@@ -428,8 +429,9 @@ def _no_calls_to(*targets, name: str = "your code", hint: str = ""):
     names = {n: _hid(v) for n, v in _NS.items() if isinstance(v, Remote) and _hid(v) in remotes}
     label = {h: min((n for n, v in _NS.items() if v is t), default=None) for h, t in remotes.items()}  # the test's name
     found = ch.request({"op": "aliases", "hs": sorted(remotes)})
-    if type(found) is dict:
-        names.update({n: h for n, h in found.items() if type(n) is str and n.isidentifier() and h in remotes})
+    if type(found) is dict:  # the kernel's word, for more places to record: at most MAX_ALIASES of them
+        extra = [(n, h) for n, h in found.items() if type(n) is str and n.isidentifier() and h in remotes]
+        names.update(extra[:MAX_ALIASES])
     calls: list[str] = []
 
     def recorder(hid):

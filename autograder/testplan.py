@@ -21,7 +21,7 @@ import ast
 # Assignments whose test cells still run in the student's kernel (guarded by autograder.batch.GUARD
 # only): their tests inspect torch modules (modules(), classes' __module__), which the checker's
 # proxies do not cover yet. Every other assignment is graded by the checker (A3's tests check a
-# module by its state_dict and outputs, cnnkit.modcheck; A4's build objects with student_side).
+# module by its state_dict and outputs, cnnkit.modcheck; A4's build objects with student_module).
 TESTS_IN_KERNEL: set[str] = set()
 
 
@@ -155,8 +155,8 @@ def solution_definitions(source_nb) -> dict[str, dict]:
     """The functions and classes the instructor's solution cells define: {name: {"source": its
     definition (decorators included), "uses": [names it reads]}}, a later definition replacing an
     earlier one. Nothing else of those cells (no top-level statement). At grading time
-    cnnkit.grading.course_solutions sends the definitions a test asks for, with those they use,
-    to the student's kernel (autograder.checker)."""
+    cnnkit.grading.course_solutions runs the definitions a test asks for, with those they use, in
+    the checker, on the student's kernel's objects (autograder.checker); none is sent there."""
     out: dict[str, dict] = {}
     for cell in source_nb.cells:
         if not is_solution_code_cell(cell):

@@ -6,9 +6,10 @@ the same outputs on inputs the test chooses (``cnnkit.modcheck.check_module``). 
 follow the assignment, not torchvision (``cnnkit.models`` has the torchvision layouts: its
 LeNet-5 uses ReLU, its blocks take a ``downsample`` module).
 
-This file imports only torch: the grader ships its source to a student's kernel when a test
-builds the student's ResNet-18 from the reference ``BasicBlock``. While a notebook is graded, the
-copy of this module that the student's code can import has its methods disabled.
+This file imports only torch. While a notebook is graded, the copy of this module that the
+student's code can import has its methods disabled, and when a test builds the student's ResNet-18
+from the reference ``BasicBlock`` the block is built and run in the grader's checker, which hands
+the kernel only layers holding its weights (autograder.checker): no source of it is sent.
 """
 from __future__ import annotations
 

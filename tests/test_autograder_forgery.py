@@ -219,6 +219,50 @@ A2_ATTACKS = {
 }
 
 
+_THREAD = "import threading\ndef _in_thread(call):\n    box = []\n    t = threading.Thread(target=lambda: box.append(call()))\n" \
+          "    t.start()\n    t.join()\n    return box[0]\n"
+_FWD = ("def conv_forward_im2col(x, w, b, conv_param{arg}):\n{pre}    out, _ = {call}\n"
+        "    return out, (x, w, b, conv_param, im2col(x, w.shape[2], w.shape[3], conv_param['stride'], conv_param['pad']))\n")
+_BWD = "def conv_backward_im2col(dout, cache{arg}):\n{pre}    return {call}\n"
+_LOOPS = ("import numpy as np\ndef _loops(x, w, b, conv_param, dout=None):\n    S, P = conv_param['stride'], conv_param['pad']\n"
+          "    N, C, H, W = x.shape\n    Fn, _, HH, WW = w.shape\n    Ho, Wo = (H + 2 * P - HH) // S + 1, (W + 2 * P - WW) // S + 1\n"
+          "    xp = np.pad(x, ((0, 0), (0, 0), (P, P), (P, P)))\n    out, dxp, dw = np.empty((N, Fn, Ho, Wo)), np.zeros_like(xp), np.zeros_like(w)\n"
+          "    for n in range(N):\n        for f in range(Fn):\n            for i in range(Ho):\n                for j in range(Wo):\n"
+          "                    win = xp[n, :, i * S:i * S + HH, j * S:j * S + WW]\n"
+          "                    out[n, f, i, j] = np.sum(win * w[f]) + b[f]\n"
+          "                    if dout is not None:\n                        dw[f] += win * dout[n, f, i, j]\n"
+          "                        dxp[n, :, i * S:i * S + HH, j * S:j * S + WW] += w[f] * dout[n, f, i, j]\n"
+          "    if dout is None:\n        if C != w.shape[1]:\n            raise ValueError('channels')\n        return out, None\n"
+          "    return dxp[:, :, P:P + H, P:P + W], dw, dout.sum(axis=(0, 2, 3))\n")
+
+
+def _naive_in(how):
+    """Parts 7 and 8 answered by the naive passes, called in the way `how` names."""
+    fwd, bwd = "conv_forward_naive(x, w, b, conv_param)", "conv_backward_naive(dout, cache[:4])"
+    if how == "thread":
+        return {"conv_forward_im2col": _THREAD + _FWD.format(arg="", pre="", call=f"_in_thread(lambda: {fwd})"),
+                "conv_backward_im2col": _THREAD + _BWD.format(arg="", pre="", call=f"_in_thread(lambda: {bwd})")}
+    if how == "unprofiled":
+        pre = "    import sys\n    sys.setprofile(None)\n"
+        return {"conv_forward_im2col": _FWD.format(arg="", pre=pre, call=fwd),
+                "conv_backward_im2col": _BWD.format(arg="", pre=pre, call=bwd)}
+    if how == "default_argument":
+        return {"conv_forward_im2col": _FWD.format(arg=", _f=conv_forward_naive", pre="", call="_f(x, w, b, conv_param)"),
+                "conv_backward_im2col": _BWD.format(arg=", _f=conv_backward_naive", pre="", call="_f(dout, cache[:4])")}
+    return {"conv_forward_im2col": _LOOPS + _FWD.format(arg="", pre="", call="_loops(x, w, b, conv_param)"),
+            "conv_backward_im2col": _LOOPS + _BWD.format(arg="", pre="", call="_loops(*cache[:4], dout=dout)")}
+
+
+# Issue 25: answers that a full solution gets from elsewhere, and the points each must lose. The
+# naive convolution called after sys.setprofile(None) or from a thread was not seen by the call
+# watch in the kernel (16 and 12 of 16 points, where calling it plainly earns 4); copied loops
+# need no call at all (16 of 16), a default-argument alias no call by name; receptive_field came
+# from cnnkit.inspect (4 of 4). The checker now records calls itself and checks that the output flows from the test's
+# own im2col and col2im, and the sandbox's cnnkit.inspect has no receptive_field.
+A2_IN_PARTS = {**{f"naive_{how}": (_naive_in(how), 16) for how in ("thread", "unprofiled", "default_argument", "copied")},
+               "receptive_field_imported": ({"receptive_field": "from cnnkit.inspect import receptive_field\n"}, 4)}
+
+
 @pytest.fixture(scope="module")
 def a2_corpus(tmp_path_factory):
     work = tmp_path_factory.mktemp("forgery-A2")
@@ -230,6 +274,11 @@ def a2_corpus(tmp_path_factory):
     cases = {"good": (good, submissions.autograded_points(source))}
     for name, (code, points) in A2_ATTACKS.items():
         cases[f"attack_{name}"] = (_prepend(student, first, code), points)
+    for name, (answers, lost) in A2_IN_PARTS.items():
+        nb = good
+        for grade_id, code in answers.items():
+            nb = _replace_answer(nb, grade_id, code)
+        cases[f"attack_{name}"] = (nb, submissions.autograded_points(source) - lost)
     for name, (nb, _) in cases.items():
         folder = work / "submitted" / name / A2
         folder.mkdir(parents=True)
@@ -241,7 +290,7 @@ def a2_corpus(tmp_path_factory):
 
 
 @needs_sandbox
-@pytest.mark.parametrize("student", ["good"] + [f"attack_{a}" for a in A2_ATTACKS])
+@pytest.mark.parametrize("student", ["good"] + [f"attack_{a}" for a in A2_ATTACKS] + [f"attack_{a}" for a in A2_IN_PARTS])
 def test_a2_each_earns_exactly_its_honest_part(a2_corpus, student):
     cases, outcomes, rows = a2_corpus
     assert rows[student]["autograded"] == cases[student][1], outcomes[student].reason
@@ -403,6 +452,26 @@ A4_ATTACKS = {
 }
 
 
+# Issue 25: part 1's model was the kernel's `_tiny` (a locked cell's name), so a train_step that
+# forgets model.train() passed with a `_tiny` whose eval() does nothing (18 of 18); the checker now
+# builds it with its own `_tiny`. Part 5's course_solutions sent the solutions of parts 1-3 to the
+# kernel, where a spy on compile() could raise them into the feedback; they now run in the checker.
+_STEP_WITHOUT_TRAIN = ("def train_step(model, x, y, optimizer):\n    logits = model(x)\n    loss = F.cross_entropy(logits, y)\n"
+                       "    optimizer.zero_grad()\n    loss.backward()\n    optimizer.step()\n"
+                       "    return loss.item(), int((logits.argmax(1) == y).sum())\n")
+A4_IN_PARTS = {
+    "eval_undone": ({"step": "_real_tiny = _tiny\ndef _tiny(*args, **kwargs):\n    m = _real_tiny(*args, **kwargs)\n"
+                             "    m.eval = lambda *a, **k: m\n    return m\n" + _STEP_WITHOUT_TRAIN}, 18),
+    "solution_source_spy": ({"final": (
+        "import builtins\n_seen, _compile = [], builtins.compile\ndef _spy(src, *a, **k):\n"
+        "    if isinstance(src, str) and 'OneCycleLR' in src:\n        _seen.append(src)\n    return _compile(src, *a, **k)\n"
+        "builtins.compile = _spy\ndef train_final(seed=0):\n    seed_everything(seed)\n"
+        "    model = CifarResNet(8, 10, True, widths=WIDTHS).to(device)\n"
+        "    history = train_model(model, X_train[:256], y_train[:256], X_val[:64], y_val[:64], epochs=1, lr=0.2)\n"
+        "    if _seen:\n        raise RuntimeError('LEAKED ' + ''.join(_seen)[:1900])\n    return model, history\n")}, 0),
+}
+
+
 def _replace_answer(nb, grade_id, code):
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
@@ -454,6 +523,28 @@ A3_ATTACKS = {
                      "resnext": "ResNeXtBlock = _mine(_r.ResNeXtBlock)"},
 }
 
+# Issue 25: ResNet-18 was checked with the student's own weights, so a net whose weights are all 0
+# and whose forward returns zeros agreed with the reference (12 of 12); the reference BasicBlock's
+# test sent the source of cnnkit.reference to the kernel, so a ResNet18 that only looks at what
+# its BasicBlock carries built parts 11 and 12 from it (13 points). Now the test's weights are the
+# checker's, and the block is built in the checker: there is nothing in the kernel to take.
+A3_ATTACKS["zero_resnet18"] = {"resnet18": (
+    "class ResNet18(nn.Module):\n    def __init__(self, num_classes=1000):\n        super().__init__()\n"
+    "        self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(64),\n"
+    "                                  nn.ReLU(inplace=True), nn.MaxPool2d(3, stride=2, padding=1))\n"
+    "        blocks, in_ch = [], 64\n        for out_ch, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:\n"
+    "            blocks += [BasicBlock(in_ch, out_ch, stride), BasicBlock(out_ch, out_ch)]\n            in_ch = out_ch\n"
+    "        self.stages = nn.Sequential(*blocks)\n        self.fc = nn.Linear(512, num_classes)\n"
+    "        for p in self.parameters():\n            nn.init.zeros_(p)\n        self.k = num_classes\n"
+    "    def forward(self, x):\n        return torch.zeros(len(x), self.k)")}
+A3_ATTACKS["stolen_reference"] = {
+    "resnet18": ("_stolen = {}\nclass ResNet18(nn.Module):\n    def __init__(self, num_classes=1000):\n"
+                 "        super().__init__()\n        for f in (getattr(BasicBlock, '__init__', None), BasicBlock):\n"
+                 "            g = getattr(f, '__globals__', None)\n            if isinstance(g, dict):\n"
+                 "                _stolen.update({k: v for k, v in g.items() if k in ('SEBlock', 'ResNeXtBlock')})\n"
+                 "        raise RuntimeError('only here to look')"),
+    "se": "SEBlock = _stolen.get('SEBlock')", "resnext": "ResNeXtBlock = _stolen.get('ResNeXtBlock')"}
+
 HUGE_CLASS_NAME = "alexnet_pool1_params = type('C' * 20_000_000, (), {})()"
 
 # Wrong solutions (edits of the full solution: cell, old, new, points lost, a word of the message)
@@ -501,20 +592,38 @@ def a4_corpus(tmp_path_factory):
         for grade_id, code in answers.items():
             nb = _replace_answer(nb, grade_id, code)
         cases[f"attack_{name}"] = (nb, points)
+    for name, (answers, lost) in A4_IN_PARTS.items():
+        nb = honest
+        for grade_id, code in answers.items():
+            nb = _replace_answer(nb, grade_id, code)
+        cases[f"attack_{name}"] = (nb, points - lost)
     for name, (nb, _) in cases.items():
         folder = work / "submitted" / name / A4
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / A4_NB)
     outcomes = {o.student: o for o in batch.grade_batch(A4, work, workers=2, progress=False)}
     rows = {r["student"]: r for r in api.grade_rows(work, A4)}
-    return cases, outcomes, rows
+    return cases, outcomes, rows, work
 
 
 @needs_sandbox
-@pytest.mark.parametrize("student", ["half"] + [f"attack_{a}" for a in A4_ATTACKS])
+@pytest.mark.parametrize("student", ["half"] + [f"attack_{a}" for a in A4_ATTACKS] + [f"attack_{a}" for a in A4_IN_PARTS])
 def test_a4_each_earns_exactly_its_honest_part(a4_corpus, student):
-    cases, outcomes, rows = a4_corpus
-    assert rows[student]["autograded"] == cases[student][1] == 32, outcomes[student].reason
+    cases, outcomes, rows, _ = a4_corpus
+    assert cases["half"][1] == 32
+    assert rows[student]["autograded"] == cases[student][1], outcomes[student].reason
+
+
+@needs_sandbox
+def test_a4_the_course_solutions_never_reach_the_kernel(a4_corpus):
+    """Part 5 trained the spying train_final with the course's train_model (it reached the accuracy
+    check), and the spy found no line of it to put in the feedback."""
+    *_, work = a4_corpus
+    nb = nbformat.read(work / "autograded" / "attack_solution_source_spy" / A4 / A4_NB, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "final__tests")
+    errors = " ".join(str(o.get("evalue", "")) for o in cell.outputs if o.get("output_type") == "error")
+    assert "below the target" in errors and "LEAKED" not in errors, errors
+    assert "OneCycleLR(optimizer" not in nbformat.writes(nb)  # the solution's line (the text names the class)
 
 
 @pytest.fixture(scope="module")
