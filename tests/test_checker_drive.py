@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import socket
 import subprocess
 import sys
@@ -62,8 +63,6 @@ class Kernel:
         self.proc = subprocess.Popen([sys.executable, "-c", code], pass_fds=[theirs.fileno()],
                                      stdout=subprocess.PIPE, text=True)
         theirs.close()
-        import os
-
         self.worker = os.pipe()
         self.ch = checker.Channel(lambda msg: None, wire.LineReader(self.worker[0]), self.mine.fileno())
         self.ch.session = SESSION
@@ -74,9 +73,9 @@ class Kernel:
 
     def close(self) -> dict:
         """End the session; what the kernel heard of the needles."""
-        import os
-
         self.ch.end()
+        checker._NS.clear()
+        checker._CHANNEL = None
         out, _ = self.proc.communicate(timeout=30)
         self.mine.close()
         for fd in self.worker:
