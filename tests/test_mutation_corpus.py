@@ -2,11 +2,14 @@
 
 For each assignment with a module tests/mutants/AN.py (format in tests/mutants/__init__.py) the
 fixture releases the assignment into a scratch course, fills the released notebook with the
-instructor's solution, writes one submission per edit of the corpus plus the unedited solution,
-grades them all in one batch (autograder.batch.grade_batch, two workers) and reads each test
-cell's score from the gradebook. It then requires:
+instructor's solution and grades, in one batch (autograder.batch.grade_batch, two workers): the
+solution, the blank release, the variants in groups (at most one per part), and every mutant twice,
+in two groups of mutants of other parts whose companions come from disjoint sets of parts
+(tests/mutants/plan.py says why that decides each mutant as if graded alone). A mutant whose
+groups are not both clean is graded again alone, and that grading decides it. It reads each test
+cell's score from the gradebook and requires:
 
-- the solution and every Variant: full marks in every test cell;
+- the solution and every Variant: full marks in every test cell; the blank release: 0 in each;
 - every Mutant: 0 in each test cell of its part, full marks in every other test cell (a mistake
   is charged once), and its message in the output of one of its part's visible test cells (a
   cell that shows test code in the released notebook), so the student is told what is wrong;
@@ -32,7 +35,7 @@ import pytest
 import tests.mutants as mutants_pkg
 from autograder import api, batch, course, submissions
 from tests.isolation import UNSAFE
-from tests.mutants import Mutant, Variant, apply
+from tests.mutants import Mutant, Variant, apply, plan
 
 ASSIGNMENTS = sorted(m.name for m in pkgutil.iter_modules(mutants_pkg.__path__) if re.fullmatch(r"A\d+", m.name))
 # A1-A3: more than their own 60 s of CPU a cell. A4 keeps its own limits (solutions/A4/autograder.toml).
@@ -81,31 +84,6 @@ def _error_text(cell) -> str:
     return "\n".join(parts)
 
 
-def _groups(edits) -> dict[str, list[int]]:
-    """Submissions: each mutant alone ('mNN'); the variants in groups ('vN') holding at most one
-    variant of each part, as a variant must earn full marks everywhere whatever else is right.
-    Grouping them keeps the batch small (the variants of A1 and A2 fit in a few submissions)."""
-    groups: dict[str, list[int]] = {}
-    variant_groups: list[list[int]] = []
-    for i, edit in enumerate(edits):
-        if isinstance(edit, Mutant):
-            groups[f"m{i:02d}"] = [i]
-            continue
-        for g in variant_groups:
-            if all(edits[j].part != edit.part and edits[j].cell != edit.cell for j in g):
-                g.append(i)
-                break
-        else:
-            variant_groups.append([i])
-    for k, g in enumerate(variant_groups):
-        groups[f"v{k}"] = g
-    return groups
-
-
-def _student_of(groups) -> dict[int, str]:
-    return {i: sid for sid, members in groups.items() for i in members}
-
-
 # A4's corpus trains a network for every row (about 20 minutes on two cores), so it runs only when
 # CNNKIT_SLOW_CORPUS=1
 # (`CNNKIT_SLOW_CORPUS=1 python -m pytest tests/test_mutation_corpus.py -k A4`). Its last run in
@@ -132,69 +110,86 @@ def graded(request, tmp_path_factory):
     released = submissions.read(released_dir / nb_name)
     source = submissions.read(course.SOLUTIONS / assignment / nb_name)
     solved = submissions.fill(released, source)
-    cases = {"solution": solved}
-    groups = _groups(edits)
-    for sid, members in groups.items():
-        nb = solved
-        for i in members:
-            nb = apply(nb, edits[i])  # raises with the edit's name when it no longer fits
-        cases[sid] = nb
-    for student, nb in cases.items():
-        folder = work / "submitted" / student / assignment
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / nb_name)
-    outcomes = {o.student: o for o in batch.grade_batch(assignment, work, workers=2, limits=None if assignment in OWN_LIMITS else LIMITS,
-                                                          unsafe=UNSAFE, progress=False)}
-    scores: dict[str, dict[str, float]] = {}
+    the_plan = plan.make(edits)
+
+    def submit(groups: dict[str, list[int]]) -> list[str]:
+        for student, members in groups.items():
+            nb = solved
+            for i in members:
+                nb = apply(nb, edits[i])  # raises with the edit's name when it no longer fits
+            folder = work / "submitted" / student / assignment
+            folder.mkdir(parents=True)
+            nbformat.write(nb, folder / nb_name)
+        return list(groups)
+
+    def grade(students: list[str]) -> dict:
+        return {o.student: o for o in batch.grade_batch(
+            assignment, work, students, workers=2, limits=None if assignment in OWN_LIMITS else LIMITS,
+            unsafe=UNSAFE, progress=False)}
+
+    folder = work / "submitted" / "blank" / assignment
+    folder.mkdir(parents=True)
+    nbformat.write(released, folder / nb_name)
+    outcomes = grade(["blank", *submit({"solution": [], **the_plan.groups})])
+    cells = _test_cells(source)
+    result = _read(work, assignment, nb_name, cells, _visible(released))
+    alone = {plan.alone(i): [i] for i in plan.to_grade_alone(the_plan, result, edits)}
+    if alone:  # a group that is not clean: its mutants are graded again one by one, which decides them
+        outcomes.update(grade(submit(alone)))
+        result = _read(work, assignment, nb_name, cells, result.visible)
+    return dict(assignment=assignment, edits=edits, plan=the_plan, alone=sorted(alone), result=result,
+                outcomes=outcomes, parts=submissions.solution_parts(source), work=work, nb_name=nb_name)
+
+
+def _read(work, assignment, nb_name, cells, visible) -> plan.Graded:
+    """Points lost per test cell, and each test cell's output text, of every graded submission."""
+    lost: dict[str, dict[str, float] | None] = {}
     with course.CourseDir(work).gradebook() as gb:
         for sub in gb.find_assignment(assignment).submissions:
-            scores[sub.student.id] = {g.cell.name: float(g.score or 0) for nb in sub.notebooks for g in nb.grades
-                                      if g.cell.cell_type == "code"}
+            got = {g.cell.name: float(g.score or 0) for nb in sub.notebooks for g in nb.grades
+                   if g.cell.cell_type == "code"}
+            lost[sub.student.id] = {gid: pts - got.get(gid, 0.0) for gid, pts in cells.items()}
     outputs = {}
-    for student in cases:
-        path = work / "autograded" / student / assignment / nb_name
-        nb = nbformat.read(path, as_version=4) if path.exists() else None
-        outputs[student] = {_meta(c)["grade_id"]: _error_text(c) for c in nb.cells if _meta(c).get("grade_id")} \
-            if nb is not None else {}
-    return dict(assignment=assignment, edits=edits, groups=groups, cells=_test_cells(source), visible=_visible(released),
-                scores=scores, outputs=outputs, outcomes=outcomes, parts=submissions.solution_parts(source),
-                work=work, nb_name=nb_name)
+    for path in (work / "autograded").glob(f"*/{assignment}/{nb_name}"):
+        nb = nbformat.read(path, as_version=4)
+        outputs[path.parent.parent.name] = {_meta(c)["grade_id"]: _error_text(c) for c in nb.cells
+                                            if _meta(c).get("grade_id")}
+    return plan.Graded(cells=cells, visible=visible, lost=lost, outputs=outputs)
 
 
 def _verdicts(g) -> tuple[list[str], list[dict]]:
     """The misses and one row per part."""
-    cells, scores, misses = g["cells"], g["scores"], []
+    r: plan.Graded = g["result"]
+    cells, misses, the_plan, edits = r.cells, [], g["plan"], g["edits"]
     part = submissions.part_of
 
-    def lost(student):
-        got = scores.get(student)
-        if got is None:
-            return None
-        return {gid: pts - got.get(gid, 0.0) for gid, pts in cells.items()}
+    def why(student):
+        o = g["outcomes"].get(student)
+        return o.reason if o else "not graded"
 
-    base = lost("solution")
+    base = r.lost.get("solution")
     if base is None or any(base.values()):
-        why = g["outcomes"].get("solution")
-        misses.append(f"the unedited solution lost points: {base} ({why.reason if why else 'not graded'})")
+        misses.append(f"the unedited solution lost points: {base} ({why('solution')})")
         return misses, []
+    blank = r.lost.get("blank")
+    if blank is None or blank != cells:
+        earned = {gid: cells[gid] - lost for gid, lost in (blank or {}).items() if lost != cells[gid]}
+        misses.append(f"the blank release earned points: {earned if blank is not None else why('blank')}")
     rows = {}
-    student_of = _student_of(g["groups"])
-    for i, edit in enumerate(g["edits"]):
-        sid = student_of[i]
+    student_of = {i: sid for sid, members in the_plan.variants.items() for i in members}
+    for i, edit in enumerate(edits):
         row = rows.setdefault(edit.part, dict(part=edit.part, v_ok=0, v_n=0, m_ok=0, m_n=0, outside=0.0))
-        loss = lost(sid)
-        label = f"{edit.part} / {type(edit).__name__.lower()} {edit.name!r} ({sid})"
-        if loss is None:
-            why = g["outcomes"].get(sid)
-            misses.append(f"{label}: not graded ({why.reason if why else 'no outcome'})")
-            row["v_n" if isinstance(edit, Variant) else "m_n"] += 1
-            continue
         if isinstance(edit, Variant):
+            sid = student_of[i]
             row["v_n"] += 1
-            bad = {gid: l for gid, l in loss.items() if l}
-            others = {edits_part for edits_part in (g["edits"][j].part for j in g["groups"][sid])}
+            label = f"{edit.part} / variant {edit.name!r} ({sid})"
+            loss = r.lost.get(sid)
+            if loss is None:
+                misses.append(f"{label}: not graded ({why(sid)})")
+                continue
+            others = {edits[j].part for j in the_plan.variants[sid]}
             # in a group, a loss in another variant's part is that variant's
-            bad = {gid: l for gid, l in bad.items() if part(gid) == edit.part or part(gid) not in others}
+            bad = {gid: l for gid, l in loss.items() if l and (part(gid) == edit.part or part(gid) not in others)}
             if bad:
                 misses.append(f"{label}: a legitimate variant lost points in {bad}")
             else:
@@ -204,20 +199,28 @@ def _verdicts(g) -> tuple[list[str], list[dict]]:
         row["m_n"] += 1
         own = {gid for gid in cells if part(gid) == edit.part}
         if not own:
-            misses.append(f"{label}: the part has no test cells")
+            misses.append(f"{edit.part} / mutant {edit.name!r}: the part has no test cells")
+            continue
+        sid = plan.alone(i)
+        if sid not in g["alone"]:  # both of its rounds were clean: caught, in its part only, message shown
+            row["m_ok"] += 1
+            continue
+        label = f"{edit.part} / mutant {edit.name!r} ({sid}, graded alone as {', '.join(the_plan.rounds_of(i))} "\
+                "were not clean)"
+        loss = r.lost.get(sid)
+        if loss is None:
+            misses.append(f"{label}: not graded ({why(sid)})")
             continue
         kept = {gid: cells[gid] - loss[gid] for gid in own if loss[gid] != cells[gid]}
         outside = {gid: loss[gid] for gid in cells if gid not in own and loss[gid]}
         row["outside"] += sum(outside.values())
-        visible = [gid for gid in sorted(own & g["visible"])]
-        said = any(edit.message in g["outputs"].get(sid, {}).get(gid, "") for gid in visible)
         problems = []
         if kept:
             problems.append(f"kept points in its part {kept}")
         if outside:
             problems.append(f"was charged outside its part {outside}")
-        if not said:
-            shown = {gid: g["outputs"].get(sid, {}).get(gid, "")[-300:] for gid in visible}
+        if not plan.said(r, sid, edit):
+            shown = {gid: r.outputs.get(sid, {}).get(gid, "")[-300:] for gid in sorted(own & r.visible)}
             problems.append(f"no visible test of the part says {edit.message!r}; they said {shown}")
         if problems:
             misses.append(f"{label}: " + "; ".join(problems))
@@ -256,7 +259,10 @@ def test_corpus_covers_every_graded_part(assignment):
 
 def test_mutation_corpus(graded, capsys):
     misses, rows = _verdicts(graded)
-    table = _table(graded["assignment"], rows)
+    table = _table(graded["assignment"], rows) + (
+        f"\n{len(graded['plan'].groups) + 2 + len(graded['alone'])} gradings for {len(graded['edits'])} corpus rows, "
+        f"the solution and the blank release ({len(graded['plan'].rounds)} mutant groups; "
+        f"{len(graded['alone'])} mutants graded again alone)")
     with capsys.disabled():
         print(f"\n{table}")
     assert not misses, f"{len(misses)} misses in the corpus of {graded['assignment']}:\n" + "\n".join(
@@ -270,13 +276,13 @@ def test_variants_pass_in_the_students_kernel(graded, tmp_path):
     from nbclient import NotebookClient
 
     misses = []
-    for sid in sorted(s for s in graded["groups"] if s.startswith("v")):
+    for sid in sorted(graded["plan"].variants):
         nb = nbformat.read(graded["work"] / "submitted" / sid / graded["assignment"] / graded["nb_name"], as_version=4)
         run_dir = tmp_path / sid
         run_dir.mkdir()
         NotebookClient(nb, timeout=LIMITS["cell_timeout"], kernel_name="python3", allow_errors=True,
                        record_timing=False, resources={"metadata": {"path": str(run_dir)}}).execute()
-        names = [graded["edits"][i].name for i in graded["groups"][sid]]
+        names = [graded["edits"][i].name for i in graded["plan"].variants[sid]]
         for cell in nb.cells:
             m = _meta(cell)
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]

@@ -1,42 +1,22 @@
 """Stored outputs do not depend on how the machine rounds (tools/check_outputs_stable.py).
 
-nbval re-runs each notebook the way it was built (one thread) and compares it with its stored
-outputs; here each one runs again with two BLAS, OpenMP and PyTorch threads (the work split
-differently, partial sums added in another order) and must still give every stored output. The
-second perturbation of tools/check_outputs_stable.py (PyTorch's oneDNN convolutions off) makes
-the training notebooks several times slower, so authors run it with that command instead. A figure that prints the last digits of a float sum fails here
-before it fails on another CPU. One class per notebook, so pytest-xdist's loadscope spreads them.
+The stored outputs are built with one thread (tools/build_notebooks.py); nbval re-runs each
+notebook with two BLAS, OpenMP and PyTorch threads (conftest.py starts its kernels under
+check_outputs_stable's 'threads' configuration: the work split differently, partial sums added in
+another order) and requires every stored output. So each notebook runs once in the suite and is
+still compared under changed rounding: a figure that prints the last digits of a float sum fails
+there before it fails on another CPU. The second perturbation of tools/check_outputs_stable.py
+(PyTorch's oneDNN convolutions off) makes the training notebooks several times slower, so authors
+run it with that command before a release. This file tests that comparison and that nbval's
+kernels really run under the changed configuration.
 """
 import copy
 
 import nbformat
-import pytest
 
 from tools import check_outputs_stable as stable
 
 NOTEBOOKS = sorted(p for g in stable.NOTEBOOK_GLOBS for p in stable.ROOT.glob(g))
-
-
-def _check(path):
-    found = stable.check_notebook(path, "threads")
-    assert not found, (f"{path.relative_to(stable.ROOT)} prints outputs that move with rounding "
-                       "(print them exactly, coarsely rounded, or as a verdict against a tolerance):\n"
-                       + "\n".join(found))
-
-
-# Notebooks known to move with rounding, each with its reason; remove an entry once its notebook
-# passes. None now: lecture 10 states a CPU target of 0.30, 0.05 below the worst of 20 runs over
-# seeds and thread counts (0.350), and A4's recipe reaches 0.559 or more against its 0.50 target
-# on seeds 0-4 under one and two threads (tools/a4_recipe_seeds.py).
-UNSTABLE: dict[str, str] = {}
-
-for _p in NOTEBOOKS:
-    _rel = str(_p.relative_to(stable.ROOT))
-    _name = "TestStable_" + "".join(ch if ch.isalnum() else "_" for ch in _rel)
-    _body = {"test_outputs_survive_other_rounding": (lambda self, _path=_p: _check(_path))}
-    if _rel in UNSTABLE:
-        _body["pytestmark"] = [pytest.mark.skip(reason=f"known unstable, to fix: {UNSTABLE[_rel]}")]
-    globals()[_name] = type(_name, (), _body)
 
 
 def _nb(*cells):
@@ -80,3 +60,29 @@ def test_run_under_changes_the_kernel_configuration(tmp_path):
     _, fresh = stable.run_under(path, env, startup)
     assert fresh.cells[0].outputs[0].text == "2 PASSIVE 2 False\n2\n"
     assert nbformat.read(path, as_version=4).cells[0].outputs == []  # the file is not touched
+
+
+def test_nbval_runs_each_notebook_under_the_other_rounding():
+    """The kernels nbval starts (tests/../conftest.py) compute with two threads and passive OpenMP
+    waits, also where the notebook asks torch for one thread, as check_outputs_stable's 'threads'."""
+    import nbval.kernel
+
+    assert getattr(nbval.kernel.start_new_kernel, "under_other_rounding", False)
+    kernel = nbval.kernel.RunningKernel(nbval.kernel.CURRENT_ENV_KERNEL_NAME)
+    try:
+        msg_id = kernel.execute_cell_input(
+            "import os, torch\ntorch.set_num_threads(1)\n"
+            "print(os.environ['OMP_NUM_THREADS'], os.environ['MKL_NUM_THREADS'], os.environ['OMP_WAIT_POLICY'], "
+            "torch.get_num_threads())", allow_stdin=False)
+        text = ""
+        while True:
+            msg = kernel.get_message("iopub", timeout=120)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                text += msg["content"]["text"]
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+    finally:
+        kernel.stop()
+    assert text == "2 2 PASSIVE 2\n", text
