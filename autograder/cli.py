@@ -10,6 +10,7 @@
     demo                       the whole flow on sample submissions, in a temporary folder
     pack DIR --as-of DATE      the student pack (autograder/pack.py): released lectures and assignments
     similarity A2              ranked HTML report of similar answers (autograder/similarity.py)
+    check A2                   the author's check of one assignment: sync, solution, blank, corpus, nbval
 
 Each verb takes --course-dir DIR, the working folder for submissions and the gradebook
 (default: course/ in the repository, which git ignores), and --db URL for a gradebook elsewhere.
@@ -82,6 +83,12 @@ def _similarity(args) -> None:
     from . import similarity
 
     print("\n".join(similarity.main(args.assignment, args.course, args.to, args.threshold)))
+
+
+def _check(args) -> None:
+    from . import check
+
+    raise SystemExit(check.run(args.assignment, args.workers))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = verb("similarity", "rank similar answers of an assignment (autograder.similarity)", _similarity)
     s.add_argument("--to", type=Path, help="HTML report (default: COURSE_DIR/similarity/ASSIGNMENT.html)")
     s.add_argument("--threshold", type=float, help="similarity from 0 to 1 above which a pair is listed")
+    ch = verb("check", "run one assignment's tests: notebook and release in sync, the solution, the blank "
+                       "release and the mutation corpus graded, the notebook under nbval (autograder.check)", _check,
+              course_dir=False)
+    ch.add_argument("--workers", type=int, default=2, help="test processes (default 2)")
     return ap
 
 

@@ -257,12 +257,13 @@ def test_corpus_covers_every_graded_part(assignment):
     assert not short, f"{assignment}: each graded part needs >= 2 variants and >= 3 mutants; short: {short}"
 
 
-def test_mutation_corpus(graded, capsys):
+def test_mutation_corpus(graded, capsys, record_property):
     misses, rows = _verdicts(graded)
     table = _table(graded["assignment"], rows) + (
         f"\n{len(graded['plan'].groups) + 2 + len(graded['alone'])} gradings for {len(graded['edits'])} corpus rows, "
         f"the solution and the blank release ({len(graded['plan'].rounds)} mutant groups; "
         f"{len(graded['alone'])} mutants graded again alone)")
+    record_property("corpus_table", table)  # python -m autograder check prints it (autograder/check.py)
     with capsys.disabled():
         print(f"\n{table}")
     assert not misses, f"{len(misses)} misses in the corpus of {graded['assignment']}:\n" + "\n".join(
