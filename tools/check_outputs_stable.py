@@ -1,10 +1,10 @@
 """Check that the stored notebook outputs do not depend on how the machine rounds.
 
-The tests (nbval) re-run every lecture and solution notebook the way it was built (one thread,
-PyTorch's default CPU kernels) and compare each output with the stored one. That proves the
-outputs repeat on the same kind of machine, not on another CPU whose BLAS kernels sum in
-another order. This check re-runs the notebooks under configurations that change the rounding
-on this machine and requires every stored output to come out the same:
+The stored outputs are built with one thread and PyTorch's default CPU kernels. Re-running a
+notebook the same way proves only that its outputs repeat on the same kind of machine, not on
+another CPU whose BLAS kernels sum in another order. This check re-runs the notebooks under
+configurations that change the rounding on this machine and requires every stored output to
+come out the same:
 
 - ``threads``: two BLAS/OpenMP threads and two PyTorch threads (work split differently, partial
   sums added in another order), even where a notebook asks for one;
@@ -17,9 +17,10 @@ on this machine and requires every stored output to come out the same:
 
 It exits 1 and lists each differing cell when any output differs. Cells marked
 ``# NBVAL_IGNORE_OUTPUT`` (wall-clock timings) and images are not compared, as in nbval; the
-patterns in tests/nbval_sanitize.cfg are replaced first, as nbval does. The test suite runs the
-``threads`` configuration (tests/test_outputs_stable.py); ``no-onednn`` makes the training
-notebooks several times slower, so it is left to this command (run it before a release).
+patterns in tests/nbval_sanitize.cfg are replaced first, as nbval does. The test suite runs
+nbval itself under the ``threads`` configuration (conftest.py, tests/test_outputs_stable.py);
+``no-onednn`` makes the training notebooks several times slower, so it is left to this command
+(run it before a release).
 Stored files are never changed: the notebooks run from an in-memory copy.
 """
 from __future__ import annotations
