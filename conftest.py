@@ -24,10 +24,12 @@ ROOT = Path(__file__).resolve().parent
 
 
 def _nbval_kernels_under_other_rounding() -> None:
-    """nbval's kernels run with two BLAS, OpenMP and PyTorch threads (tools/check_outputs_stable.py's
-    'threads' configuration), while the stored outputs are built with one (tools/build_notebooks.py).
-    So one run of each notebook both re-executes it and compares its outputs under another summation
-    order: a figure that moves with the CPU's rounding fails here, before it fails on another machine.
+    """nbval's kernels compute with the kernels of an older CPU (tools/check_outputs_stable.py's
+    'other-cpu' configuration: AVX2 instead of AVX-512, say), while the stored outputs are built with
+    this one's (tools/build_notebooks.py). So one run of each notebook both re-executes it and
+    compares its outputs under another summation order: a figure that moves with the CPU's BLAS
+    kernels fails here, before it fails on a student's laptop. Still one thread: on two cores beside
+    the other test worker, two-thread kernels were up to five times slower.
     (nbval starts every kernel through nbval.kernel.start_new_kernel, which passes keyword arguments
     on to jupyter_client's KernelManager.start_kernel.)"""
     try:
@@ -36,7 +38,7 @@ def _nbval_kernels_under_other_rounding() -> None:
         return
     from tools.check_outputs_stable import CONFIGS
 
-    env, startup = CONFIGS["threads"]
+    env, startup = CONFIGS["other-cpu"]
     start = nbval.kernel.start_new_kernel
     if getattr(start, "under_other_rounding", False):
         return

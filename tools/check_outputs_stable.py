@@ -6,6 +6,9 @@ another CPU whose BLAS kernels sum in another order. This check re-runs the note
 configurations that change the rounding on this machine and requires every stored output to
 come out the same:
 
+- ``other-cpu``: PyTorch's oneDNN and MKL and numpy's OpenBLAS use the kernels of the x86
+  generation below this CPU's (AVX2 on an AVX-512 machine: another vector width and blocking, so
+  partial sums added in another order), still at one thread;
 - ``threads``: two BLAS/OpenMP threads and two PyTorch threads (work split differently, partial
   sums added in another order), even where a notebook asks for one;
 - ``no-onednn``: PyTorch's oneDNN (mkldnn) convolutions switched off, so its plain
@@ -18,8 +21,9 @@ come out the same:
 It exits 1 and lists each differing cell when any output differs. Cells marked
 ``# NBVAL_IGNORE_OUTPUT`` (wall-clock timings) and images are not compared, as in nbval; the
 patterns in tests/nbval_sanitize.cfg are replaced first, as nbval does. The test suite runs
-nbval itself under the ``threads`` configuration (conftest.py, tests/test_outputs_stable.py);
-``no-onednn`` makes the training notebooks several times slower, so it is left to this command
+nbval itself under the ``other-cpu`` configuration (conftest.py, tests/test_outputs_stable.py).
+``threads`` is slow beside other work on two cores (OpenMP threads wait for each other) and
+``no-onednn`` makes the training notebooks several times slower, so both are left to this command
 (run it before a release).
 Stored files are never changed: the notebooks run from an in-memory copy.
 """
@@ -51,7 +55,36 @@ _NO_ONEDNN = "import torch as _t; _t.backends.mkldnn.enabled = False; del _t"
 # It changes no result (the work is split by the thread count alone), only the time: the tests run
 # this beside other workers on two cores, and there spinning threads took one training epoch of
 # A4 from 1.4 s to 55 s (3.0 s when passive), so that train_final ran into its max_seconds.
+
+
+def cpu_flags() -> set[str]:
+    """The instruction-set flags of this CPU (Linux's /proc/cpuinfo; empty elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return next((set(line.split(":", 1)[1].split()) for line in text.splitlines() if line.startswith("flags")), set())
+
+
+def other_cpu_env(flags: set[str] | None = None) -> dict[str, str]:
+    """Kernel variables under which PyTorch's oneDNN and MKL and numpy's OpenBLAS choose the kernels
+    of the x86 generation below this CPU's (AVX-512 -> AVX2, as on most laptops and AMD CPUs;
+    AVX2 -> AVX; AVX -> SSE4): other vector widths and blockings, so other summation orders, at one
+    thread. Empty where there is no lower x86 generation to choose (then nothing is perturbed, and
+    tests/test_outputs_stable.py says so)."""
+    flags = cpu_flags() if flags is None else flags
+    for has, onednn, mkl, openblas in (("avx512f", "AVX2", "AVX2", "Haswell"), ("avx2", "AVX", "AVX", "Sandybridge"),
+                                       ("avx", "SSE41", "SSE4_2", "Nehalem")):
+        if has in flags:
+            return {"ONEDNN_MAX_CPU_ISA": onednn, "MKL_ENABLE_INSTRUCTIONS": mkl, "OPENBLAS_CORETYPE": openblas}
+    return {}
+
+
+# other-cpu: the kernels of an older CPU, at one thread (the suite's nbval runs under it: as fast
+# as the build's configuration, give or take a third). threads: two threads for BLAS, OpenMP and
+# PyTorch; on two cores beside other work its OpenMP barriers made lecture 09 five times slower.
 CONFIGS = {
+    "other-cpu": (other_cpu_env(), []),
     "threads": ({"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2",
                  "OMP_WAIT_POLICY": "PASSIVE"},
                 [_FORCE_TWO_TORCH_THREADS]),
