@@ -107,3 +107,11 @@ def test_two_bad_mutants_anywhere_are_still_decided_as_if_graded_alone():
                        {**honest, m: set(), n: set()}):
             verdicts, _ = plan_verdicts(edits, breaks)
             assert verdicts == {i: decided_alone(edits, breaks, i) for i in mutants}, breaks
+
+
+def test_where_sharing_saves_nothing_every_mutant_is_graded_alone_once():
+    edits = [Mutant("p0", f"p0__code{k}", f"mistake {k}", "x", "y", f"say {k}") for k in range(4)]
+    p = plan.make(edits)
+    assert p.rounds == {plan.alone(i): [i] for i in range(4)}
+    breaks = {0: {"p0"}, 1: set(), 2: {"p0", "p1"}, 3: {"p0"}}
+    assert plan.to_grade_alone(p, grade(edits, breaks, p.groups), edits) == []

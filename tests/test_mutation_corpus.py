@@ -202,11 +202,11 @@ def _verdicts(g) -> tuple[list[str], list[dict]]:
             misses.append(f"{edit.part} / mutant {edit.name!r}: the part has no test cells")
             continue
         sid = plan.alone(i)
-        if sid not in g["alone"]:  # both of its rounds were clean: caught, in its part only, message shown
-            row["m_ok"] += 1
+        if sid not in the_plan.rounds and sid not in g["alone"]:
+            row["m_ok"] += 1  # both of its rounds were clean: caught, in its part only, message shown
             continue
-        label = f"{edit.part} / mutant {edit.name!r} ({sid}, graded alone as {', '.join(the_plan.rounds_of(i))} "\
-                "were not clean)"
+        label = f"{edit.part} / mutant {edit.name!r} ({sid}" + (
+            ")" if sid in the_plan.rounds else f", graded alone as {', '.join(the_plan.rounds_of(i))} were not clean)")
         loss = r.lost.get(sid)
         if loss is None:
             misses.append(f"{label}: not graded ({why(sid)})")

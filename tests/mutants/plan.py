@@ -32,7 +32,7 @@ from . import Mutant, Variant
 class Plan:
     """Submission name -> indices of the corpus rows applied to the solution in it."""
     variants: dict[str, list[int]] = field(default_factory=dict)   # 'vN': at most one variant per part
-    rounds: dict[str, list[int]] = field(default_factory=dict)     # 'aNN', 'bNN': mutant groups
+    rounds: dict[str, list[int]] = field(default_factory=dict)     # 'aNN', 'bNN': mutant groups; 'mNN': one alone
 
     @property
     def groups(self) -> dict[str, list[int]]:
@@ -76,14 +76,20 @@ def _two_rounds(edits, mutants: list[int], size: int) -> tuple[list[list[int]], 
 
 def make(edits) -> Plan:
     """The submissions for a corpus: variant groups, and each mutant in two groups (round a, round
-    b) whose companions' parts are disjoint; the group size is the one that needs fewest gradings."""
+    b) whose companions' parts are disjoint, with the group size and order that need fewest
+    gradings; or every mutant alone ('mNN') where that needs no more."""
     mutants = [i for i, e in enumerate(edits) if isinstance(e, Mutant)]
+    count = {p: sum(edits[i].part == p for i in mutants) for p in {edits[i].part for i in mutants}}
+    orders = [mutants, mutants[::-1], sorted(mutants, key=lambda i: (-count[edits[i].part], i))]
     best = None
-    for size in range(1, 9):
-        first, second = _two_rounds(edits, mutants, size)
-        if best is None or len(first) + len(second) < len(best[0]) + len(best[1]):
-            best = first, second
-    first, second = best or ([], [])
+    for order in orders:
+        for size in range(2, 9):
+            first, second = _two_rounds(edits, order, size)
+            if best is None or len(first) + len(second) < len(best[0]) + len(best[1]):
+                best = first, second
+    if best is None or len(best[0]) + len(best[1]) >= len(mutants):
+        return Plan(variants=_variant_groups(edits), rounds={alone(i): [i] for i in mutants})
+    first, second = best
     rounds = {f"a{k:02d}": sorted(g) for k, g in enumerate(first)}
     rounds.update({f"b{k:02d}": sorted(g) for k, g in enumerate(second)})
     return Plan(variants=_variant_groups(edits), rounds=rounds)
@@ -118,7 +124,8 @@ def clean(g: Graded, edits, sid: str, members: list[int]) -> bool:
 
 
 def to_grade_alone(plan: Plan, g: Graded, edits) -> list[int]:
-    """The mutants whose two rounds do not decide them (a group not clean, or not graded)."""
+    """The mutants not graded alone whose two rounds do not decide them (a group not clean, or not
+    graded)."""
     unclean = {sid for sid, members in plan.rounds.items() if not clean(g, edits, sid, members)}
-    return sorted(i for i, e in enumerate(edits) if isinstance(e, Mutant)
+    return sorted(i for i, e in enumerate(edits) if isinstance(e, Mutant) and alone(i) not in plan.rounds
                   and (not plan.rounds_of(i) or set(plan.rounds_of(i)) & unclean))
