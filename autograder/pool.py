@@ -37,6 +37,7 @@ class SurvivingPool:
         self.workers, self.fn = max(1, workers), fn
         self.ctx = multiprocessing.get_context("spawn")
         self.pools: list[ProcessPoolExecutor] = []
+        self.seen: dict = {}  # pid -> every worker process any pool started, so close() leaves none
         self.pool = self._new_pool(self.workers)
         self.queue: deque[Handle] = deque()     # submitted, not started
         self.flight: dict = {}                  # future -> handle, at most `workers`
@@ -55,11 +56,16 @@ class SurvivingPool:
         self._start()
         return h
 
+    def _note(self, pool: ProcessPoolExecutor) -> None:
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            self.seen.setdefault(proc.pid, proc)
+
     def _start(self) -> None:
         while self.queue and len(self.flight) < self.workers:
             h = self.queue.popleft()
             try:
                 self.flight[self.pool.submit(self.fn, h.job)] = h
+                self._note(self.pool)
             except BrokenProcessPool:
                 self.queue.appendleft(h)
                 self._replace()
@@ -111,7 +117,9 @@ class SurvivingPool:
         h.alone = True
         pool = self._new_pool(1)
         try:
-            h.result = pool.submit(self.fn, h.job).result()
+            fut = pool.submit(self.fn, h.job)
+            self._note(pool)
+            h.result = fut.result()
         except BrokenProcessPool:
             h.error = WorkerDied(
                 "the grading worker died while running this submission, also when it ran alone "
@@ -127,9 +135,9 @@ class SurvivingPool:
             raise h.error
         return h.result
 
-    @staticmethod
-    def _kill(pool: ProcessPoolExecutor) -> None:
+    def _kill(self, pool: ProcessPoolExecutor) -> None:
         procs = list((getattr(pool, "_processes", None) or {}).values())
+        self._note(pool)
         for proc in procs:
             try:
                 if proc.is_alive():
@@ -149,3 +157,12 @@ class SurvivingPool:
         for pool in self.pools:
             self._kill(pool)
         self.pools.clear()
+        # A worker killed on a busy machine can take longer than _kill's wait to go: none outlives close().
+        for proc in self.seen.values():
+            try:
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join(60)
+            except (OSError, ValueError, AttributeError, AssertionError):
+                pass
+        self.seen.clear()
