@@ -157,7 +157,7 @@ class SurvivingPool:
         for pool in self.pools:
             self._kill(pool)
         self.pools.clear()
-        # A worker killed on a busy machine can take longer than _kill's wait to go: none outlives close().
+        # Every worker any pool started, also one a pool replaced in the meantime: none outlives close().
         for proc in self.seen.values():
             try:
                 if proc.is_alive():
