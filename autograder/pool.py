@@ -9,11 +9,15 @@ something crashes it. A plain ProcessPoolExecutor then fails every job it still 
 - those jobs are retried, each alone in a fresh one-process pool, so the one that kills its worker
   again is known: it fails with a reason (WorkerDied) and is not retried again; the others get
   their results as if nothing happened;
-- `close()` kills every worker process it started, so `grade` always exits.
+- `close()` kills every worker process it started, so `grade` always exits;
+- the workers make their temporary files (a checker's folder, the graded copy of the library)
+  in one folder of the pool's, which `close()` removes: a killed worker runs no exit handler.
 """
 from __future__ import annotations
 
 import multiprocessing
+import shutil
+import tempfile
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -32,10 +36,16 @@ class Handle:
         self.alone = False  # retried alone after a worker died under it
 
 
+def _use_scratch(path: str) -> None:
+    """A worker's initializer: its temporary files go into the pool's folder."""
+    tempfile.tempdir = path
+
+
 class SurvivingPool:
     def __init__(self, workers: int, fn: Callable[[dict], dict]):
         self.workers, self.fn = max(1, workers), fn
         self.ctx = multiprocessing.get_context("spawn")
+        self.scratch = tempfile.mkdtemp(prefix="grade-workers-")
         self.pools: list[ProcessPoolExecutor] = []
         self.seen: dict = {}  # pid -> every worker process any pool started, so close() leaves none
         self.pool = self._new_pool(self.workers)
@@ -45,7 +55,7 @@ class SurvivingPool:
         self.suspects: deque[Handle] = deque()  # in flight when a worker died: each retried alone
 
     def _new_pool(self, n: int) -> ProcessPoolExecutor:
-        pool = ProcessPoolExecutor(n, mp_context=self.ctx)
+        pool = ProcessPoolExecutor(n, mp_context=self.ctx, initializer=_use_scratch, initargs=(self.scratch,))
         self.pools.append(pool)
         return pool
 
@@ -166,3 +176,4 @@ class SurvivingPool:
             except (OSError, ValueError, AttributeError, AssertionError):
                 pass
         self.seen.clear()
+        shutil.rmtree(self.scratch, ignore_errors=True)

@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -404,6 +405,34 @@ def test_pool_starts_a_job_when_it_is_submitted(tmp_path):
     finally:
         p.close()
     assert ran_before_asked, "the job waited for completed() to be called"
+
+
+def _temp_then_die(job):
+    """Leave a temporary folder, as a worker's checker and graded library copy do, then die
+    without running an exit handler (as a worker that close() kills)."""
+    made = tempfile.mkdtemp(prefix="checker-")
+    with open(job["log"], "a") as fh:
+        fh.write(made + "\n")
+    if job["die"]:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return made
+
+
+def test_pool_workers_leave_no_temporary_files(tmp_path):
+    """Every temporary file a worker makes is in the pool's folder, which close() removes: also
+    those of a worker that was killed, and of one that ends with the pool (it is killed too)."""
+    log = tmp_path / "made.txt"
+    p = pool.SurvivingPool(2, _temp_then_die)
+    try:
+        handles = [p.submit({"log": str(log), "die": n == 1}) for n in range(3)]
+        outcomes = [h for h in p.completed(handles)]
+        assert sum(h.error is not None for h in outcomes) == 1
+    finally:
+        p.close()
+    made = log.read_text().split()
+    assert len(made) >= 3  # the killer twice (in the pool, then alone), the others once
+    assert all(Path(m).parent == Path(p.scratch) for m in made), made
+    assert not Path(p.scratch).exists() and not any(Path(m).exists() for m in made)
 
 
 def _as_normal_user() -> str | None:
