@@ -26,7 +26,6 @@ nothing below api imports api):
 """
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import tempfile
@@ -37,8 +36,7 @@ from . import batch, submissions
 from . import collect as intake
 from . import export as grades_csv
 from . import feedback as fb
-from .course import CourseDir, CourseError, check_assignment, release, solution_dir
-from .limits import CONFIG_FILE
+from .course import CourseDir, CourseError, assignment_files, check_assignment, parse_due, release, solution_dir
 
 __all__ = ["release", "import_roster", "roster_ids", "collect", "submitted_students", "grade", "grade_rows",
            "format_table", "feedback", "export", "demo"]
@@ -74,16 +72,7 @@ def collect(assignment: str, export: Path, course: Where, pattern: str | None = 
     due: an ISO date (2026-10-01T23:59, UTC unless it says otherwise); later files are reported late."""
     course = CourseDir.of(course)
     check_assignment(assignment)
-    expected = sorted(p.name for p in solution_dir(assignment).iterdir()
-                      if p.is_file() and not p.name.endswith(".pct.py") and p.name != CONFIG_FILE)
-    due_at = None
-    if due:
-        try:
-            due_at = dt.datetime.fromisoformat(due)
-        except ValueError as exc:
-            raise CourseError(f"--due {due!r} is not an ISO date such as 2026-10-01T23:59") from exc
-        if due_at.tzinfo is None:
-            due_at = due_at.replace(tzinfo=dt.timezone.utc)
+    expected, due_at = assignment_files(assignment), parse_due(due)
     return intake.collect(intake.read_export(export), assignment, expected, course.submitted,
                           pattern=pattern or intake.DEFAULT_PATTERN, roster=roster_ids(course),
                           due=due_at, add_unknown=add_unknown, force=force)

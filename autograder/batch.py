@@ -14,6 +14,7 @@ and is written last, so an interrupted run resumes where it stopped.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -30,7 +31,7 @@ import nbformat
 
 from . import collect as intake, sandbox, sanitize, testplan
 from .course import STATUS_FILE, CourseDir, CourseError, check_assignment, release, solution_dir
-from .execute import run_job
+from .execute import Job, Result, run_job
 from .limits import BACKSTOP, assignment_limits, notebook_too_big
 from .pool import SurvivingPool, WorkerDied
 
@@ -148,30 +149,6 @@ def _zero_missing(course: CourseDir, assignment: str, student: str) -> None:
         gb.db.commit()
 
 
-# Only for assignments in testplan.TESTS_IN_KERNEL, whose test cells still run in the student's
-# kernel. Put in front of every test cell before it runs: fresh copies of the checking helpers, so a
-# submission that replaced them (cnnkit.grading.check_close = lambda *a, **k: None) is checked by
-# the real ones. It stops plain monkeypatching, not a student who rewrites Python's import system.
-GUARD = ("import importlib as _ag_il, cnnkit as _ag_ck, cnnkit.gradcheck as _ag_gc, cnnkit.grading as _ag_gr; "
-         "_ag_il.reload(_ag_gc); _ag_il.reload(_ag_gr); cnnkit = _ag_ck; grading = _ag_gr; gradcheck = _ag_gc; "
-         "from cnnkit.grading import check_close, check_shape, check_hash, check_raises, no_calls_to, quiet; "
-         "from cnnkit.gradcheck import rel_error  # autograder: restore the checking helpers\n")
-
-
-_is_test_cell = testplan.is_test_cell
-
-
-def _guard(text: str, add: bool) -> str:
-    nb = nbformat.reads(text, as_version=4)
-    for cell in nb.cells:
-        if _is_test_cell(cell):
-            if add:
-                cell.source = GUARD + cell.source
-            elif cell.source.startswith(GUARD):
-                cell.source = cell.source[len(GUARD):]
-    return nbformat.writes(nb)
-
-
 _PLANS: dict[tuple, dict] = {}
 
 
@@ -186,7 +163,7 @@ def _plan(source: Path) -> dict:
 
 
 def _prepare(api, course: CourseDir, assignment: str, student: str, expected: list[str],
-             limits: dict | None = None) -> tuple[dict | None, list[str]]:
+             limits: dict | None = None) -> tuple[Job | None, list[str]]:
     staging, problems = _stage(course, assignment, student, expected, limits)
     if not any((staging / student / assignment / name).exists() for name in expected):
         return None, problems  # nothing nbgrader could grade: every notebook missing or unreadable
@@ -199,29 +176,23 @@ def _prepare(api, course: CourseDir, assignment: str, student: str, expected: li
         return None, problems + [f"nbgrader could not prepare the submission: {detail.strip()[:200]}"]
     folder = course.autograded_submission(student, assignment)
     notebooks, files, plans = {}, {}, {}
-    in_kernel = assignment in testplan.TESTS_IN_KERNEL
     for p in sorted(folder.rglob("*")):
         if not p.is_file() or p.name in (STATUS_FILE, "timestamp.txt"):
             continue
         rel = str(p.relative_to(folder))
         if p.suffix == ".ipynb" and p.parent == folder:
             text = p.read_text()
-            source = solution_dir(assignment) / p.name
-            if in_kernel or not source.exists():
-                notebooks[p.stem] = _guard(text, add=True)
-            else:
-                notebooks[p.stem] = text
-                plans[p.stem] = _plan(source)
+            notebooks[p.stem] = text  # one of the instructor's notebooks (_stage keeps no other)
+            plans[p.stem] = _plan(solution_dir(assignment) / p.name)
             clean = p.with_name(p.name + ".clean")  # nbgrader leaves the file read-only: replace it
             clean.write_text(sanitize.notebook_text(text))
             clean.replace(p)  # what Formgrader may show until it is graded
         else:
             files[rel] = p.read_bytes()
-    return {"student": student, "assignment": assignment, "notebooks": notebooks, "files": files,
-            "plans": plans}, problems
+    return Job(student, assignment, notebooks, files, plans), problems
 
 
-def _save(config, course: CourseDir, assignment: str, student: str, result: dict) -> list[str]:
+def _save(config, course: CourseDir, assignment: str, student: str, result: Result) -> list[str]:
     """Score executed notebooks into the gradebook with nbgrader's own preprocessors."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
@@ -232,9 +203,9 @@ def _save(config, course: CourseDir, assignment: str, student: str, result: dict
     with course.gradebook() as gb:
         tests = {n.name: {c.name for c in n.grade_cells if c.cell_type == "code"}
                  for n in gb.find_assignment(assignment).notebooks}
-    for name, text in result["notebooks"].items():
-        nb = nbformat.reads(_guard(text, add=False), as_version=4)
-        present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells if _is_test_cell(c)}
+    for name, text in result.notebooks.items():
+        nb = nbformat.reads(text, as_version=4)
+        present = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells if testplan.is_test_cell(c)}
         gone = sorted(tests.get(name, set()) - present)
         if gone:
             problems.append(f"{name}.ipynb: test cell(s) {', '.join(gone)} deleted (scored 0)")
@@ -247,7 +218,7 @@ def _save(config, course: CourseDir, assignment: str, student: str, result: dict
         except Exception as exc:  # noqa: BLE001
             problems.append(f"{name}.ipynb: {str(exc).strip().splitlines()[-1][:200]}")
         nbformat.write(sanitize.notebook(nb), folder / f"{name}.ipynb")  # inert where the instructor looks
-        status = result["status"].get(name, "ok")
+        status = result.status.get(name, "ok")
         if status != "ok":
             problems.append(f"{name}.ipynb: {status}")
     return problems
@@ -366,8 +337,8 @@ class _Run:
                 outcomes.append(Outcome(student, "failed", reason, time.perf_counter() - t0))
                 bar.update()
                 continue
-            job.update(limits=self.limits, sandbox=not self.unsafe, library=self.library,
-                       allow_unlimited_root=self.allow_unlimited_root)
+            job = dataclasses.replace(job, limits=self.limits, sandbox=not self.unsafe, library=self.library,
+                                      allow_unlimited_root=self.allow_unlimited_root)
             fut = executor.submit(job)
             pending.append(fut)
             meta[id(fut)] = (student, fp, problems, t0)
@@ -386,8 +357,8 @@ class _Run:
                 outcomes.append(self.not_graded(student, fp, f"the grading worker failed: {type(exc).__name__}: {exc}", t0))
                 bar.update()
                 continue
-            if result.get("fault"):
-                outcomes.append(self.not_graded(student, fp, result["fault"], t0))
+            if result.fault:
+                outcomes.append(self.not_graded(student, fp, result.fault, t0))
                 bar.update()
                 continue
             problems = problems + _save(self.api.config, self.course, self.assignment, student, result)

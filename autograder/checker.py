@@ -1,7 +1,7 @@
 """The checker: runs an assignment's test cells outside the student's kernel.
 
 At grading time the student's notebook runs in the sandboxed kernel without its test cells; the
-worker (autograder.execute) starts this program beside it, sends it the instructor's locked and
+worker (autograder.checkerproc) starts this program beside it, sends it the instructor's locked and
 test cells in notebook order, and relays its requests to the kernel. A test cell runs here, in
 the instructor's own Python, numpy, torch and cnnkit, against *proxies* of the names the
 student's cells define (the names come from the instructor's notebook, never from the kernel).

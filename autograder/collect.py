@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .course import ID_PATTERN, CourseError
+from .limits import DEFAULTS
 
 DEFAULT_PATTERN = r"^(?P<student>[A-Za-z0-9.-]+)_(?P<file>.+)$"
 
@@ -41,7 +42,7 @@ DEFAULT_PATTERN = r"^(?P<student>[A-Za-z0-9.-]+)_(?P<file>.+)$"
 class Limits:
     entry_bytes: int = 20 * 1024**2   # one file of the export, uncompressed
     total_bytes: int = 2 * 1024**3    # the whole export, uncompressed
-    cells: int = 2_000                # cells of one notebook (the course's largest has under 200)
+    cells: int = DEFAULTS["max_cells"]  # cells of one notebook (the grader's own limit, autograder.limits)
 
 
 DEFAULT_LIMITS = Limits()

@@ -25,6 +25,7 @@ ASSIGNMENTS = REPO / "assignments"
 DEFAULT_COURSE_DIR = REPO / "course"
 CONFIG_FILE = Path(__file__).resolve().with_name("nbgrader_config.py")
 STATUS_FILE = "grading.json"  # beside each autograded submission: fingerprint, status, reason
+LIMITS_FILE = "autograder.toml"  # an assignment's grading limits, in its solutions folder (autograder.limits)
 # \Z, not $: $ also matches before a trailing newline. Use it with fullmatch.
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 
@@ -40,6 +41,27 @@ def available_assignments() -> list[str]:
 def solution_dir(assignment: str) -> Path:
     """The instructor's folder of an assignment (solutions/<assignment>), read when called."""
     return SOLUTIONS / assignment
+
+
+def assignment_files(assignment: str) -> list[str]:
+    """The names of the files a student hands in for the assignment: those of solutions/AN that
+    `release` gives them (notebooks and data), not its jupytext sources or grading limits."""
+    return sorted(p.name for p in solution_dir(assignment).iterdir()
+                  if p.is_file() and not p.name.endswith(".pct.py") and p.name != LIMITS_FILE)
+
+
+def parse_due(due: str | None):
+    """A due date given as an ISO date (2026-10-01T23:59), as an aware datetime (UTC unless it
+    says otherwise); None for none."""
+    import datetime as dt
+
+    if not due:
+        return None
+    try:
+        due_at = dt.datetime.fromisoformat(due)
+    except ValueError as exc:
+        raise CourseError(f"--due {due!r} is not an ISO date such as 2026-10-01T23:59") from exc
+    return due_at if due_at.tzinfo else due_at.replace(tzinfo=dt.timezone.utc)
 
 
 def check_assignment(assignment: str) -> str:

@@ -38,7 +38,6 @@ from pathlib import Path
 from . import collect as lms
 from . import course
 from .course import ID_PATTERN, CourseError
-from .limits import CONFIG_FILE
 
 DEFAULT_ROOT = "/srv/nbgrader/exchange"  # nbgrader's documented exchange location on a hub
 # The staged files are handed to autograder.collect under this name: <student>+<file>.
@@ -174,9 +173,7 @@ def collect(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT
     if not inbound.is_dir():
         raise CourseError(f"no {inbound}: release an assignment to this exchange first "
                           f"(python -m autograder exchange release {assignment} --exchange {root})")
-    due_at = _parse_due(due)
-    expected = sorted(p.name for p in (course.SOLUTIONS / assignment).iterdir()
-                      if p.is_file() and not p.name.endswith(".pct.py") and p.name != CONFIG_FILE)
+    due_at, expected = course.parse_due(due), course.assignment_files(assignment)
     refused, wrong, duplicates, notes = [], [], [], []
     entries: list[lms.Entry] = []
     secrets: dict[str, str] = {}
@@ -248,16 +245,6 @@ def collect(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT
         # the secret names the feedback nbgrader releases to this submission (ExchangeReleaseFeedback)
         (where.submission(student, assignment) / "submission_secret.txt").write_text(secrets[student])
     return ExchangeReport(report, notes)
-
-
-def _parse_due(due: str | None) -> dt.datetime | None:
-    if not due:
-        return None
-    try:
-        due_at = dt.datetime.fromisoformat(due)
-    except ValueError as exc:
-        raise CourseError(f"--due {due!r} is not an ISO date such as 2026-10-01T23:59") from exc
-    return due_at if due_at.tzinfo else due_at.replace(tzinfo=dt.timezone.utc)
 
 
 def release_feedback(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT_ROOT,

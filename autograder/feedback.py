@@ -32,13 +32,14 @@ from nbgrader.preprocessors import GetGrades
 from traitlets import Bool, Unicode
 
 from . import mathrender, sanitize
+from .testplan import is_test_cell
 
 CSP = ("default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; font-src data:; "
        "img-src data:; base-uri 'none'; form-action 'none'")
 HIDDEN_FAILED = "a hidden test of this cell failed (hidden tests are not shown in feedback)"
 HIDDEN_SUMMARY = "a hidden test failed"
 # Errors the grader itself writes into a test cell that did not run or ran out of time
-# (autograder.execute): their message is the grader's, never a test's, also in a hidden test's cell.
+# (autograder.notebookrun): their message is the grader's, never a test's, also in a hidden test's cell.
 GRADER_ERRORS = ("NotRun", "CellTimeoutError")
 MAX_MESSAGE = 700  # characters of a failure message in the summary
 # What an error without a message means in this course (the stubs raise NotImplementedError).
@@ -51,11 +52,6 @@ TEMPLATE_FILE = "autograder_feedback.html.j2"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 ARROW = re.compile(r"^-*>\s*\d+\s?(.*)$")  # IPython's "----> 4 check_close(...)"
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
-
-
-def _is_test_cell(cell) -> bool:
-    m = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(m.get("grade")) and not m.get("solution")
 
 
 class FeedbackContent(Preprocessor):
@@ -132,7 +128,7 @@ class FeedbackContent(Preprocessor):
     def strip_hidden_tests(self, nb) -> None:
         """Take the hidden tests out of every test cell, and their failures' details (in place)."""
         for cell in nb.cells:
-            if not _is_test_cell(cell):
+            if not is_test_cell(cell):
                 continue
             original = cell.source
             cell.source, hidden = self.strip_hidden(original)
@@ -160,7 +156,7 @@ class FeedbackContent(Preprocessor):
 
 
 def _grader_error(out) -> bool:
-    """An error output that the grader wrote itself (one line, autograder.execute's form)."""
+    """An error output that the grader wrote itself (one line, autograder.notebookrun's form)."""
     return (out.get("ename") in GRADER_ERRORS
             and out.get("traceback") == [f"{out.get('ename')}: {out.get('evalue', '')}"])
 
@@ -227,7 +223,7 @@ def parts(nb) -> list[Part]:
         metas = [c.metadata.nbgrader for c in cells]
         message, anchor = None, metas[0].get("grade_id", "")
         for c in cells:
-            if _is_test_cell(c) and (found := _failure(c)) is not None:
+            if is_test_cell(c) and (found := _failure(c)) is not None:
                 message, anchor = found, c.metadata.nbgrader.get("grade_id", "")
                 break
         result.append(Part(

@@ -36,6 +36,8 @@ from nbclient.exceptions import CellExecutionComplete
 from nbformat.v4 import new_output
 from traitlets import Integer
 
+from .course import LIMITS_FILE
+
 DEFAULTS = {
     "cell_timeout": 600,            # seconds per cell
     "notebook_timeout": 1800,       # seconds per notebook
@@ -49,7 +51,7 @@ DEFAULTS = {
     "max_cells": 2_000,             # cells of a submitted notebook
     "max_notebook_bytes": 20 * 1024**2,      # size of a submitted notebook file
 }
-CONFIG_FILE = "autograder.toml"
+CONFIG_FILE = LIMITS_FILE
 CUT = "[output cut by the autograder]"
 WALL_FACTOR = 4  # the wall-clock backstop of a cell or notebook, as a multiple of its CPU-time limit
 BACKSTOP = "wall-clock backstop"  # in a status: the submission met the backstop, not a limit

@@ -277,7 +277,7 @@ def wrap(cmd: list[str], kdir: Path, inbox: Path, limits: dict, env: dict[str, s
     inbox: the host folder with the submission's files (bound read-only, copied to SCRATCH);
     cgroup: the cgroup folder to create for this kernel, or None;
     library: the cnnkit folder to import inside (default: library_dir(), the grader's own; the
-    kernel gets the grading copy whose reference functions raise, autograder.execute), bound at
+    kernel gets the grading copy whose reference functions raise, autograder.gradedlib), bound at
     LIB_DIR/cnnkit, first on PYTHONPATH, and also over the grader's cnnkit where the sandbox would
     otherwise show it (a cnnkit installed inside the Python installation)."""
     f = facts()

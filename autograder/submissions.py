@@ -10,6 +10,8 @@ import copy
 
 import nbformat
 
+from .testplan import is_test_cell
+
 
 def _meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
@@ -34,7 +36,7 @@ def autograded_points(nb, parts=None) -> float:
     total = 0.0
     for cell in nb.cells:
         m = _meta(cell)
-        if cell.cell_type == "code" and m.get("grade") and not m.get("solution"):
+        if is_test_cell(cell):
             if parts is None or part_of(m["grade_id"]) in parts:
                 total += float(m.get("points", 0))
     return total

@@ -11,19 +11,12 @@
   name the kernel does not have is simply absent;
 - the course library's reference code a test says the student must not call
   (`no_calls_to(cnnkit.layers, ...)`): at grading time the kernel's copy of those modules
-  raises instead (autograder.execute), except for the names the instructor's cells import from
+  raises instead (autograder.gradedlib), except for the names the instructor's cells import from
   them for the student to use.
 """
 from __future__ import annotations
 
 import ast
-
-# Assignments whose test cells still run in the student's kernel (guarded by autograder.batch.GUARD
-# only): their tests inspect torch modules (modules(), classes' __module__), which the checker's
-# proxies do not cover yet. Every other assignment is graded by the checker (A3's tests check a
-# module by its state_dict and outputs, cnnkit.modcheck; A4's build objects with student_module).
-TESTS_IN_KERNEL: set[str] = set()
-
 
 def _meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})

@@ -1,7 +1,7 @@
 """The grading copy of a course-library module: its withheld definitions without their bodies.
 
 A test that says the student must not call the library's reference (`no_calls_to(cnnkit.layers)`)
-is decided by the sandbox's copy of cnnkit, in which those references raise (autograder.execute).
+is decided by the sandbox's copy of cnnkit, in which those references raise (autograder.gradedlib).
 The copy must not hold the references themselves in any form: not their source under a few
 appended lines that replace them at import (a student can read the file and run it without the
 end), not their bytecode. So each withheld module is generated again from its syntax tree, and

@@ -40,7 +40,7 @@ LOOP_LIMIT = 8  # the tiny assignment's own cell time limit (its autograder.toml
 
 def kill_worker_for(job):
     """run_job, except that the worker dies (as under the OOM killer) on the submission that asks."""
-    if job["student"] == "worker_killer":
+    if job.student == "worker_killer":
         os.kill(os.getpid(), signal.SIGKILL)
     return run_job(job)
 
@@ -456,12 +456,12 @@ def test_process_limit_binds_as_a_normal_user():
     if why:
         pytest.skip(why)
     code = ("import json, nbformat\nfrom nbformat.v4 import new_notebook, new_code_cell\n"
-            "from autograder.execute import run_job\nfrom autograder import sandbox\n"
+            "from autograder.execute import Job, run_job\nfrom autograder import sandbox\n"
             "nb = new_notebook(cells=[new_code_cell(" + repr(PROCESSES + "print(mul(2, 3))") + ")])\n"
             "nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'p', 'language': 'python'}\n"
-            "r = run_job({'student': 's', 'assignment': 'T', 'notebooks': {'n': nbformat.writes(nb)}, 'files': {},\n"
-            "             'limits': {'max_processes': 64, 'cell_timeout': 60}})\n"
-            "out = nbformat.reads(r['notebooks']['n'], as_version=4).cells[0].outputs\n"
+            "r = run_job(Job('s', 'T', {'n': nbformat.writes(nb)},\n"
+            "             limits={'max_processes': 64, 'cell_timeout': 60}))\n"
+            "out = nbformat.reads(r.notebooks['n'], as_version=4).cells[0].outputs\n"
             "print(json.dumps({'nproc': sandbox.facts()['nproc_binds'], 'text': ''.join(o.get('text', '') for o in out)}))\n")
     cmd = [sys.executable, "-c", code]
     if os.geteuid() == 0:

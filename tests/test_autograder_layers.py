@@ -94,3 +94,28 @@ def test_api_errors_name_the_folder(tmp_path):
         api.export(CourseDir(tmp_path))
     with pytest.raises(CourseError, match="nothing to grade: no folders .*submitted/<student>/"):
         batch.grade_batch(available_assignments()[0], CourseDir(tmp_path))
+
+
+def test_execution_is_split_by_job():
+    """execute runs a job; notebookrun runs one notebook's cells; kernel, checkerproc and gradedlib
+    each make one thing (the sandboxed kernel, the checker's processes, the graded library copy)
+    and import none of the others."""
+    graph = autograder_imports()
+    assert {"notebookrun", "gradedlib", "checkerproc"} <= graph["execute"]
+    assert {"kernel", "checkerproc"} <= graph["notebookrun"]
+    parts = {"execute", "notebookrun", "kernel", "checkerproc", "gradedlib", "batch"}
+    for part in ("kernel", "checkerproc", "gradedlib"):
+        assert not graph[part] & (parts - {part}), (part, graph[part] & parts)
+
+
+def test_the_worker_takes_a_job_and_returns_a_result():
+    import dataclasses
+    import typing
+
+    from autograder import execute
+
+    assert typing.get_type_hints(execute.run_job) == {"job": execute.Job, "return": execute.Result}
+    job = execute.Job("s", "A1", {"n": "{}"}, limits={"cell_timeout": 5})
+    assert pickle.loads(pickle.dumps(job)) == job  # what a pool or Dask worker receives
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        job.student = "t"

@@ -1,4 +1,4 @@
-"""The grading worker's checker zygote (autograder.checker.zygote, autograder.execute.Checker):
+"""The grading worker's checker zygote (autograder.checker.zygote, autograder.checkerproc.Checker):
 each notebook gets a fresh fork of one long-lived checker that imported numpy, torch and cnnkit
 once; nothing one notebook's test cells did is there for the next; a checker stuck in a cell
 takes its zygote with it and the next notebook gets a new one."""
@@ -6,16 +6,16 @@ import asyncio
 
 import pytest
 
-from autograder import execute
+from autograder import checkerproc, limits
 
-LIMITS = {**execute.DEFAULT_LIMITS}
+LIMITS = {**limits.DEFAULTS}
 ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 
 
 def _cells(*sources, close_timeout_cell=False):
     """Run instructor cells (no kernel) in one notebook's checker; their outputs, and the zygote."""
     async def go():
-        checker = execute.Checker(False, LIMITS, ENV)
+        checker = checkerproc.Checker(False, LIMITS, ENV)
         await checker.start()
         outs = []
         try:
@@ -33,10 +33,10 @@ def _cells(*sources, close_timeout_cell=False):
 @pytest.fixture(autouse=True)
 def _fresh_zygotes():
     yield
-    for z in list(execute._ZYGOTES.values()):
+    for z in list(checkerproc._ZYGOTES.values()):
         z.stop()
-    execute._ZYGOTES.clear()
-    execute._NO_ZYGOTE.clear()
+    checkerproc._ZYGOTES.clear()
+    checkerproc._NO_ZYGOTE.clear()
 
 
 def _text(outputs):

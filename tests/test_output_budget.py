@@ -20,7 +20,7 @@ import pytest
 from nbclient.exceptions import CellExecutionComplete
 
 from autograder import limits
-from autograder.execute import Checker
+from autograder.checkerproc import Checker
 from autograder.limits import LimitedNotebookClient, output_size
 from tests.isolation import UNSAFE
 
@@ -127,18 +127,18 @@ WORKER = r"""
 import json, resource, sys
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
-from autograder.execute import run_job
+from autograder.execute import Job, run_job
 from autograder.pool import SurvivingPool
 code, memory, sandbox = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 nb = new_notebook(cells=[new_code_cell("print(1)"), new_code_cell(code), new_code_cell("print(2)")])
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "p", "language": "python"}
-job = {"student": "s", "assignment": "T", "notebooks": {"n": nbformat.writes(nb)}, "files": {}, "sandbox": sandbox,
-       "limits": {"cell_timeout": 120, "notebook_timeout": 300, "memory_bytes": memory}}
+job = Job("s", "T", {"n": nbformat.writes(nb)}, sandbox=sandbox,
+          limits={"cell_timeout": 120, "notebook_timeout": 300, "memory_bytes": memory})
 if __name__ == "__main__":
     pool = SurvivingPool(1, run_job)
     try:
         [done] = list(pool.completed([pool.submit(job)]))
-        status = pool.result(done)["status"]["n"]
+        status = pool.result(done).status["n"]
     finally:
         pool.close()
     print(json.dumps({"status": status, "peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))

@@ -26,7 +26,8 @@ import nbformat
 import pytest
 
 from autograder import api, batch, cli, course, limits, sandbox
-from autograder.execute import _kernel_env, run_job
+from autograder.execute import Job, run_job
+from autograder.kernel import kernel_env
 from tests import tiny_assignment as tiny
 from tests.isolation import UNSAFE
 
@@ -98,7 +99,7 @@ def test_cpu_clock_counts_the_processes_a_kernel_starts():
 
 
 def test_the_kernel_computes_with_one_thread_on_every_machine():
-    env = _kernel_env()
+    env = kernel_env()
     assert {env[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")} == {"1"}
 
 
@@ -177,9 +178,8 @@ def test_a_broken_grader_is_named_before_grading_and_never_writes_a_grade(tiny_s
 
 
 def test_a_worker_with_another_course_library_refuses_the_job():
-    out = run_job({"student": "s", "assignment": tiny.NAME, "notebooks": {"x": "{}"}, "files": {},
-                   "sandbox": False, "library": "0" * 64})
-    assert out["notebooks"] == {} and "is not the grader's" in out["fault"]
+    out = run_job(Job("s", tiny.NAME, {"x": "{}"}, sandbox=False, library="0" * 64))
+    assert out.notebooks == {} and "is not the grader's" in out.fault
 
 
 def _free_port() -> int:

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from autograder import api, batch, cli, course, sandbox
-from autograder.execute import run_job
+from autograder.execute import Job, run_job
 from tests import tiny_assignment as tiny
 
 
@@ -76,7 +76,7 @@ def test_the_command_line_refuses_and_takes_the_flag(root_without_cgroup, tiny_w
 def test_a_worker_as_root_refuses_a_job_that_does_not_allow_it(root_without_cgroup):
     """A worker of a cluster checks for itself: the job is not graded (a fault of the grader's
     configuration, never a grade)."""
-    job = {"student": "s", "assignment": "T", "notebooks": {}, "files": {}, "allow_unlimited_root": False}
+    job = Job("s", "T", {}, allow_unlimited_root=False)
     out = run_job(job)
-    assert out["fault"].startswith("this worker refuses: grading as root without a cgroup")
-    assert out["notebooks"] == {} and out["status"] == {}
+    assert out.fault.startswith("this worker refuses: grading as root without a cgroup")
+    assert out.notebooks == {} and out.status == {}

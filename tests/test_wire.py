@@ -181,7 +181,7 @@ def test_graded_cnnkit_disables_the_model_classes_of_a_whole_package(tmp_path):
     import subprocess
     import sys
 
-    from autograder.execute import graded_cnnkit
+    from autograder.gradedlib import graded_cnnkit
 
     copy = graded_cnnkit({"cnnkit.models": [], "cnnkit.reference": []}, tmp_path)
     code = ("import cnnkit.reference as r, cnnkit.models as m\n"

@@ -2,7 +2,7 @@
 
 For every assignment whose tests say "must not call the library's version" (the `disable` of its
 plan, autograder.testplan), the copy that grading binds into the kernel's sandbox
-(autograder.execute._graded_copy) is checked against the real library, with rules of its own:
+(autograder.gradedlib.graded_copy) is checked against the real library, with rules of its own:
 
 - what must be withheld is found in the real library's bytecode: every function and class of a
   disabled module except the names kept for the student and the private helpers a kept one uses;
@@ -23,7 +23,7 @@ import nbformat
 import pytest
 
 from autograder import course, sandbox, testplan
-from autograder.execute import _graded_copy
+from autograder.gradedlib import graded_copy
 
 STUB = "not available while your notebook is graded"
 
@@ -214,7 +214,7 @@ def _outside(withheld_bodies: list[list[str]]) -> set[str]:
 
 @pytest.mark.parametrize("notebook,disable", PLANS, ids=[p[0] for p in PLANS])
 def test_the_copy_holds_no_withheld_body(real, notebook, disable):
-    copy = Path(_graded_copy(disable))
+    copy = Path(graded_copy(disable))
     bodies = {}
     for module, kept in _modules(disable, real).items():
         found = _bodies(module)
@@ -242,7 +242,7 @@ def test_the_copy_holds_no_withheld_body(real, notebook, disable):
 
 @pytest.mark.parametrize("notebook,disable", PLANS, ids=[p[0] for p in PLANS])
 def test_the_copy_compiles_only_its_own_source(notebook, disable):
-    copy = Path(_graded_copy(disable))
+    copy = Path(graded_copy(disable))
     pycs = list(copy.rglob("*.pyc"))
     assert len(pycs) == len(list(copy.rglob("*.py")))
     for pyc in pycs:
@@ -254,7 +254,7 @@ def test_the_copy_compiles_only_its_own_source(notebook, disable):
 
 @pytest.mark.parametrize("notebook,disable", PLANS, ids=[p[0] for p in PLANS])
 def test_the_copy_imports_and_keeps_what_is_not_withheld(real, notebook, disable):
-    copy = Path(_graded_copy(disable))
+    copy = Path(graded_copy(disable))
     got = _introspect(copy.parent)
     assert got["failed"] == [] and real["failed"] == []
     assert set(got["modules"]) == set(real["modules"])
