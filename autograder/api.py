@@ -176,3 +176,49 @@ def demo(assignment: str = "A1", keep: Path | None = None, unsafe: bool = False)
     finally:
         if keep is None:
             shutil.rmtree(work.root, ignore_errors=True)
+
+
+def student_pack(dest: Path, as_of: str):
+    """Write the student pack as of the ISO date as_of (autograder.pack); returns its report."""
+    from . import pack
+
+    return pack.build(dest, pack.parse_date(as_of))
+
+
+def similarity(assignment: str, course: Where, to: Path | None = None, threshold: float | None = None) -> list[str]:
+    """Rank similar answers of an assignment into an HTML report (autograder.similarity); returns
+    the lines to print."""
+    from . import similarity as sim
+
+    return sim.main(check_assignment(assignment), CourseDir.of(course), to, threshold)
+
+
+def check(assignment: str, workers: int = 2) -> int:
+    """Run one assignment's tests for its author (autograder.check); returns the exit status."""
+    from . import check as author_check
+
+    return author_check.run(assignment, workers)
+
+
+def exchange_release(assignment: str, course: Where, root: str, force: bool = False) -> Path:
+    """Release the student version to nbgrader's exchange on a hub (autograder.exchange)."""
+    from . import exchange
+
+    return exchange.release(assignment, CourseDir.of(course), root, force=force)
+
+
+def exchange_collect(assignment: str, course: Where, root: str, due: str | None = None, add_unknown: bool = False,
+                     force: bool = False, check_owner: bool = True):
+    """Collect every student's newest submission from the exchange (autograder.exchange)."""
+    from . import exchange
+
+    return exchange.collect(assignment, CourseDir.of(course), root, due=due, add_unknown=add_unknown, force=force,
+                            check_owner=check_owner)
+
+
+def exchange_feedback(assignment: str, course: Where, root: str,
+                      students: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Put the students' HTML feedback in the exchange (autograder.exchange); (released, skipped)."""
+    from . import exchange
+
+    return exchange.release_feedback(assignment, CourseDir.of(course), root, students)

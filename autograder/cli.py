@@ -23,9 +23,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import api, exchange
+from . import api
 from .course import DEFAULT_COURSE_DIR, CourseDir, CourseError
 from .batch import NOT_GRADED
+from .exchange import DEFAULT_ROOT as EXCHANGE_ROOT
 from .sandbox import ALLOW_ROOT_ENV
 from .limits import CONFIG_FILE, DEFAULTS as DEFAULT_LIMITS, WALL_FACTOR
 
@@ -74,36 +75,45 @@ def _demo(args) -> None:
 
 
 def _pack(args) -> None:
-    from . import pack
-
-    print("\n".join(pack.build(args.dir, pack.parse_date(args.as_of)).lines()))
+    print("\n".join(api.student_pack(args.dir, args.as_of).lines()))
 
 
 def _similarity(args) -> None:
-    from . import similarity
-
-    print("\n".join(similarity.main(args.assignment, args.course, args.to, args.threshold)))
+    print("\n".join(api.similarity(args.assignment, args.course, args.to, args.threshold)))
 
 
 def _check(args) -> None:
-    from . import check
+    raise SystemExit(api.check(args.assignment, args.workers))
 
-    raise SystemExit(check.run(args.assignment, args.workers))
+
+def _exchange(args) -> None:
+    if args.action == "release":
+        dest = api.exchange_release(args.assignment, args.course, args.exchange, force=args.force)
+        print(f"released {args.assignment} to {dest}")
+    elif args.action == "collect":
+        report = api.exchange_collect(args.assignment, args.course, args.exchange, due=args.due,
+                                      add_unknown=args.add_unknown, force=args.force,
+                                      check_owner=not args.no_check_owner)
+        print("\n".join(report.lines()))
+    else:
+        released, skipped = api.exchange_feedback(args.assignment, args.course, args.exchange, args.student)
+        print(f"released the feedback of {len(released)} student(s) to {args.exchange}")
+        for line in skipped:
+            print(f"skipped   {line}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every verb. To add a verb, put its logic in a module of its own (a function
     with typed arguments that takes a course.CourseDir and raises course.CourseError for what the
-    instructor must fix), then add here
+    instructor must fix), give api a function that calls it, then add here
 
         p = verb("pack", "what it does", _pack)        # assignment=False if it takes none
         p.add_argument("--to", type=Path, help="...")
 
-    and beside the other runners above
+    and beside the other runners above (a runner calls api only: tests/test_autograder_layers.py)
 
         def _pack(args) -> None:                       # args.course: the CourseDir of --course-dir, --db
-            from . import pack
-            print(f"packed to {pack.pack(args.assignment, args.course, args.to)}")
+            print(f"packed to {api.pack(args.assignment, args.course, args.to)}")
 
     A runner prints what the instructor should see; main() turns a CourseError into
     `error: ...` on stderr and exit status 2.
@@ -157,7 +167,20 @@ def build_parser() -> argparse.ArgumentParser:
     e = verb("export", "write the grades as CSV", _export, assignment=False)
     e.add_argument("--to", type=Path, help="CSV file (default: COURSE_DIR/grades.csv)")
     e.add_argument("--force", action="store_true", help="overwrite an existing CSV")
-    exchange.add_parser(verb)
+    x = verb("exchange", "nbgrader's exchange on a shared JupyterHub: release, collect, feedback", _exchange,
+             assignment=False)
+    x.add_argument("action", choices=["release", "collect", "feedback"],
+                   help="release: student version to the exchange; collect: submissions into COURSE_DIR/"
+                        "submitted/; feedback: COURSE_DIR/feedback/ to the students")
+    x.add_argument("assignment", help="assignment name, e.g. A1")
+    x.add_argument("--exchange", default=EXCHANGE_ROOT, help="nbgrader's exchange root (default: %(default)s)")
+    x.add_argument("--force", action="store_true",
+                   help="release: replace an assignment already released; collect: replace files already filed that differ")
+    x.add_argument("--due", help="collect: deadline, ISO format (UTC unless stated); later submissions are reported late")
+    x.add_argument("--add-unknown", action="store_true", help="collect: also file students missing from the roster")
+    x.add_argument("--no-check-owner", action="store_true",
+                   help="collect: accept a submission not owned by the unix user it is named for")
+    x.add_argument("--student", action="append", help="feedback: release only this student's (repeatable)")
     d = verb("demo", "run the whole flow on sample submissions in a temporary folder", _demo,
              assignment=False, course_dir=False)
     d.add_argument("assignment", nargs="?", default="A1")

@@ -279,37 +279,3 @@ def release_feedback(assignment: str, course_dir: Path, root: str | os.PathLike 
         _start(ExchangeReleaseFeedback, coursedir, config)
         released.append(student)
     return released, skipped
-
-
-def add_parser(verb) -> None:
-    """The `exchange` verb of cli.py (verb: cli's helper that adds a subcommand with --course-dir and --db)."""
-    p = verb("exchange", "nbgrader's exchange on a shared JupyterHub: release, collect, feedback", run,
-             assignment=False)
-    p.add_argument("action", choices=["release", "collect", "feedback"],
-                   help="release: student version to the exchange; collect: submissions into COURSE_DIR/"
-                        "submitted/; feedback: COURSE_DIR/feedback/ to the students")
-    p.add_argument("assignment", help="assignment name, e.g. A1")
-    p.add_argument("--exchange", default=DEFAULT_ROOT, help="nbgrader's exchange root (default: %(default)s)")
-    p.add_argument("--force", action="store_true",
-                   help="release: replace an assignment already released; collect: replace files already filed that differ")
-    p.add_argument("--due", help="collect: deadline, ISO format (UTC unless stated); later submissions are reported late")
-    p.add_argument("--add-unknown", action="store_true", help="collect: also file students missing from the roster")
-    p.add_argument("--no-check-owner", action="store_true",
-                   help="collect: accept a submission not owned by the unix user it is named for")
-    p.add_argument("--student", action="append", help="feedback: release only this student's (repeatable)")
-
-
-def run(args) -> None:
-    """Carry out a parsed `exchange` command (CourseError for what the instructor can fix)."""
-    if args.action == "release":
-        dest = release(args.assignment, args.course, args.exchange, force=args.force)
-        print(f"released {args.assignment} to {dest}")
-    elif args.action == "collect":
-        report = collect(args.assignment, args.course, args.exchange, due=args.due,
-                         add_unknown=args.add_unknown, force=args.force, check_owner=not args.no_check_owner)
-        print("\n".join(report.lines()))
-    else:
-        released, skipped = release_feedback(args.assignment, args.course, args.exchange, args.student)
-        print(f"released the feedback of {len(released)} student(s) to {args.exchange}")
-        for line in skipped:
-            print(f"skipped   {line}", file=sys.stderr)

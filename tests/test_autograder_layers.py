@@ -119,3 +119,21 @@ def test_the_worker_takes_a_job_and_returns_a_result():
     assert pickle.loads(pickle.dumps(job)) == job  # what a pool or Dask worker receives
     with pytest.raises(dataclasses.FrozenInstanceError):
         job.student = "t"
+
+
+def test_every_verb_goes_through_api():
+    """Each runner of cli (the function a verb's parser sets as run) calls api and no other module's
+    function: what a verb does is api's, and a Python caller gets the same."""
+    import argparse
+
+    tree = ast.parse((PACKAGE / "cli.py").read_text())
+    funcs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    runners = {name: p.get_default("run").__name__ for name, p in sub.choices.items()}
+    assert len(runners) >= 11, runners
+    for verb, runner in runners.items():
+        calls = {(c.func.value.id, c.func.attr) for c in ast.walk(funcs[runner]) if isinstance(c, ast.Call)
+                 and isinstance(c.func, ast.Attribute) and isinstance(c.func.value, ast.Name)}
+        ours = {m for m, _ in calls} & set(autograder_imports())  # names of autograder modules
+        assert ours == {"api"}, f"{verb}: {runner} calls {sorted(calls)}"
+        assert not [n for n in ast.walk(funcs[runner]) if isinstance(n, (ast.Import, ast.ImportFrom))], verb
