@@ -32,7 +32,7 @@ import nbformat
 from . import collect as intake, sandbox, sanitize, testplan
 from .course import STATUS_FILE, CourseDir, CourseError, check_assignment, release, solution_dir
 from .execute import Job, Result, run_job
-from .limits import BACKSTOP, assignment_limits, notebook_too_big
+from .limits import BACKSTOP, Limits, assignment_limits, notebook_too_big
 from .pool import SurvivingPool, WorkerDied
 
 
@@ -95,7 +95,7 @@ def _write_status(course: CourseDir, assignment: str, student: str, data: dict) 
 
 
 def _stage(course: CourseDir, assignment: str, student: str, expected: list[str],
-           limits: dict | None = None) -> tuple[Path, list[str]]:
+           limits: Limits | None = None) -> tuple[Path, list[str]]:
     """Copy a submission to a staging folder, leaving out notebooks that cannot be read.
 
     The student's own files in submitted/ are never changed. Only plain files and folders are
@@ -163,7 +163,7 @@ def _plan(source: Path) -> dict:
 
 
 def _prepare(api, course: CourseDir, assignment: str, student: str, expected: list[str],
-             limits: dict | None = None) -> tuple[Job | None, list[str]]:
+             limits: Limits | None = None) -> tuple[Job | None, list[str]]:
     staging, problems = _stage(course, assignment, student, expected, limits)
     if not any((staging / student / assignment / name).exists() for name in expected):
         return None, problems  # nothing nbgrader could grade: every notebook missing or unreadable
@@ -306,7 +306,7 @@ class _Run:
     course: CourseDir
     assignment: str
     expected: list[str]
-    limits: dict
+    limits: Limits
     unsafe: bool
     unenforced: list[str]
     library: str = ""  # sandbox.library_hash() when the batch began: every worker must have the same
@@ -372,6 +372,60 @@ class _Run:
         return outcomes
 
 
+def _check_isolation(unsafe: bool, allow_unlimited_root: bool | None) -> bool:
+    """Refuse (CourseError) to grade where student code would not be isolated or limited, unless
+    the instructor said so; returns allow_unlimited_root resolved (None: the environment says)."""
+    why = sandbox.check()
+    if why and not unsafe:
+        raise CourseError(
+            f"student code cannot be isolated here: {why}.\nGrading without isolation runs each "
+            "submission as you, able to read and change your files (the gradebook included). "
+            "To accept that risk, pass --unsafe-no-sandbox.")
+    if allow_unlimited_root is None:
+        allow_unlimited_root = os.environ.get(sandbox.ALLOW_ROOT_ENV) == "1"
+    refusal = None if unsafe else sandbox.root_refusal(allow_unlimited_root)
+    if refusal:
+        raise CourseError(refusal)
+    return allow_unlimited_root
+
+
+def _to_grade(course: CourseDir, assignment: str, students: list[str], force: bool):
+    """([Outcome] of the submissions graded before and unchanged since, [(student, fingerprint)] to grade)."""
+    outcomes, todo = [], []
+    for student in students:
+        fp = fingerprint(checked_submission(course, student, assignment), solution_dir(assignment))
+        old = read_status(course, assignment, student)
+        if not force and old and old.get("fingerprint") == fp and old.get("status") == "graded":
+            outcomes.append(Outcome(student, "unchanged", old.get("reason", "ok")))
+        else:
+            todo.append((student, fp))
+    return outcomes, todo
+
+
+def _grade_all(run: _Run, todo: list, workers: int, scheduler: str | None, progress: bool) -> list[Outcome]:
+    """Grade todo with `workers` workers; a submission that met a wall-clock backstop (a busy
+    machine, not the submission?) is graded once more, alone, before it is charged."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(todo), desc=f"grading {run.assignment}", unit="submission", disable=not progress or not todo)
+    executor = _Executor(workers, scheduler)
+    try:
+        graded = run.grade(executor, todo, bar)
+    finally:
+        executor.close()
+    again = [(o.student, fp) for o in graded for s, fp in todo if s == o.student and BACKSTOP in o.reason]
+    if again:
+        bar.total += len(again)
+        alone = _Executor(1, None)
+        try:
+            redone = {o.student: o for o in run.grade(alone, again, bar, alone=True)}
+        finally:
+            alone.close()
+        graded = [redone.get(o.student, o) for o in graded]
+    bar.close()
+    return graded
+
+
 def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] | None = None, workers: int = 1,
                 scheduler: str | None = None, force: bool = False, unsafe: bool = False,
                 limits: dict | None = None, progress: bool = True, self_check: bool | None = None,
@@ -385,8 +439,6 @@ def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] |
     backstop is graded again alone, after the others, before it is charged. As root without a
     cgroup for the kernels, grading is refused (sandbox.root_refusal) unless allow_unlimited_root
     (None: unless the environment says AUTOGRADER_ALLOW_UNLIMITED_ROOT=1)."""
-    from tqdm.auto import tqdm
-
     from sqlalchemy.exc import SAWarning
 
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session autoflush notices
@@ -395,17 +447,7 @@ def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] |
     students = students or course.submitted_students(assignment)
     if not students:
         raise CourseError(f"nothing to grade: no folders {course.submission('<student>', assignment)}")
-    why = sandbox.check()
-    if why and not unsafe:
-        raise CourseError(
-            f"student code cannot be isolated here: {why}.\nGrading without isolation runs each "
-            "submission as you, able to read and change your files (the gradebook included). "
-            "To accept that risk, pass --unsafe-no-sandbox.")
-    if allow_unlimited_root is None:
-        allow_unlimited_root = os.environ.get(sandbox.ALLOW_ROOT_ENV) == "1"
-    refusal = None if unsafe else sandbox.root_refusal(allow_unlimited_root)
-    if refusal:
-        raise CourseError(refusal)
+    allow_unlimited_root = _check_isolation(unsafe, allow_unlimited_root)
     overrides = limits
     try:
         limits = assignment_limits(solution_dir(assignment), limits)
@@ -426,35 +468,10 @@ def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] |
     unenforced = sandbox.unenforced(limits) if not unsafe else ["no sandbox (--unsafe-no-sandbox)"]
     for line in unenforced:
         print(f"note: not enforced on this machine: {line}", file=sys.stderr)
-
-    outcomes: list[Outcome] = []
-    todo = []
-    for student in students:
-        fp = fingerprint(checked_submission(course, student, assignment), solution_dir(assignment))
-        old = read_status(course, assignment, student)
-        if not force and old and old.get("fingerprint") == fp and old.get("status") == "graded":
-            outcomes.append(Outcome(student, "unchanged", old.get("reason", "ok")))
-        else:
-            todo.append((student, fp))
-
+    outcomes, todo = _to_grade(course, assignment, students, force)
     run = _Run(api, course, assignment, expected, limits, unsafe, unenforced, sandbox.library_hash(),
                allow_unlimited_root)
-    bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="submission", disable=not progress or not todo)
-    executor = _Executor(workers, scheduler)
-    try:
-        graded = run.grade(executor, todo, bar)
-    finally:
-        executor.close()
-    again = [(o.student, fp) for o in graded for s, fp in todo if s == o.student and BACKSTOP in o.reason]
-    if again:  # a busy machine, not the submission? Once more, alone, before charging it
-        bar.total += len(again)
-        alone = _Executor(1, None)
-        try:
-            redone = {o.student: o for o in run.grade(alone, again, bar, alone=True)}
-        finally:
-            alone.close()
-        graded = [redone.get(o.student, o) for o in graded]
-    bar.close()
+    graded = _grade_all(run, todo, workers, scheduler, progress)
     shutil.rmtree(course.staging, ignore_errors=True)
     return sorted(outcomes + graded, key=lambda o: o.student)
 

@@ -687,6 +687,21 @@ def _outputs_for(stdout: str, stderr: str, exc: BaseException | None, cell_name:
     return outputs
 
 
+def _bind_names(channel: Channel, ns: dict, names) -> None:
+    """Bind in the cell's namespace the student's names the cell uses, as the kernel has them now
+    (proxies or plain values); a name the kernel lacks is unbound here too."""
+    if names is None:
+        return
+    found = channel.request({"op": "names", "names": list(names)})
+    if type(found) is not dict:
+        raise StudentError("your kernel did not list its names")
+    for n in names:
+        if n in found:
+            ns[n] = found[n]
+        else:
+            ns.pop(n, None)
+
+
 def main(kernel_fd: int | None = None) -> int:
     """One notebook's checker: its protocol with the worker on stdin and stdout, and kernel_fd,
     this notebook's channel to the student's kernel (None: no kernel, instructor cells only)."""
@@ -733,16 +748,7 @@ def main(kernel_fd: int | None = None) -> int:
         channel.callbacks.clear()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                names = msg.get("names")
-                if names is not None:
-                    found = channel.request({"op": "names", "names": list(names)})
-                    if type(found) is not dict:
-                        raise StudentError("your kernel did not list its names")
-                    for n in names:
-                        if n in found:
-                            ns[n] = found[n]
-                        else:
-                            ns.pop(n, None)
+                _bind_names(channel, ns, msg.get("names"))
                 exec(compile(source, filename, "exec"), ns)  # noqa: S102 - the instructor's own cell
             except BaseException as e:  # noqa: BLE001 - every failure is the cell's outcome
                 exc = e

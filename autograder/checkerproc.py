@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from . import sandbox, wire
+from .limits import Limits
 
 
 class GraderFault(Exception):
@@ -83,7 +84,7 @@ class _Zygote:
     Each notebook's event loop reads and writes its pipes through duplicates of their
     descriptors, so a loop that ends closes only its own."""
 
-    def __init__(self, use_sandbox: bool, limits: dict, env: dict[str, str]):
+    def __init__(self, use_sandbox: bool, limits: Limits, env: dict[str, str]):
         self.dir = Path(tempfile.mkdtemp(prefix="checker-"))
         here = Path(__file__).resolve().parent
         for name in ("checker.py", "wire.py"):
@@ -93,7 +94,7 @@ class _Zygote:
         if use_sandbox:  # the same isolation and limits as the kernel, its own folder read-only
             cmd, popen_env = sandbox.wrap(cmd, self.dir, self.dir, limits, env=env), None
         else:
-            cmd, popen_env = sandbox.limit_only(cmd, limits["memory_bytes"] or None), sandbox.unsafe_env(env)
+            cmd, popen_env = sandbox.limit_only(cmd, limits.memory_bytes or None), sandbox.unsafe_env(env)
         self.stderr = StderrTail()
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -151,8 +152,8 @@ _ZYGOTES: dict[str, _Zygote] = {}
 _NO_ZYGOTE: set[str] = set()  # configurations whose zygote could not start: one checker per notebook
 
 
-def _zygote_for(use_sandbox: bool, limits: dict, env: dict[str, str]) -> _Zygote | None:
-    key = json.dumps([use_sandbox, limits, env], sort_keys=True, default=str)
+def _zygote_for(use_sandbox: bool, limits: Limits, env: dict[str, str]) -> _Zygote | None:
+    key = json.dumps([use_sandbox, limits.as_dict(), env], sort_keys=True)
     if key in _NO_ZYGOTE or os.environ.get("AUTOGRADER_NO_ZYGOTE") == "1":
         return None
     z = _ZYGOTES.get(key)
@@ -177,7 +178,7 @@ class Checker:
     kernel is: a fork of this worker's zygote, or, where none can run (AUTOGRADER_NO_ZYGOTE=1,
     or it did not start), a process of its own."""
 
-    def __init__(self, use_sandbox: bool, limits: dict, env: dict[str, str]):
+    def __init__(self, use_sandbox: bool, limits: Limits, env: dict[str, str]):
         self.use_sandbox, self.limits, self.env = use_sandbox, limits, env
         self.zygote: _Zygote | None = None
         self.proc = None
@@ -218,7 +219,7 @@ class Checker:
         if self.use_sandbox:
             cmd = sandbox.wrap(cmd, self.dir, self.dir, self.limits, env=self.env)
         else:
-            cmd = sandbox.limit_only(cmd, self.limits["memory_bytes"] or None)
+            cmd = sandbox.limit_only(cmd, self.limits.memory_bytes or None)
             popen_env = sandbox.unsafe_env(self.env)
         self.stderr = StderrTail()
         try:

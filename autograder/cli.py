@@ -102,6 +102,60 @@ def _exchange(args) -> None:
             print(f"skipped   {line}", file=sys.stderr)
 
 
+def _add_grade(verb) -> None:
+    """The grade verb and its limits (verb: build_parser's helper that adds a subcommand)."""
+    g = verb("grade", "autograde submitted/<student>/ASSIGNMENT/", _grade)
+    g.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    g.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
+    g.add_argument("--scheduler", help="Dask scheduler address, or 'local' for a local cluster of --workers processes")
+    g.add_argument("--force", action="store_true", help="regrade submissions that have not changed")
+    where = f"solutions/ASSIGNMENT/{CONFIG_FILE}"
+    g.add_argument("--cell-timeout", type=int, help=f"CPU seconds per cell (default: {where}, else "
+                   f"{DEFAULT_LIMITS['cell_timeout']}); wall-clock backstop {WALL_FACTOR}x that")
+    g.add_argument("--notebook-timeout", type=int, help=f"CPU seconds per notebook (default: {where}, else "
+                   f"{DEFAULT_LIMITS['notebook_timeout']}); wall-clock backstop {WALL_FACTOR}x that")
+    g.add_argument("--memory-gb", type=float, help=f"memory limit per kernel in GiB (default: {where}, else {DEFAULT_LIMITS['memory_bytes'] / 1024**3:g})")
+    g.add_argument("--unsafe-no-sandbox", action="store_true", help="grade even where student code cannot be isolated (it then runs as you)")
+    g.add_argument("--allow-unlimited-root", action="store_true",
+                   help="grade as root without a cgroup for the kernels (nothing then limits a submission's "
+                        f"process count or total memory; or set {ALLOW_ROOT_ENV}=1; see autograder/README.md)")
+    g.add_argument("--no-self-check", action="store_true",
+                   help="skip grading the instructor's solution first (a broken grader then marks submissions wrong)")
+
+
+def _add_exchange(verb) -> None:
+    """The exchange verb: nbgrader's exchange on a hub (autograder.exchange)."""
+    x = verb("exchange", "nbgrader's exchange on a shared JupyterHub: release, collect, feedback", _exchange,
+             assignment=False)
+    x.add_argument("action", choices=["release", "collect", "feedback"],
+                   help="release: student version to the exchange; collect: submissions into COURSE_DIR/"
+                        "submitted/; feedback: COURSE_DIR/feedback/ to the students")
+    x.add_argument("assignment", help="assignment name, e.g. A1")
+    x.add_argument("--exchange", default=EXCHANGE_ROOT, help="nbgrader's exchange root (default: %(default)s)")
+    x.add_argument("--force", action="store_true",
+                   help="release: replace an assignment already released; collect: replace files already filed that differ")
+    x.add_argument("--due", help="collect: deadline, ISO format (UTC unless stated); later submissions are reported late")
+    x.add_argument("--add-unknown", action="store_true", help="collect: also file students missing from the roster")
+    x.add_argument("--no-check-owner", action="store_true",
+                   help="collect: accept a submission not owned by the unix user it is named for")
+    x.add_argument("--student", action="append", help="feedback: release only this student's (repeatable)")
+
+
+def _add_course_tools(verb) -> None:
+    """The verbs around grading: the student pack, the similarity report, an author's check."""
+    k = verb("pack", "write the student pack (a git folder and a zip) as of a date (autograder.pack)", _pack,
+             assignment=False, course_dir=False)
+    k.add_argument("dir", type=Path, help="new folder for the pack; DIR.zip is written beside it")
+    k.add_argument("--as-of", required=True, help="the day the pack is for, e.g. 2026-10-12 (dates in course.toml)")
+    s = verb("similarity", "rank similar answers of an assignment (autograder.similarity)", _similarity)
+    s.add_argument("--to", type=Path, help="HTML report (default: COURSE_DIR/similarity/ASSIGNMENT.html)")
+    s.add_argument("--threshold", type=float, help="similarity from 0 to 1 above which a pair is listed")
+    ch = verb("check", "run one assignment's tests: notebook and release in sync, the solution, the blank "
+                       "release and the mutation corpus graded, the notebook under nbval (autograder.check)", _check,
+              course_dir=False)
+    ch.add_argument("--workers", type=int, default=2, help="test processes (default 2)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every verb. To add a verb, put its logic in a module of its own (a function
     with typed arguments that takes a course.CourseDir and raises course.CourseError for what the
@@ -146,57 +200,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--due", help="deadline, ISO format (UTC unless stated); later files are reported late")
     c.add_argument("--add-unknown", action="store_true", help="also file students missing from the roster")
     c.add_argument("--force", action="store_true", help="replace submissions already filed that differ")
-    g = verb("grade", "autograde submitted/<student>/ASSIGNMENT/", _grade)
-    g.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    g.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
-    g.add_argument("--scheduler", help="Dask scheduler address, or 'local' for a local cluster of --workers processes")
-    g.add_argument("--force", action="store_true", help="regrade submissions that have not changed")
-    where = f"solutions/ASSIGNMENT/{CONFIG_FILE}"
-    g.add_argument("--cell-timeout", type=int, help=f"CPU seconds per cell (default: {where}, else "
-                   f"{DEFAULT_LIMITS['cell_timeout']}); wall-clock backstop {WALL_FACTOR}x that")
-    g.add_argument("--notebook-timeout", type=int, help=f"CPU seconds per notebook (default: {where}, else "
-                   f"{DEFAULT_LIMITS['notebook_timeout']}); wall-clock backstop {WALL_FACTOR}x that")
-    g.add_argument("--memory-gb", type=float, help=f"memory limit per kernel in GiB (default: {where}, else {DEFAULT_LIMITS['memory_bytes'] / 1024**3:g})")
-    g.add_argument("--unsafe-no-sandbox", action="store_true", help="grade even where student code cannot be isolated (it then runs as you)")
-    g.add_argument("--allow-unlimited-root", action="store_true",
-                   help="grade as root without a cgroup for the kernels (nothing then limits a submission's "
-                        f"process count or total memory; or set {ALLOW_ROOT_ENV}=1; see autograder/README.md)")
-    g.add_argument("--no-self-check", action="store_true",
-                   help="skip grading the instructor's solution first (a broken grader then marks submissions wrong)")
+    _add_grade(verb)
     verb("feedback", "generate HTML feedback for graded submissions", _feedback)
     e = verb("export", "write the grades as CSV", _export, assignment=False)
     e.add_argument("--to", type=Path, help="CSV file (default: COURSE_DIR/grades.csv)")
     e.add_argument("--force", action="store_true", help="overwrite an existing CSV")
-    x = verb("exchange", "nbgrader's exchange on a shared JupyterHub: release, collect, feedback", _exchange,
-             assignment=False)
-    x.add_argument("action", choices=["release", "collect", "feedback"],
-                   help="release: student version to the exchange; collect: submissions into COURSE_DIR/"
-                        "submitted/; feedback: COURSE_DIR/feedback/ to the students")
-    x.add_argument("assignment", help="assignment name, e.g. A1")
-    x.add_argument("--exchange", default=EXCHANGE_ROOT, help="nbgrader's exchange root (default: %(default)s)")
-    x.add_argument("--force", action="store_true",
-                   help="release: replace an assignment already released; collect: replace files already filed that differ")
-    x.add_argument("--due", help="collect: deadline, ISO format (UTC unless stated); later submissions are reported late")
-    x.add_argument("--add-unknown", action="store_true", help="collect: also file students missing from the roster")
-    x.add_argument("--no-check-owner", action="store_true",
-                   help="collect: accept a submission not owned by the unix user it is named for")
-    x.add_argument("--student", action="append", help="feedback: release only this student's (repeatable)")
+    _add_exchange(verb)
     d = verb("demo", "run the whole flow on sample submissions in a temporary folder", _demo,
              assignment=False, course_dir=False)
     d.add_argument("assignment", nargs="?", default="A1")
     d.add_argument("--keep", type=Path, help="work in this folder and keep it, instead of a temporary one")
     d.add_argument("--unsafe-no-sandbox", action="store_true", help="run even where student code cannot be isolated")
-    k = verb("pack", "write the student pack (a git folder and a zip) as of a date (autograder.pack)", _pack,
-             assignment=False, course_dir=False)
-    k.add_argument("dir", type=Path, help="new folder for the pack; DIR.zip is written beside it")
-    k.add_argument("--as-of", required=True, help="the day the pack is for, e.g. 2026-10-12 (dates in course.toml)")
-    s = verb("similarity", "rank similar answers of an assignment (autograder.similarity)", _similarity)
-    s.add_argument("--to", type=Path, help="HTML report (default: COURSE_DIR/similarity/ASSIGNMENT.html)")
-    s.add_argument("--threshold", type=float, help="similarity from 0 to 1 above which a pair is listed")
-    ch = verb("check", "run one assignment's tests: notebook and release in sync, the solution, the blank "
-                       "release and the mutation corpus graded, the notebook under nbval (autograder.check)", _check,
-              course_dir=False)
-    ch.add_argument("--workers", type=int, default=2, help="test processes (default 2)")
+    _add_course_tools(verb)
     return ap
 
 

@@ -320,6 +320,66 @@ def read_roster(path: Path) -> list[dict]:
     return rows
 
 
+def _whose(e: Entry, rx: re.Pattern, pattern: str, expected: list[str], roster: set[str] | None,
+           per_student: bool, add_unknown: bool, report: Report) -> tuple[str, str] | None:
+    """(student, file name) an entry is filed as, or None with the reason added to the report."""
+    pure = PurePosixPath(e.name)
+    base = pure.name
+    m = rx.fullmatch(base)
+    folder = pure.parent.name if pure.parent != PurePosixPath(".") else None
+    if folder is not None and not (ID_PATTERN.fullmatch(folder) and (per_student or (roster and folder in roster))):
+        folder = None
+    if folder is not None:
+        named = m.group("student") if m else None
+        if base in expected or named is None or (named != folder and not ID_PATTERN.fullmatch(named)) \
+                or (named != folder and roster is not None and named not in roster):
+            student, fname = folder, base
+        elif named == folder:
+            student, fname = folder, m.group("file")
+        else:
+            report.refused.append((e.name, f"the folder of student {folder!r} holds a file named for {named!r}; "
+                                           "folder and file must agree, so neither gets it"))
+            return None
+    else:
+        if not m:
+            report.wrong_name.append((e.name, f"does not match the pattern {pattern}"))
+            return None
+        student, fname = m.group("student"), m.group("file")
+    if not ID_PATTERN.fullmatch(student):
+        report.wrong_name.append((e.name, f"{student!r} is not a valid student id"))
+        return None
+    if roster is not None and student not in roster and not add_unknown:
+        report.unknown.append((student, e.name))
+        return None
+    if fname not in expected:
+        notebooks = [x for x in expected if x.endswith(".ipynb")]
+        if not (fname.endswith(".ipynb") and len(notebooks) == 1):
+            report.wrong_name.append((e.name, f"{fname!r} is not one of {', '.join(expected)}"))
+            return None
+        report.renamed.append((student, fname, notebooks[0]))
+        fname = notebooks[0]
+    return student, fname
+
+
+def _file(chosen: dict[tuple[str, str], Entry], dest_root: Path, assignment: str, due: dt.datetime | None,
+          force: bool, report: Report) -> None:
+    """Write each chosen entry under dest_root/<student>/<assignment>/, with its folder's timestamp."""
+    for (student, fname), e in sorted(chosen.items()):
+        folder = Path(dest_root) / student / assignment
+        target = folder / fname
+        if target.exists() and target.read_bytes() != e.data and not force:
+            report.existing.append((student, fname))
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(e.data)
+        stamp = folder / "timestamp.txt"
+        latest = max([e.mtime] + ([_read_stamp(stamp)] if stamp.exists() else []))
+        stamp.write_text(latest.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+        report.filed.append((student, fname))
+        if due is not None and e.mtime > due:
+            report.late.append((student, e.name, str(e.mtime - due).split(".")[0] + " late"))
+
+
 def collect(entries: list[Entry], assignment: str, expected: list[str], dest_root: Path,
             pattern: str = DEFAULT_PATTERN, roster: set[str] | None = None, due: dt.datetime | None = None,
             add_unknown: bool = False, force: bool = False) -> Report:
@@ -335,64 +395,17 @@ def collect(entries: list[Entry], assignment: str, expected: list[str], dest_roo
     # of them is the export's wrapper). A folder named for a roster student is always one.
     per_student = len({PurePosixPath(e.name).parent for e in entries}) > 1
     for e in entries:
-        pure = PurePosixPath(e.name)
-        base = pure.name
-        m = rx.fullmatch(base)
-        folder = pure.parent.name if pure.parent != PurePosixPath(".") else None
-        if folder is not None and not (ID_PATTERN.fullmatch(folder) and (per_student or (roster and folder in roster))):
-            folder = None
-        if folder is not None:
-            named = m.group("student") if m else None
-            if base in expected or named is None or (named != folder and not ID_PATTERN.fullmatch(named)) \
-                    or (named != folder and roster is not None and named not in roster):
-                student, fname = folder, base
-            elif named == folder:
-                student, fname = folder, m.group("file")
-            else:
-                report.refused.append((e.name, f"the folder of student {folder!r} holds a file named for {named!r}; "
-                                               "folder and file must agree, so neither gets it"))
-                continue
-        else:
-            if not m:
-                report.wrong_name.append((e.name, f"does not match the pattern {pattern}"))
-                continue
-            student, fname = m.group("student"), m.group("file")
-        if not ID_PATTERN.fullmatch(student):
-            report.wrong_name.append((e.name, f"{student!r} is not a valid student id"))
+        key = _whose(e, rx, pattern, expected, roster, per_student, add_unknown, report)
+        if key is None:
             continue
-        if roster is not None and student not in roster and not add_unknown:
-            report.unknown.append((student, e.name))
-            continue
-        if fname not in expected:
-            notebooks = [x for x in expected if x.endswith(".ipynb")]
-            if fname.endswith(".ipynb") and len(notebooks) == 1:
-                report.renamed.append((student, fname, notebooks[0]))
-                fname = notebooks[0]
-            else:
-                report.wrong_name.append((e.name, f"{fname!r} is not one of {', '.join(expected)}"))
-                continue
-        key = (student, fname)
         if key in chosen:
             old = chosen[key]
             keep, drop = (e, old) if e.mtime >= old.mtime else (old, e)
-            report.duplicates.append((student, drop.name, keep.name))
+            report.duplicates.append((key[0], drop.name, keep.name))
             chosen[key] = keep
         else:
             chosen[key] = e
-    for (student, fname), e in sorted(chosen.items()):
-        folder = Path(dest_root) / student / assignment
-        target = folder / fname
-        if target.exists() and target.read_bytes() != e.data and not force:
-            report.existing.append((student, fname))
-            continue
-        folder.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(e.data)
-        stamp = folder / "timestamp.txt"
-        latest = max([e.mtime] + ([_read_stamp(stamp)] if stamp.exists() else []))
-        stamp.write_text(latest.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
-        report.filed.append((student, fname))
-        if due is not None and e.mtime > due:
-            report.late.append((student, e.name, str(e.mtime - due).split(".")[0] + " late"))
+    _file(chosen, dest_root, assignment, due, force, report)
     if roster is not None:
         report.missing = sorted(roster - {s for s, _ in report.filed} - {s for s, _ in report.existing})
     return report

@@ -161,11 +161,82 @@ def _utc(value) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
+@dataclass
+class _Intake:
+    """What collecting from the exchange found so far (see collect)."""
+    refused: list = field(default_factory=list)     # (entry, why)
+    wrong: list = field(default_factory=list)       # (entry, why): not a file this assignment takes
+    duplicates: list = field(default_factory=list)  # (student, dropped, kept)
+    notes: list = field(default_factory=list)       # (student, note)
+    entries: list = field(default_factory=list)     # lms.Entry, named student+file
+    secrets: dict = field(default_factory=dict)     # student -> submission_secret.txt
+
+
+def _usable(student: str, rows: list, check_owner: bool, intake: _Intake) -> list:
+    """A student's submissions (stamp, path), newest first, without those refused (with the reason)."""
+    usable = []
+    for stamp, path in rows:
+        problem = None if stamp is not None else "the time in its name cannot be read; not nbgrader's"
+        problem = problem or _unsafe_entry(path)
+        if problem is None and check_owner and _owner(path) != student:
+            problem = (f"is named for {student!r} but owned by {_owner(path)!r}; only the student's own "
+                       "unix user can submit as them (--no-check-owner accepts names as they are)")
+        if problem:
+            intake.refused.append((path.name, problem))
+        else:
+            usable.append((stamp, path))
+    return usable
+
+
+def _submitted_at(student: str, chosen: Path, stamp, intake: _Intake) -> dt.datetime:
+    """The time its name says, unless the exchange received it later than that by more than CLOCK_SKEW."""
+    received = dt.datetime.fromtimestamp(chosen.stat().st_ctime, tz=dt.timezone.utc)
+    when = _utc(stamp)
+    if received - when > CLOCK_SKEW:
+        intake.notes.append((student, f"{chosen.name}: its name says {when:%Y-%m-%d %H:%M:%S} UTC, the exchange "
+                                      f"received it at {received:%Y-%m-%d %H:%M:%S} UTC; the latter is used"))
+        when = received
+    return when
+
+
+def _take(student: str, chosen: Path, when: dt.datetime, assignment: str, expected: list[str], coursedir,
+          config, staging: Path, intake: _Intake) -> None:
+    """Let nbgrader's ExchangeCollect copy the chosen submission into staging, and read its files."""
+    from nbgrader.exchange.default import ExchangeCollect
+
+    # nbgrader's ExchangeCollect takes a student's newest folder by its name; show it only the
+    # chosen one, through a private exchange whose inbound holds a link to it
+    view = staging / "exchange" / student
+    (view / coursedir.course_id / "inbound").mkdir(parents=True)
+    (view / coursedir.course_id / "inbound" / chosen.name).symlink_to(chosen.resolve())
+    config.Exchange.root = str(view)
+    coursedir.student_id = student
+    try:
+        _start(ExchangeCollect, coursedir, config, check_owner=False, update=True)
+    except (CourseError, OSError, RuntimeError) as exc:  # nbgrader refuses a folder over max_dir_size
+        intake.refused.append((chosen.name, f"nbgrader could not collect it: {exc}"))
+        return
+    staged = staging / "submitted" / student / assignment
+    for e in lms.read_export(staged):
+        if e.name in _EXCHANGE_FILES:
+            continue
+        if "/" in e.name:
+            intake.wrong.append((f"{chosen.name}/{e.name}", f"is in a subfolder; {assignment} expects only "
+                                                           f"{', '.join(expected)}"))
+            continue
+        intake.entries.append(lms.Entry(f"{student}+{e.name}", e.data, when, e.problem))
+    secret_file = staged / "submission_secret.txt"
+    secret = secret_file.open("rb").read(300).decode("ascii", "replace").strip() if secret_file.is_file() else ""
+    if _SECRET.fullmatch(secret):
+        intake.secrets[student] = secret
+    else:
+        intake.notes.append((student, "no valid submission_secret.txt: nbgrader's feedback cannot be "
+                                      "released to this submission"))
+
+
 def collect(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT_ROOT, due: str | None = None,
             add_unknown: bool = False, force: bool = False, check_owner: bool = True) -> ExchangeReport:
     """Collect every student's newest submission from the exchange into COURSE_DIR/submitted/."""
-    from nbgrader.exchange.default import ExchangeCollect
-
     course.check_assignment(assignment)
     root = _check_root(root)
     coursedir, config = _config(course_dir, root, assignment)
@@ -174,77 +245,34 @@ def collect(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT
         raise CourseError(f"no {inbound}: release an assignment to this exchange first "
                           f"(python -m autograder exchange release {assignment} --exchange {root})")
     due_at, expected = course.parse_due(due), course.assignment_files(assignment)
-    refused, wrong, duplicates, notes = [], [], [], []
-    entries: list[lms.Entry] = []
-    secrets: dict[str, str] = {}
+    intake = _Intake()
     staging = Path(tempfile.mkdtemp(prefix=".exchange-", dir=course.CourseDir.of(course_dir).root))
     try:
         coursedir.submitted_directory = str(staging / "submitted")
         for student, rows in sorted(_records(inbound, assignment).items()):
             if not ID_PATTERN.fullmatch(student):
-                wrong += [(p.name, f"{student!r} is not a valid student id (letters, digits, _ . -)") for _, p in rows]
+                intake.wrong += [(p.name, f"{student!r} is not a valid student id (letters, digits, _ . -)")
+                                 for _, p in rows]
                 continue
-            usable = []
-            for stamp, path in rows:
-                problem = None if stamp is not None else "the time in its name cannot be read; not nbgrader's"
-                problem = problem or _unsafe_entry(path)
-                if problem is None and check_owner and _owner(path) != student:
-                    problem = (f"is named for {student!r} but owned by {_owner(path)!r}; only the student's own "
-                               "unix user can submit as them (--no-check-owner accepts names as they are)")
-                if problem:
-                    refused.append((path.name, problem))
-                else:
-                    usable.append((stamp, path))
+            usable = _usable(student, rows, check_owner, intake)
             if not usable:
                 continue
-            when, chosen = usable[0]
-            duplicates += [(student, p.name, chosen.name) for _, p in usable[1:]]
-            received = dt.datetime.fromtimestamp(chosen.stat().st_ctime, tz=dt.timezone.utc)
-            when = _utc(when)
-            if received - when > CLOCK_SKEW:
-                notes.append((student, f"{chosen.name}: its name says {when:%Y-%m-%d %H:%M:%S} UTC, the exchange "
-                                       f"received it at {received:%Y-%m-%d %H:%M:%S} UTC; the latter is used"))
-                when = received
-            # nbgrader's ExchangeCollect takes a student's newest folder by its name; show it only the
-            # chosen one, through a private exchange whose inbound holds a link to it
-            view = staging / "exchange" / student
-            (view / coursedir.course_id / "inbound").mkdir(parents=True)
-            (view / coursedir.course_id / "inbound" / chosen.name).symlink_to(chosen.resolve())
-            config.Exchange.root = str(view)
-            coursedir.student_id = student
-            try:
-                _start(ExchangeCollect, coursedir, config, check_owner=False, update=True)
-            except (CourseError, OSError, RuntimeError) as exc:  # nbgrader refuses a folder over max_dir_size
-                refused.append((chosen.name, f"nbgrader could not collect it: {exc}"))
-                continue
-            staged = staging / "submitted" / student / assignment
-            for e in lms.read_export(staged):
-                if e.name in _EXCHANGE_FILES:
-                    continue
-                if "/" in e.name:
-                    wrong.append((f"{chosen.name}/{e.name}", f"is in a subfolder; {assignment} expects only "
-                                                            f"{', '.join(expected)}"))
-                    continue
-                entries.append(lms.Entry(f"{student}+{e.name}", e.data, when, e.problem))
-            secret_file = staged / "submission_secret.txt"
-            secret = secret_file.open("rb").read(300).decode("ascii", "replace").strip() if secret_file.is_file() else ""
-            if _SECRET.fullmatch(secret):
-                secrets[student] = secret
-            else:
-                notes.append((student, "no valid submission_secret.txt: nbgrader's feedback cannot be "
-                                       "released to this submission"))
+            stamp, chosen = usable[0]
+            intake.duplicates += [(student, p.name, chosen.name) for _, p in usable[1:]]
+            when = _submitted_at(student, chosen, stamp, intake)
+            _take(student, chosen, when, assignment, expected, coursedir, config, staging, intake)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     where = course.CourseDir.of(course_dir)
-    report = lms.collect(entries, assignment, expected, where.submitted, pattern=_PATTERN,
+    report = lms.collect(intake.entries, assignment, expected, where.submitted, pattern=_PATTERN,
                          roster=where.roster_ids(), due=due_at, add_unknown=add_unknown, force=force)
-    report.refused += refused
-    report.wrong_name += wrong
-    report.duplicates += duplicates
-    for student in sorted({s for s, _ in report.filed} & set(secrets)):
+    report.refused += intake.refused
+    report.wrong_name += intake.wrong
+    report.duplicates += intake.duplicates
+    for student in sorted({s for s, _ in report.filed} & set(intake.secrets)):
         # the secret names the feedback nbgrader releases to this submission (ExchangeReleaseFeedback)
-        (where.submission(student, assignment) / "submission_secret.txt").write_text(secrets[student])
-    return ExchangeReport(report, notes)
+        (where.submission(student, assignment) / "submission_secret.txt").write_text(intake.secrets[student])
+    return ExchangeReport(report, intake.notes)
 
 
 def release_feedback(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT_ROOT,

@@ -26,7 +26,7 @@ import nbformat
 from . import sandbox
 from .checkerproc import GraderFault
 from .gradedlib import graded_copy
-from .limits import DEFAULTS, cap_worker_memory
+from .limits import Limits, cap_worker_memory
 from .notebookrun import run_notebook
 
 
@@ -34,15 +34,15 @@ from .notebookrun import run_notebook
 class Job:
     """One submission to execute. notebooks: {name: notebook JSON text}; plans: {name: the checker
     plan of that notebook} (a notebook without one runs every cell in the kernel); files: {path
-    relative to the submission folder: bytes}; limits: overrides of autograder.limits.DEFAULTS
-    (grade passes them all); library: the grader's sandbox.library_hash(), which the worker's must
+    relative to the submission folder: bytes}; limits: the submission's (autograder.limits.Limits);
+    library: the grader's sandbox.library_hash(), which the worker's must
     equal; allow_unlimited_root: see sandbox.root_refusal."""
     student: str
     assignment: str
     notebooks: dict[str, str]
     files: dict[str, bytes] = field(default_factory=dict)
     plans: dict[str, dict] = field(default_factory=dict)
-    limits: dict = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
     sandbox: bool = True
     library: str | None = None
     allow_unlimited_root: bool | None = None
@@ -61,7 +61,7 @@ class Result:
     fault: str | None = None
 
 
-def _refusal(job: Job, limits: dict) -> str | None:
+def _refusal(job: Job) -> str | None:
     """Why this worker cannot run the job at all, or None."""
     if job.sandbox and sandbox.check() is not None:
         return f"the sandbox is unavailable on this worker: {sandbox.check()}"
@@ -86,10 +86,10 @@ def _write_files(files: dict[str, bytes], scratch: Path) -> None:
 def run_job(job: Job) -> Result:
     """Execute a submission's notebooks, each in a fresh kernel and checker (see the module docstring)."""
     t0 = time.perf_counter()
-    limits = {**DEFAULTS, **job.limits}  # the one place a worker completes the limits
-    if multiprocessing.parent_process() is not None and limits["memory_bytes"]:
-        cap_worker_memory(max(int(limits["memory_bytes"]), 1024**3))  # a worker process of grade's, not a caller's own
-    why = _refusal(job, limits)
+    limits = job.limits
+    if multiprocessing.parent_process() is not None and limits.memory_bytes:
+        cap_worker_memory(max(limits.memory_bytes, 1024**3))  # a worker process of grade's, not a caller's own
+    why = _refusal(job)
     if why:
         return Result(job.student, fault=why)
     notebooks, status = {}, {}

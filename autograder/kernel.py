@@ -12,10 +12,10 @@ from pathlib import Path
 
 import zmq
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Dict, Int, Unicode
+from traitlets import Bool, Dict, Instance, Int, Unicode
 
 from . import sandbox
-from .limits import limited_context
+from .limits import Limits, limited_context
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -25,7 +25,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     scratch = Unicode("")      # the host folder with the submission's files (read-only inside)
     kdir = Unicode("")         # the host folder with the connection file (read-only inside)
-    limits = Dict()            # every limit (autograder.limits.DEFAULTS's keys), merged by the caller
+    limits = Instance(Limits, args=())  # the submission's limits (autograder.limits)
     cgroup = Unicode("")       # the cgroup folder this kernel gets, or ''
     use_sandbox = Bool(True)
     kernel_env = Dict()        # the kernel's environment (kernel_env())
@@ -39,7 +39,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self.use_sandbox:
             return sandbox.wrap(cmd, Path(self.kdir), Path(self.scratch), self.limits, env=dict(self.kernel_env),
                                 cgroup=self.cgroup or None, library=self.cnnkit_copy or None)
-        return sandbox.limit_only(cmd, self.limits["memory_bytes"] or None)
+        return sandbox.limit_only(cmd, self.limits.memory_bytes or None)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         self.context = limited_context(self.limits)

@@ -22,10 +22,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
 import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
@@ -38,28 +41,47 @@ from traitlets import Integer
 
 from .course import LIMITS_FILE
 
-DEFAULTS = {
-    "cell_timeout": 600,            # seconds per cell
-    "notebook_timeout": 1800,       # seconds per notebook
-    "memory_bytes": 6 * 1024**3,    # per process (RLIMIT_AS); the whole kernel where a cgroup exists
-    "max_processes": 256,           # processes and threads of one kernel
-    "disk_bytes": 512 * 1024**2,    # each of the kernel's /tmp and scratch tmpfs
-    "max_output_bytes": 100_000,    # text of one output kept after its cell ends (longer is cut)
-    "max_cell_output_bytes": 2_000_000,      # output bytes of one cell: over it the kernel is stopped
-    "max_notebook_output_bytes": 10_000_000,  # output bytes of one notebook: likewise
-    "max_outputs": 500,             # displays, results and errors of one cell (stream text counts by bytes)
-    "max_cells": 2_000,             # cells of a submitted notebook
-    "max_notebook_bytes": 20 * 1024**2,      # size of a submitted notebook file
-}
+@dataclass(frozen=True)
+class Limits:
+    """Every limit one submission is graded under: one value, made by `Limits.of` (the defaults,
+    then overrides) or `assignment_limits`, and passed as it is to the workers, the kernel and the
+    checker."""
+    cell_timeout: int = 600            # seconds per cell
+    notebook_timeout: int = 1800       # seconds per notebook
+    memory_bytes: int = 6 * 1024**3    # per process (RLIMIT_AS); the whole kernel where a cgroup exists
+    max_processes: int = 256           # processes and threads of one kernel
+    disk_bytes: int = 512 * 1024**2    # each of the kernel's /tmp and scratch tmpfs
+    max_output_bytes: int = 100_000    # text of one output kept after its cell ends (longer is cut)
+    max_cell_output_bytes: int = 2_000_000       # output bytes of one cell: over it the kernel is stopped
+    max_notebook_output_bytes: int = 10_000_000  # output bytes of one notebook: likewise
+    max_outputs: int = 500             # displays, results and errors of one cell (stream text counts by bytes)
+    max_cells: int = 2_000             # cells of a submitted notebook
+    max_notebook_bytes: int = 20 * 1024**2       # size of a submitted notebook file
+
+    @classmethod
+    def of(cls, overrides: Mapping | None = None, base: Limits | None = None) -> Limits:
+        """base (default: the defaults) with overrides {name: value}; None values are skipped, an
+        unknown name is a ValueError that lists the known ones."""
+        given = {k: v for k, v in (overrides or {}).items() if v is not None}
+        unknown = sorted(set(given) - set(DEFAULTS))
+        if unknown:
+            raise ValueError(f"unknown limit(s) {', '.join(unknown)}; expected some of {', '.join(DEFAULTS)}")
+        return dataclasses.replace(base or cls(), **given)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+DEFAULTS = dataclasses.asdict(Limits())  # {name: default}, for messages and the command line's help
 CONFIG_FILE = LIMITS_FILE
 CUT = "[output cut by the autograder]"
 WALL_FACTOR = 4  # the wall-clock backstop of a cell or notebook, as a multiple of its CPU-time limit
 BACKSTOP = "wall-clock backstop"  # in a status: the submission met the backstop, not a limit
 
 
-def assignment_limits(assignment_dir: Path, overrides: dict | None = None) -> dict:
-    """DEFAULTS, then the assignment's autograder.toml, then overrides (None values skipped)."""
-    limits = dict(DEFAULTS)
+def assignment_limits(assignment_dir: Path, overrides: Mapping | None = None) -> Limits:
+    """The defaults, then the assignment's autograder.toml, then overrides (None values skipped)."""
+    limits = Limits()
     path = Path(assignment_dir) / CONFIG_FILE
     if path.exists():
         try:
@@ -72,22 +94,21 @@ def assignment_limits(assignment_dir: Path, overrides: dict | None = None) -> di
         bad = sorted(k for k, v in conf.items() if not isinstance(v, int) or isinstance(v, bool) or v <= 0)
         if bad:
             raise ValueError(f"{path}: {', '.join(bad)} must be positive whole numbers")
-        limits.update(conf)
-    limits.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return limits
+        limits = Limits.of(conf)
+    return Limits.of(overrides, base=limits)
 
 
-def notebook_too_big(path: Path, limits: dict) -> str | None:
+def notebook_too_big(path: Path, limits: Limits) -> str | None:
     """Why a submitted notebook is refused before any expensive step, or None."""
     size = Path(path).stat().st_size
-    if size > limits["max_notebook_bytes"]:
-        return f"{path.name} is {size:,} bytes; the limit is {limits['max_notebook_bytes']:,} (scored 0)"
+    if size > limits.max_notebook_bytes:
+        return f"{path.name} is {size:,} bytes; the limit is {limits.max_notebook_bytes:,} (scored 0)"
     try:
         cells = json.loads(Path(path).read_bytes()).get("cells")
     except (ValueError, AttributeError, UnicodeDecodeError):
         return None  # not JSON: the notebook check that follows names the problem
-    if isinstance(cells, list) and len(cells) > limits["max_cells"]:
-        return f"{path.name} has {len(cells):,} cells; the limit is {limits['max_cells']:,} (scored 0)"
+    if isinstance(cells, list) and len(cells) > limits.max_cells:
+        return f"{path.name} has {len(cells):,} cells; the limit is {limits.max_cells:,} (scored 0)"
     return None
 
 
@@ -146,11 +167,11 @@ def backstop_reason(scope: str, wall: float, cpu: float | None) -> str:
             "grading machine was too busy")
 
 
-def message_cap(limits: dict) -> int:
+def message_cap(limits: Limits) -> int:
     """The largest single message part the grader accepts from a kernel (bytes on the wire): twice
     a cell's output limit (a larger one would pass that limit anyway). The checker's answers do not
     come this way (they have their own channel, autograder.wire)."""
-    return 2 * int(limits["max_cell_output_bytes"]) + 1_000_000
+    return 2 * limits.max_cell_output_bytes + 1_000_000
 
 
 _WORKER_CAP: list[int] = []  # the address-space limit this worker process set itself, once
@@ -186,7 +207,7 @@ def cap_worker_memory(headroom: int) -> int | None:
 SEND_TIMEOUT_MS = 10_000
 
 
-def limited_context(limits: dict) -> zmq.asyncio.Context:
+def limited_context(limits: Limits) -> zmq.asyncio.Context:
     """A zmq context whose sockets drop any message over message_cap and never reconnect (a
     kernel cannot point a reconnection at another socket of the host)."""
     ctx = zmq.asyncio.Context()
@@ -365,7 +386,7 @@ class LimitedNotebookClient(NotebookClient):
             proc = getattr(self.km.provisioner, "process", None)
             if proc is not None and proc.poll() is None:
                 self.stop("output limit: the kernel sent a message over "
-                          f"{message_cap({'max_cell_output_bytes': self.max_cell_output_bytes}):,} bytes "
+                          f"{message_cap(Limits(max_cell_output_bytes=self.max_cell_output_bytes)):,} bytes "
                           "(or one larger in all than the grading worker may hold); the kernel was stopped")
         except (asyncio.CancelledError, zmq.ZMQError, AttributeError):
             pass

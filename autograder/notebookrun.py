@@ -28,7 +28,7 @@ from nbformat.v4 import new_output
 from . import sandbox
 from .checkerproc import Checker, GraderFault
 from .kernel import SandboxedKernelManager, kernel_env
-from .limits import WALL_FACTOR, CpuClock, LimitedNotebookClient, backstop_reason, cpu_limit_reason
+from .limits import WALL_FACTOR, CpuClock, Limits, LimitedNotebookClient, backstop_reason, cpu_limit_reason
 
 
 def _cap_outputs(cell, max_bytes: int) -> None:
@@ -196,8 +196,8 @@ class _Clock:
     """The time limits of one notebook (autograder.limits): the kernel's CPU time where /proc tells
     it, with a wall-clock backstop WALL_FACTOR times longer; wall-clock time alone elsewhere."""
 
-    def __init__(self, limits: dict):
-        self.cell_limit, self.nb_limit = float(limits["cell_timeout"]), float(limits["notebook_timeout"])
+    def __init__(self, limits: Limits):
+        self.cell_limit, self.nb_limit = float(limits.cell_timeout), float(limits.notebook_timeout)
         self.cpu: CpuClock | None = None
         self.factor = 1
         self.nb_start = self.cell_start = 0.0
@@ -279,7 +279,7 @@ def _stop_at(cell, status: str) -> _Stop:
 class _NotebookRun:
     """One notebook in one kernel (and checker, with a plan); see run_notebook."""
 
-    def __init__(self, nb, scratch: Path, limits: dict, use_sandbox: bool, plan: dict | None, cnnkit_copy: str):
+    def __init__(self, nb, scratch: Path, limits: Limits, use_sandbox: bool, plan: dict | None, cnnkit_copy: str):
         self.nb, self.scratch, self.limits, self.plan = nb, scratch, limits, plan
         self.kdir = Path(tempfile.mkdtemp(prefix=".ag-kernel-"))
         env = kernel_env()
@@ -296,10 +296,10 @@ class _NotebookRun:
             self.km.channel_fd = self.kernel_end.fileno()
         self.clock = _Clock(limits)
         self.client = LimitedNotebookClient(
-            nb, km=self.km, timeout=int(limits["cell_timeout"]), allow_errors=True, record_timing=False,
+            nb, km=self.km, timeout=limits.cell_timeout, allow_errors=True, record_timing=False,
             interrupt_on_timeout=False, resources={"metadata": {"path": str(scratch)}},
-            max_cell_output_bytes=int(limits["max_cell_output_bytes"]), max_outputs=int(limits["max_outputs"]),
-            max_notebook_output_bytes=int(limits["max_notebook_output_bytes"]))
+            max_cell_output_bytes=limits.max_cell_output_bytes, max_outputs=limits.max_outputs,
+            max_notebook_output_bytes=limits.max_notebook_output_bytes)
         self.checker = Checker(use_sandbox, limits, env) if plan is not None else None
         self.code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
         self.done = 0  # code cells that ran, or stopped the notebook with their outputs kept
@@ -364,7 +364,7 @@ class _NotebookRun:
         await self._student_cell(index, cell, left)
         if setup is not None:  # the trusted setup runs in the checker too
             await _check_cell(self.client, self.km, self.checker, nbformat.v4.new_code_cell(), index, gid, setup,
-                              None, self.clock.cell_wall, int(self.limits["max_output_bytes"]))
+                              None, self.clock.cell_wall, self.limits.max_output_bytes)
         if any(o.get("ename") == "MemoryError" for o in cell.get("outputs", [])):
             return "a cell ran out of memory (limit reached)"
         return None
@@ -373,7 +373,7 @@ class _NotebookRun:
         try:
             await _watched(self.clock, self.client, _check_cell(
                 self.client, self.km, self.checker, cell, index, gid, self.plan["tests"][gid], self.plan["names"][gid],
-                min(left, self.clock.cell_wall), int(self.limits["max_output_bytes"])))
+                min(left, self.clock.cell_wall), self.limits.max_output_bytes))
         except _CheckerTimeout as exc:
             cell.outputs = [nbformat.from_dict(o) for o in exc.outputs]
             raise _Stop(self.clock.cell_timeout()) from None
@@ -395,7 +395,7 @@ class _NotebookRun:
             if not client.stop_reason and time.monotonic() >= clock.deadline - 1.0 and await self.km.is_alive():
                 status = clock.notebook_timeout()  # nbclient turns the cancellation by wait_for into DeadKernelError
             raise _stop_at(cell, status) from None
-        _cap_outputs(cell, int(self.limits["max_output_bytes"]))
+        _cap_outputs(cell, self.limits.max_output_bytes)
         if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
             raise _Stop(clock.cell_timeout())
         if client.stop_reason:  # stopped while its output streamed in, or by its CPU time
@@ -420,11 +420,11 @@ class _NotebookRun:
         shutil.rmtree(self.kdir, ignore_errors=True)
 
 
-async def run_notebook(nb, scratch: Path, limits: dict, use_sandbox: bool, plan: dict | None = None,
+async def run_notebook(nb, scratch: Path, limits: Limits, use_sandbox: bool, plan: dict | None = None,
                        cnnkit_copy: str = "") -> str:
     """Execute nb in place; returns 'ok' or why it stopped early (later cells then hold NotRun).
     Raises GraderFault when the grader fails (the checker or the kernel cannot start, the checker
-    stops): then nothing of the run counts. limits: all of them (autograder.limits.DEFAULTS's keys).
+    stops): then nothing of the run counts. limits: the submission's (autograder.limits.Limits).
 
     With a plan, test cells run in the checker and locked cells in both; see the module docstring."""
     return await _NotebookRun(nb, scratch, limits, use_sandbox, plan, cnnkit_copy).run()

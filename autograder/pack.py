@@ -480,6 +480,20 @@ def _zip(root: Path, to: Path) -> None:
             z.write(path, Path(root.name) / rel)
 
 
+def _write_runtime(stage: Path, hosting: hosted.HostedConfig, tag: str) -> tuple[str, str]:
+    """What installs and runs the pack: requirements.txt, each notebook's setup cell for a hosted
+    runtime, Binder's files. Returns (requirements text, the torch pin)."""
+    requirements = _requirements()
+    torch_pin = _torch_pin(requirements)
+    (stage / "requirements.txt").write_text(requirements)
+    _add_setup_cells(stage, hosting, tag, torch_pin)
+    for rel, text in hosted.binder_files(requirements).items():
+        (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+        (stage / rel).write_text(text)
+    (stage / "binder" / "postBuild").chmod(0o755)
+    return requirements, torch_pin
+
+
 def build(dest: Path, as_of: dt.date, calendar: Calendar | None = None, make_zip: bool = True,
           hosting: hosted.HostedConfig | None = None) -> Pack:
     """Write the student pack as of `as_of` to dest (which must not exist or be empty) and dest.zip.
@@ -515,14 +529,7 @@ def build(dest: Path, as_of: dt.date, calendar: Calendar | None = None, make_zip
         from cnnkit import __version__
 
         (stage / "pyproject.toml").write_text(PYPROJECT.format(version=__version__, as_of=as_of))
-        requirements = _requirements()
-        torch_pin = _torch_pin(requirements)
-        (stage / "requirements.txt").write_text(requirements)
-        _add_setup_cells(stage, hosting, tag, torch_pin)
-        for rel, text in hosted.binder_files(requirements).items():
-            (stage / rel).parent.mkdir(parents=True, exist_ok=True)
-            (stage / rel).write_text(text)
-        (stage / "binder" / "postBuild").chmod(0o755)
+        requirements, torch_pin = _write_runtime(stage, hosting, tag)
         notebooks = [p.relative_to(stage).as_posix() for p in _notebooks(stage)]
         (stage / "README.md").write_text(_readme(as_of, stems, released, withheld, calendar, hosting, tag,
                                                  notebooks, torch_pin))

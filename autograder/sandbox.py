@@ -33,6 +33,8 @@ from pathlib import Path
 
 import cnnkit
 
+from .limits import Limits
+
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64")
 # What the loader and Python read of /etc. Nothing here holds a secret.
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts",
@@ -197,14 +199,14 @@ def root_refusal(allow: bool | None = None) -> str | None:
             "or pass --allow-unlimited-root to accept the risk")
 
 
-def unenforced(limits: dict) -> list[str]:
+def unenforced(limits: Limits) -> list[str]:
     """One sentence per limit that this machine cannot enforce (empty when all hold)."""
     f = facts()
     if f["error"]:
         return [f"no sandbox: {f['error']}"]
     out = []
     if not f["cgroup"]:
-        out.append(f"memory is limited per process ({limits['memory_bytes'] / 1024**3:g} GiB each, RLIMIT_AS) "
+        out.append(f"memory is limited per process ({limits.memory_bytes / 1024**3:g} GiB each, RLIMIT_AS) "
                    f"and per tmpfs, not for the whole kernel: {f['cgroup_why']}")
         if not f["nproc_binds"]:
             out.append("the process count is not limited: there is no cgroup v2 pids controller here and "
@@ -263,13 +265,13 @@ def readonly_paths() -> list[str]:
     return out
 
 
-def cgroup_limits(limits: dict) -> dict[str, str]:
-    mem = int(limits["memory_bytes"])
+def cgroup_limits(limits: Limits) -> dict[str, str]:
+    mem = limits.memory_bytes
     return {"memory.max": str(mem), "memory.swap.max": "0", "memory.oom.group": "1",
-            "pids.max": str(int(limits["max_processes"]))}
+            "pids.max": str(limits.max_processes)}
 
 
-def wrap(cmd: list[str], kdir: Path, inbox: Path, limits: dict, env: dict[str, str] | None = None,
+def wrap(cmd: list[str], kdir: Path, inbox: Path, limits: Limits, env: dict[str, str] | None = None,
          cgroup: str | None = None, library: str | None = None) -> list[str]:
     """The command line that starts cmd (a kernel, or the checker) inside the sandbox.
 
@@ -284,7 +286,7 @@ def wrap(cmd: list[str], kdir: Path, inbox: Path, limits: dict, env: dict[str, s
     kdir, inbox = str(Path(kdir).resolve()), str(Path(inbox).resolve())
     Path(kdir, "passwd").write_text(f"student:x:{SANDBOX_UID}:{SANDBOX_UID}:student:{SCRATCH}:/bin/sh\n")
     Path(kdir, "group").write_text(f"student:x:{SANDBOX_UID}:\n")
-    disk = str(int(limits["disk_bytes"]))
+    disk = str(limits.disk_bytes)
     args = ["--unshare-all", "--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
             "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--clearenv"]
     if f["disable_userns"]:
@@ -312,8 +314,8 @@ def wrap(cmd: list[str], kdir: Path, inbox: Path, limits: dict, env: dict[str, s
                 "TMPDIR": "/tmp", "PYTHONPATH": LIB_DIR}
     for k, v in {**base_env, **(env or {})}.items():
         args += ["--setenv", k, v]
-    rlimits = {"RLIMIT_AS": int(limits["memory_bytes"]), "RLIMIT_FSIZE": int(limits["disk_bytes"]),
-               "RLIMIT_CORE": 0, "RLIMIT_NPROC": int(limits["max_processes"])}
+    rlimits = {"RLIMIT_AS": limits.memory_bytes, "RLIMIT_FSIZE": limits.disk_bytes,
+               "RLIMIT_CORE": 0, "RLIMIT_NPROC": limits.max_processes}
     stub = json.dumps({"rlimits": rlimits, "inbox": INBOX, "scratch": SCRATCH})
     inner = [sys.executable, "-I", "-S", "-c", STUB, stub] + list(cmd)
     spec = json.dumps({"bwrap": f["bwrap"], "cgroup": cgroup, "cgroup_limits": cgroup_limits(limits)})

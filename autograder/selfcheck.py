@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import sandbox, submissions
 from .course import CourseDir, CourseError, release, solution_dir
-from .limits import assignment_limits
+from .limits import Limits, assignment_limits
 
 STUDENT = "instructor-solution"
 _PACKAGES = ("numpy", "torch", "nbgrader", "nbclient", "nbconvert", "ipykernel", "jupyter_client", "pyzmq")
@@ -37,7 +37,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("AUTOGRADER_CACHE") or Path.home() / ".cache" / "cnnkit-autograder")
 
 
-def key(assignment: str, limits: dict, unsafe: bool) -> str:
+def key(assignment: str, limits: Limits, unsafe: bool) -> str:
     """A hash of everything a self-check's result depends on (see the module docstring)."""
     from importlib import metadata
 
@@ -56,7 +56,7 @@ def key(assignment: str, limits: dict, unsafe: bool) -> str:
         except metadata.PackageNotFoundError:
             versions[name] = None
     h.update(json.dumps({"python": sys.version, "executable": sys.executable, "versions": versions,
-                         "limits": limits, "unsafe": unsafe, "sandbox": sandbox.check(),
+                         "limits": limits.as_dict(), "unsafe": unsafe, "sandbox": sandbox.check(),
                          "cgroup": bool(sandbox.facts()["cgroup"]) if not unsafe else None},
                         sort_keys=True, default=str).encode())
     return h.hexdigest()

@@ -235,23 +235,48 @@ def _from_wire(obj, make_handle, make_callback, depth, count):
     if t is not dict:
         raise WireError(f"unexpected JSON {t.__name__}")
     tag = obj.get("$")
+    if tag in ("t", "l", "d"):
+        return _container_from(tag, obj, make_handle, make_callback, depth, count)
+    if tag in ("h", "cb"):
+        return _reference_from(tag, obj, make_handle, make_callback)
+    return _value_from(tag, obj)
+
+
+def _container_from(tag, obj, make_handle, make_callback, depth, count):
+    """A tuple ('t'), list ('l') or dict ('d'), its items decoded one level deeper."""
     if tag in ("t", "l"):
         items = obj.get("v")
         if type(items) is not list:
             raise WireError("a sequence needs a list of values")
         out = [_from_wire(v, make_handle, make_callback, depth + 1, count) for v in items]
         return tuple(out) if tag == "t" else out
-    if tag == "d":
-        keys, vals = obj.get("k"), obj.get("v")
-        if type(keys) is not list or type(vals) is not list or len(keys) != len(vals):
-            raise WireError("a dict needs lists of keys and values of one length")
-        out = {}
-        for k, v in zip(keys, vals):
-            key = _from_wire(k, make_handle, make_callback, depth + 1, count)
-            if not _hashable_plain(key):
-                raise WireError("dict keys must be numbers, strings, None or tuples of them")
-            out[key] = _from_wire(v, make_handle, make_callback, depth + 1, count)
-        return out
+    keys, vals = obj.get("k"), obj.get("v")
+    if type(keys) is not list or type(vals) is not list or len(keys) != len(vals):
+        raise WireError("a dict needs lists of keys and values of one length")
+    out = {}
+    for k, v in zip(keys, vals):
+        key = _from_wire(k, make_handle, make_callback, depth + 1, count)
+        if not _hashable_plain(key):
+            raise WireError("dict keys must be numbers, strings, None or tuples of them")
+        out[key] = _from_wire(v, make_handle, make_callback, depth + 1, count)
+    return out
+
+
+def _reference_from(tag, obj, make_handle, make_callback):
+    """A handle ('h') to an object that stays on the other side, or a callback ('cb') into it."""
+    hid = obj.get("id")
+    if tag == "h":
+        if type(hid) is not int:
+            raise WireError("a handle needs an integer id")
+        info = obj.get("i")
+        return make_handle(hid, info if type(info) is dict else {})
+    if make_callback is None or type(hid) is not int:
+        raise WireError("callbacks are not accepted here")
+    return make_callback(hid, obj.get("deep") is True)
+
+
+def _value_from(tag, obj):
+    """A slice, special float, numpy array or scalar, or tensor; any other tag is refused."""
     if tag == "sl":
         parts = obj.get("v")
         if type(parts) is not list or len(parts) != 3 or not all(p is None or type(p) is int for p in parts):
@@ -276,17 +301,6 @@ def _from_wire(obj, make_handle, make_callback, depth, count):
         if obj.get("g") is True and tensor.is_floating_point():
             tensor.requires_grad_(True)
         return tensor
-    if tag == "h":
-        hid = obj.get("id")
-        if type(hid) is not int:
-            raise WireError("a handle needs an integer id")
-        info = obj.get("i")
-        return make_handle(hid, info if type(info) is dict else {})
-    if tag == "cb":
-        hid = obj.get("id")
-        if make_callback is None or type(hid) is not int:
-            raise WireError("callbacks are not accepted here")
-        return make_callback(hid, obj.get("deep") is True)
     raise WireError(f"unknown tag {tag!r}")
 
 

@@ -294,7 +294,7 @@ def test_limits_this_machine_cannot_enforce_are_recorded(hardened):
     cases, outcomes, rows, work, _ = hardened
     f = sandbox.facts()
     notes = _status(work, "processes")["unenforced"]
-    assert notes == sandbox.unenforced({**limits.DEFAULTS, **LIMITS})
+    assert notes == sandbox.unenforced(limits.Limits.of(LIMITS))
     if f["cgroup"] or f["nproc_binds"]:
         assert rows["processes"]["autograded"] == 5, outcomes["processes"].reason
     else:  # the 150 processes started, and the record says that nothing limits them here
@@ -329,9 +329,9 @@ def test_huge_notebook_refused_before_nbgrader(hardened):
 
 def test_limits_come_from_the_assignment_then_the_command_line(tmp_path):
     (tmp_path / limits.CONFIG_FILE).write_text("cell_timeout = 60\n")
-    assert limits.assignment_limits(tmp_path)["cell_timeout"] == 60
-    assert limits.assignment_limits(tmp_path, {"cell_timeout": 5, "memory_bytes": None})["cell_timeout"] == 5
-    assert limits.assignment_limits(tmp_path / "none")["cell_timeout"] == limits.DEFAULTS["cell_timeout"]
+    assert limits.assignment_limits(tmp_path).cell_timeout == 60
+    assert limits.assignment_limits(tmp_path, {"cell_timeout": 5, "memory_bytes": None}).cell_timeout == 5
+    assert limits.assignment_limits(tmp_path / "none").cell_timeout == limits.DEFAULTS["cell_timeout"]
     (tmp_path / limits.CONFIG_FILE).write_text("cell_timout = 60\n")
     with pytest.raises(ValueError, match="unknown limit.*cell_timout"):
         limits.assignment_limits(tmp_path)
@@ -341,9 +341,9 @@ def test_limits_come_from_the_assignment_then_the_command_line(tmp_path):
 
 
 def test_course_assignments_have_their_time_limits():
-    short = [limits.assignment_limits(course.SOLUTIONS / a)["cell_timeout"] for a in ("A1", "A2", "A3")]
+    short = [limits.assignment_limits(course.SOLUTIONS / a).cell_timeout for a in ("A1", "A2", "A3")]
     assert short == [60, 60, 60]
-    assert limits.assignment_limits(course.SOLUTIONS / "A4")["cell_timeout"] == 600
+    assert limits.assignment_limits(course.SOLUTIONS / "A4").cell_timeout == 600
 
 
 def _die_on_three(job):
@@ -456,11 +456,11 @@ def test_process_limit_binds_as_a_normal_user():
     if why:
         pytest.skip(why)
     code = ("import json, nbformat\nfrom nbformat.v4 import new_notebook, new_code_cell\n"
-            "from autograder.execute import Job, run_job\nfrom autograder import sandbox\n"
+            "from autograder.execute import Job, run_job\nfrom autograder import sandbox\nfrom autograder.limits import Limits\n"
             "nb = new_notebook(cells=[new_code_cell(" + repr(PROCESSES + "print(mul(2, 3))") + ")])\n"
             "nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'p', 'language': 'python'}\n"
             "r = run_job(Job('s', 'T', {'n': nbformat.writes(nb)},\n"
-            "             limits={'max_processes': 64, 'cell_timeout': 60}))\n"
+            "             limits=Limits(max_processes=64, cell_timeout=60)))\n"
             "out = nbformat.reads(r.notebooks['n'], as_version=4).cells[0].outputs\n"
             "print(json.dumps({'nproc': sandbox.facts()['nproc_binds'], 'text': ''.join(o.get('text', '') for o in out)}))\n")
     cmd = [sys.executable, "-c", code]

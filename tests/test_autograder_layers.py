@@ -113,9 +113,11 @@ def test_the_worker_takes_a_job_and_returns_a_result():
     import typing
 
     from autograder import execute
+    from autograder.limits import Limits
 
     assert typing.get_type_hints(execute.run_job) == {"job": execute.Job, "return": execute.Result}
-    job = execute.Job("s", "A1", {"n": "{}"}, limits={"cell_timeout": 5})
+    job = execute.Job("s", "A1", {"n": "{}"}, limits=Limits(cell_timeout=5))
+    assert job.limits == Limits.of({"cell_timeout": 5})
     assert pickle.loads(pickle.dumps(job)) == job  # what a pool or Dask worker receives
     with pytest.raises(dataclasses.FrozenInstanceError):
         job.student = "t"
@@ -137,3 +139,16 @@ def test_every_verb_goes_through_api():
         ours = {m for m, _ in calls} & set(autograder_imports())  # names of autograder modules
         assert ours == {"api"}, f"{verb}: {runner} calls {sorted(calls)}"
         assert not [n for n in ast.walk(funcs[runner]) if isinstance(n, (ast.Import, ast.ImportFrom))], verb
+
+
+def test_no_function_of_the_autograder_is_over_60_lines():
+    """One job per function. The one exception is hosted.course_setup, which must stay one
+    self-contained function: its source is the setup cell of every notebook in the student pack."""
+    long = []
+    for path in sorted(PACKAGE.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 60 and (path.stem, node.name) != ("hosted", "course_setup"):
+                    long.append(f"{path.stem}.{node.name}: {lines} lines")
+    assert long == []

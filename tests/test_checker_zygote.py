@@ -8,7 +8,7 @@ import pytest
 
 from autograder import checkerproc, limits
 
-LIMITS = {**limits.DEFAULTS}
+LIMITS = limits.Limits()
 ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 
 

@@ -106,7 +106,7 @@ def test_a_checker_line_over_the_reader_limit_is_output_not_a_fault(split):
     huge value) is skipped to its end and charged as output over the limit, and the next message
     is read intact. split: the long line arrives in pieces, its end after the limit was met."""
     async def go():
-        checker = Checker(False, dict(limits.DEFAULTS), {})
+        checker = Checker(False, limits.Limits(), {})
         checker.reader = reader = asyncio.StreamReader(limit=1000)
         long = b'{"op": "done", "outputs": [{"output_type": "stream", "name": "stdout", "text": "' + b"z" * 5000 + b'"}]}\n'
         if split:
@@ -128,12 +128,13 @@ import json, resource, sys
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 from autograder.execute import Job, run_job
+from autograder.limits import Limits
 from autograder.pool import SurvivingPool
 code, memory, sandbox = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 nb = new_notebook(cells=[new_code_cell("print(1)"), new_code_cell(code), new_code_cell("print(2)")])
 nb.metadata["kernelspec"] = {"name": "python3", "display_name": "p", "language": "python"}
 job = Job("s", "T", {"n": nbformat.writes(nb)}, sandbox=sandbox,
-          limits={"cell_timeout": 120, "notebook_timeout": 300, "memory_bytes": memory})
+          limits=Limits(cell_timeout=120, notebook_timeout=300, memory_bytes=memory))
 if __name__ == "__main__":
     pool = SurvivingPool(1, run_job)
     try:
