@@ -36,12 +36,13 @@ from . import batch, submissions
 from . import collect as intake
 from . import export as grades_csv
 from . import feedback as fb
-from .course import CourseDir, CourseError, assignment_files, check_assignment, parse_due, release, solution_dir
+from .course import Assignment, Course, CourseDir, CourseError, parse_due, release
 
 __all__ = ["release", "import_roster", "roster_ids", "collect", "submitted_students", "grade", "grade_rows",
            "format_table", "feedback", "export", "demo"]
 
 Where = CourseDir | str | os.PathLike
+Named = Assignment | str  # an Assignment, or its name in the course folder's course (CourseDir.source)
 
 
 def submitted_students(assignment: str, course: Where) -> list[str]:
@@ -65,20 +66,19 @@ def roster_ids(course: Where) -> set[str] | None:
     return CourseDir.of(course).roster_ids()
 
 
-def collect(assignment: str, export: Path, course: Where, pattern: str | None = None,
+def collect(assignment: Named, export: Path, course: Where, pattern: str | None = None,
             due: str | None = None, add_unknown: bool = False, force: bool = False) -> intake.Report:
     """File an LMS export (folder or zip) under submitted/; returns the Report (see autograder.collect).
 
     due: an ISO date (2026-10-01T23:59, UTC unless it says otherwise); later files are reported late."""
     course = CourseDir.of(course)
-    check_assignment(assignment)
-    expected, due_at = assignment_files(assignment), parse_due(due)
-    return intake.collect(intake.read_export(export), assignment, expected, course.submitted,
+    a, due_at = course.assignment(assignment), parse_due(due)
+    return intake.collect(intake.read_export(export), a, course.submitted,
                           pattern=pattern or intake.DEFAULT_PATTERN, roster=roster_ids(course),
                           due=due_at, add_unknown=add_unknown, force=force)
 
 
-def grade(assignment: str, course: Where, students: list[str] | None = None, workers: int = 1,
+def grade(assignment: Named, course: Where, students: list[str] | None = None, workers: int = 1,
           scheduler: str | None = None, force: bool = False, unsafe: bool = False,
           limits: dict | None = None, progress: bool = False, self_check: bool | None = None,
           allow_unlimited_root: bool | None = None) -> dict[str, str]:
@@ -87,7 +87,8 @@ def grade(assignment: str, course: Where, students: list[str] | None = None, wor
     failed on that submission: nothing was written to the gradebook for it. allow_unlimited_root:
     grade as root without a cgroup for the kernels (sandbox.root_refusal)."""
     t0 = time.perf_counter()
-    outcomes = batch.grade_batch(assignment, CourseDir.of(course), students, workers=workers, scheduler=scheduler,
+    course = CourseDir.of(course)
+    outcomes = batch.grade_batch(course.assignment(assignment), course, students, workers=workers, scheduler=scheduler,
                                  force=force, unsafe=unsafe, limits=limits, progress=progress,
                                  self_check=self_check, allow_unlimited_root=allow_unlimited_root)
     print(batch.summary(outcomes, time.perf_counter() - t0))
@@ -133,11 +134,11 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def feedback(assignment: str, course: Where) -> Path:
+def feedback(assignment: Named, course: Where) -> Path:
     """HTML feedback under feedback/<student>/<assignment>/ (sanitised, hidden tests left out,
     a Content-Security-Policy in every page); returns the feedback folder."""
     course = CourseDir.of(course)
-    check_assignment(assignment)
+    assignment = course.assignment(assignment).name
     nbgrader = course.nbgrader_api()
     fb.configure(nbgrader)
     result = nbgrader.generate_feedback(assignment, force=True)
@@ -162,14 +163,17 @@ def export(course: Where, to: Path | None = None, force: bool = False) -> Path:
     return to
 
 
-def demo(assignment: str = "A1", keep: Path | None = None, unsafe: bool = False) -> list[dict]:
+def demo(assignment: str = "A1", keep: Path | None = None, unsafe: bool = False,
+         source: Course | None = None) -> list[dict]:
     """Release, submit (correct, half done, blank), autograde and print the grade table, in a
-    temporary course folder (or `keep`, which is kept)."""
-    work = CourseDir(Path(keep) if keep else Path(tempfile.mkdtemp(prefix="autograder-demo-")))
+    temporary course folder (or `keep`, which is kept); source: the course (default: this repository)."""
+    work = CourseDir(Path(keep) if keep else Path(tempfile.mkdtemp(prefix="autograder-demo-")),
+                     source=source or Course())
     try:
-        released = release(assignment, work, release_dir=work.root / "release")
-        submissions.write_samples(assignment, released, solution_dir(assignment), work.submitted)
-        grade(assignment, work, unsafe=unsafe)
+        a = work.assignment(assignment)
+        released = release(a, work, release_dir=work.root / "release")
+        submissions.write_samples(a.name, released, a.source, work.submitted)
+        grade(a, work, unsafe=unsafe)
         rows = grade_rows(work, assignment)
         print(format_table(rows))
         return rows
@@ -178,19 +182,21 @@ def demo(assignment: str = "A1", keep: Path | None = None, unsafe: bool = False)
             shutil.rmtree(work.root, ignore_errors=True)
 
 
-def student_pack(dest: Path, as_of: str):
-    """Write the student pack as of the ISO date as_of (autograder.pack); returns its report."""
+def student_pack(dest: Path, as_of: str, source: Course | None = None):
+    """Write the student pack of a course (default: this repository) as of the ISO date as_of
+    (autograder.pack); returns its report."""
     from . import pack
 
-    return pack.build(dest, pack.parse_date(as_of))
+    return pack.build(dest, pack.parse_date(as_of), source=source or Course())
 
 
-def similarity(assignment: str, course: Where, to: Path | None = None, threshold: float | None = None) -> list[str]:
+def similarity(assignment: Named, course: Where, to: Path | None = None, threshold: float | None = None) -> list[str]:
     """Rank similar answers of an assignment into an HTML report (autograder.similarity); returns
     the lines to print."""
     from . import similarity as sim
 
-    return sim.main(check_assignment(assignment), CourseDir.of(course), to, threshold)
+    course = CourseDir.of(course)
+    return sim.main(course.assignment(assignment), course, to, threshold)
 
 
 def check(assignment: str, workers: int = 2) -> int:
@@ -200,25 +206,28 @@ def check(assignment: str, workers: int = 2) -> int:
     return author_check.run(assignment, workers)
 
 
-def exchange_release(assignment: str, course: Where, root: str, force: bool = False) -> Path:
+def exchange_release(assignment: Named, course: Where, root: str, force: bool = False) -> Path:
     """Release the student version to nbgrader's exchange on a hub (autograder.exchange)."""
     from . import exchange
 
-    return exchange.release(assignment, CourseDir.of(course), root, force=force)
+    course = CourseDir.of(course)
+    return exchange.release(course.assignment(assignment), course, root, force=force)
 
 
-def exchange_collect(assignment: str, course: Where, root: str, due: str | None = None, add_unknown: bool = False,
+def exchange_collect(assignment: Named, course: Where, root: str, due: str | None = None, add_unknown: bool = False,
                      force: bool = False, check_owner: bool = True):
     """Collect every student's newest submission from the exchange (autograder.exchange)."""
     from . import exchange
 
-    return exchange.collect(assignment, CourseDir.of(course), root, due=due, add_unknown=add_unknown, force=force,
+    course = CourseDir.of(course)
+    return exchange.collect(course.assignment(assignment), course, root, due=due, add_unknown=add_unknown, force=force,
                             check_owner=check_owner)
 
 
-def exchange_feedback(assignment: str, course: Where, root: str,
+def exchange_feedback(assignment: Named, course: Where, root: str,
                       students: list[str] | None = None) -> tuple[list[str], list[str]]:
     """Put the students' HTML feedback in the exchange (autograder.exchange); (released, skipped)."""
     from . import exchange
 
-    return exchange.release_feedback(assignment, CourseDir.of(course), root, students)
+    course = CourseDir.of(course)
+    return exchange.release_feedback(course.assignment(assignment), course, root, students)

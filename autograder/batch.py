@@ -30,9 +30,9 @@ from pathlib import Path
 import nbformat
 
 from . import collect as intake, sandbox, sanitize, testplan
-from .course import STATUS_FILE, CourseDir, CourseError, check_assignment, release, solution_dir
+from .course import STATUS_FILE, Assignment, CourseDir, CourseError, release
 from .execute import Job, Result, run_job
-from .limits import BACKSTOP, Limits, assignment_limits, notebook_too_big
+from .limits import BACKSTOP, Limits, notebook_too_big
 from .pool import SurvivingPool, WorkerDied
 
 
@@ -162,8 +162,9 @@ def _plan(source: Path) -> dict:
     return _PLANS[key]
 
 
-def _prepare(api, course: CourseDir, assignment: str, student: str, expected: list[str],
+def _prepare(api, course: CourseDir, a: Assignment, student: str,
              limits: Limits | None = None) -> tuple[Job | None, list[str]]:
+    assignment, expected = a.name, list(a.notebooks)
     staging, problems = _stage(course, assignment, student, expected, limits)
     if not any((staging / student / assignment / name).exists() for name in expected):
         return None, problems  # nothing nbgrader could grade: every notebook missing or unreadable
@@ -183,7 +184,7 @@ def _prepare(api, course: CourseDir, assignment: str, student: str, expected: li
         if p.suffix == ".ipynb" and p.parent == folder:
             text = p.read_text()
             notebooks[p.stem] = text  # one of the instructor's notebooks (_stage keeps no other)
-            plans[p.stem] = _plan(solution_dir(assignment) / p.name)
+            plans[p.stem] = _plan(a.source / p.name)
             clean = p.with_name(p.name + ".clean")  # nbgrader leaves the file read-only: replace it
             clean.write_text(sanitize.notebook_text(text))
             clean.replace(p)  # what Formgrader may show until it is graded
@@ -269,7 +270,7 @@ class _Executor:
             self.cluster.close()
 
 
-def ensure_in_gradebook(assignment: str, course: CourseDir) -> None:
+def ensure_in_gradebook(assignment: Assignment, course: CourseDir) -> None:
     """Autograde needs the assignment's cells in the gradebook: add them if this course dir lacks
     them. An assignment already there is left as it is, so students are graded against what was
     released."""
@@ -277,7 +278,7 @@ def ensure_in_gradebook(assignment: str, course: CourseDir) -> None:
 
     with course.gradebook() as gb:
         try:
-            if gb.find_assignment(assignment).notebooks:
+            if gb.find_assignment(assignment.name).notebooks:
                 return
         except MissingEntry:
             pass
@@ -304,8 +305,7 @@ class _Run:
     """One pass over some submissions with one executor (see grade_batch)."""
     api: object
     course: CourseDir
-    assignment: str
-    expected: list[str]
+    a: Assignment
     limits: Limits
     unsafe: bool
     unenforced: list[str]
@@ -316,10 +316,10 @@ class _Run:
         data = {"fingerprint": fp, "status": status, "reason": reason, "unenforced": self.unenforced}
         if fault:
             data["grader_error"] = fault
-        _write_status(self.course, self.assignment, student, data)
+        _write_status(self.course, self.a.name, student, data)
 
     def not_graded(self, student, fp, fault: str, t0: float) -> Outcome:
-        _drop_from_gradebook(self.course, self.assignment, student)
+        _drop_from_gradebook(self.course, self.a.name, student)
         reason = f"{NOT_GRADED}: {fault.splitlines()[0][:300]}"
         self.status(student, fp, NOT_GRADED, reason, fault=fault[-4000:])
         return Outcome(student, NOT_GRADED, reason, time.perf_counter() - t0)
@@ -329,9 +329,9 @@ class _Run:
         outcomes, pending, meta = [], [], {}
         for student, fp in todo:
             t0 = time.perf_counter()
-            job, problems = _prepare(self.api, self.course, self.assignment, student, self.expected, self.limits)
+            job, problems = _prepare(self.api, self.course, self.a, student, self.limits)
             if job is None:
-                _zero_missing(self.course, self.assignment, student)
+                _zero_missing(self.course, self.a.name, student)
                 reason = "; ".join(problems)
                 self.status(student, fp, "failed", reason)
                 outcomes.append(Outcome(student, "failed", reason, time.perf_counter() - t0))
@@ -347,7 +347,7 @@ class _Run:
             try:
                 result = executor.result(fut)
             except WorkerDied as exc:  # it killed its worker again when it ran alone: its own doing
-                _zero_missing(self.course, self.assignment, student)
+                _zero_missing(self.course, self.a.name, student)
                 reason = "; ".join(problems + [f"grading failed: {type(exc).__name__}: {exc}"])
                 self.status(student, fp, "failed", reason)
                 outcomes.append(Outcome(student, "failed", reason, time.perf_counter() - t0))
@@ -361,8 +361,8 @@ class _Run:
                 outcomes.append(self.not_graded(student, fp, result.fault, t0))
                 bar.update()
                 continue
-            problems = problems + _save(self.api.config, self.course, self.assignment, student, result)
-            _zero_missing(self.course, self.assignment, student)
+            problems = problems + _save(self.api.config, self.course, self.a.name, student, result)
+            _zero_missing(self.course, self.a.name, student)
             reason = "; ".join(problems) or "ok"
             if alone and BACKSTOP in reason:
                 reason += " (also when graded again alone)"
@@ -389,12 +389,12 @@ def _check_isolation(unsafe: bool, allow_unlimited_root: bool | None) -> bool:
     return allow_unlimited_root
 
 
-def _to_grade(course: CourseDir, assignment: str, students: list[str], force: bool):
+def _to_grade(course: CourseDir, a: Assignment, students: list[str], force: bool):
     """([Outcome] of the submissions graded before and unchanged since, [(student, fingerprint)] to grade)."""
     outcomes, todo = [], []
     for student in students:
-        fp = fingerprint(checked_submission(course, student, assignment), solution_dir(assignment))
-        old = read_status(course, assignment, student)
+        fp = fingerprint(checked_submission(course, student, a.name), a.source)
+        old = read_status(course, a.name, student)
         if not force and old and old.get("fingerprint") == fp and old.get("status") == "graded":
             outcomes.append(Outcome(student, "unchanged", old.get("reason", "ok")))
         else:
@@ -407,7 +407,7 @@ def _grade_all(run: _Run, todo: list, workers: int, scheduler: str | None, progr
     machine, not the submission?) is graded once more, alone, before it is charged."""
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(todo), desc=f"grading {run.assignment}", unit="submission", disable=not progress or not todo)
+    bar = tqdm(total=len(todo), desc=f"grading {run.a.name}", unit="submission", disable=not progress or not todo)
     executor = _Executor(workers, scheduler)
     try:
         graded = run.grade(executor, todo, bar)
@@ -426,13 +426,14 @@ def _grade_all(run: _Run, todo: list, workers: int, scheduler: str | None, progr
     return graded
 
 
-def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] | None = None, workers: int = 1,
+def grade_batch(assignment: Assignment | str, course: CourseDir | Path, students: list[str] | None = None, workers: int = 1,
                 scheduler: str | None = None, force: bool = False, unsafe: bool = False,
                 limits: dict | None = None, progress: bool = True, self_check: bool | None = None,
                 allow_unlimited_root: bool | None = None) -> list[Outcome]:
     """Grade every submission of an assignment (or the given students); see the module docstring.
 
-    course: a CourseDir, or a folder whose gradebook is FOLDER/gradebook.db. self_check: first
+    assignment: an Assignment, or its name in course.source. course: a CourseDir, or a folder
+    whose gradebook is FOLDER/gradebook.db. limits: overrides of the assignment's. self_check: first
     grade the instructor's solution in the same configuration (autograder.selfcheck) and refuse,
     with the reason, unless it earns every autograded point (None: yes, unless the environment
     says AUTOGRADER_SELF_CHECK=0). A submission that meets a wall-clock
@@ -442,15 +443,15 @@ def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] |
     from sqlalchemy.exc import SAWarning
 
     warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's session autoflush notices
-    check_assignment(assignment)
     course = CourseDir.of(course)
-    students = students or course.submitted_students(assignment)
+    a = course.assignment(assignment)
+    students = students or course.submitted_students(a.name)
     if not students:
-        raise CourseError(f"nothing to grade: no folders {course.submission('<student>', assignment)}")
+        raise CourseError(f"nothing to grade: no folders {course.submission('<student>', a.name)}")
     allow_unlimited_root = _check_isolation(unsafe, allow_unlimited_root)
     overrides = limits
     try:
-        limits = assignment_limits(solution_dir(assignment), limits)
+        limits = Limits.of(overrides, base=a.limits)
     except ValueError as exc:
         raise CourseError(str(exc)) from exc
     if self_check is None:
@@ -458,18 +459,17 @@ def grade_batch(assignment: str, course: CourseDir | Path, students: list[str] |
     if self_check:
         from . import selfcheck
 
-        selfcheck.require(assignment, overrides, unsafe,
+        selfcheck.require(a, course.source, overrides, unsafe,
                           functools.partial(grade_batch, allow_unlimited_root=allow_unlimited_root), scheduler)
-    ensure_in_gradebook(assignment, course)
+    ensure_in_gradebook(a, course)
     api = course.nbgrader_api()
     api.config.Autograde.autograde_preprocessors = []  # execution and scoring happen below
     api.coursedir.max_file_size = 50_000  # kB; larger files are left out with a warning
-    expected = [p.name for p in solution_dir(assignment).glob("*.ipynb")]
     unenforced = sandbox.unenforced(limits) if not unsafe else ["no sandbox (--unsafe-no-sandbox)"]
     for line in unenforced:
         print(f"note: not enforced on this machine: {line}", file=sys.stderr)
-    outcomes, todo = _to_grade(course, assignment, students, force)
-    run = _Run(api, course, assignment, expected, limits, unsafe, unenforced, sandbox.library_hash(),
+    outcomes, todo = _to_grade(course, a, students, force)
+    run = _Run(api, course, a, limits, unsafe, unenforced, sandbox.library_hash(),
                allow_unlimited_root)
     graded = _grade_all(run, todo, workers, scheduler, progress)
     shutil.rmtree(course.staging, ignore_errors=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from .course import REPO, CourseError, check_assignment, solution_dir
+from .course import REPO, Course, CourseError
 
 # What a test checks, by the file it is in and its name.
 STEPS = (
@@ -124,14 +124,15 @@ def pytest_args(assignment: str) -> list[str]:
     if not (tests / "test_mutation_corpus.py").exists():
         raise CourseError(f"check needs the course repository's tests/ (not found in {REPO}); run it from a clone "
                           "of the instructor's repository")
-    notebooks = sorted(solution_dir(assignment).glob("*.ipynb"))
+    a = Course().assignment(assignment)
+    notebooks = [a.source / name for name in a.notebooks]
     return [str(tests / "test_notebooks_in_sync.py"), str(tests / "test_mutation_corpus.py"), *map(str, notebooks),
             "-k", f"{assignment}_ or [{assignment}] or /{assignment}/", "--rootdir", str(REPO)]
 
 
 def run(assignment: str, workers: int = 2) -> int:
     """Run the assignment's checks (see the module docstring); 0 when all passed, else 1."""
-    check_assignment(assignment)
+    Course().assignment(assignment)  # a clear error for a name the course lacks
     report = Report(assignment)
     args = [*pytest_args(assignment), "-n", str(workers)]
     log = Path(tempfile.gettempdir()) / f"autograder-check-{assignment}.log"

@@ -12,7 +12,8 @@
     similarity A2              ranked HTML report of similar answers (autograder/similarity.py)
     check A2                   the author's check of one assignment: sync, solution, blank, corpus, nbval
 
-Each verb takes --course-dir DIR, the working folder for submissions and the gradebook
+Each verb takes --source DIR, the course (solutions/, assignments/, course.toml; default: this
+repository), --course-dir DIR, the working folder for submissions and the gradebook
 (default: course/ in the repository, which git ignores), and --db URL for a gradebook elsewhere.
 """
 # Only argument parsing and printing: the work is in autograder.api and the verbs' own modules, and
@@ -24,11 +25,11 @@ import sys
 from pathlib import Path
 
 from . import api
-from .course import DEFAULT_COURSE_DIR, CourseDir, CourseError
+from .course import DEFAULT_COURSE_DIR, REPO, Course, CourseDir, CourseError
 from .batch import NOT_GRADED
 from .exchange import DEFAULT_ROOT as EXCHANGE_ROOT
 from .sandbox import ALLOW_ROOT_ENV
-from .limits import CONFIG_FILE, DEFAULTS as DEFAULT_LIMITS, WALL_FACTOR
+from .limits import DEFAULTS as DEFAULT_LIMITS, WALL_FACTOR
 
 
 def _release(args) -> None:
@@ -71,11 +72,11 @@ def _export(args) -> None:
 
 
 def _demo(args) -> None:
-    api.demo(args.assignment, args.keep, args.unsafe_no_sandbox)
+    api.demo(args.assignment, args.keep, args.unsafe_no_sandbox, source=args.source_course)
 
 
 def _pack(args) -> None:
-    print("\n".join(api.student_pack(args.dir, args.as_of).lines()))
+    print("\n".join(api.student_pack(args.dir, args.as_of, source=args.source_course).lines()))
 
 
 def _similarity(args) -> None:
@@ -109,7 +110,7 @@ def _add_grade(verb) -> None:
     g.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
     g.add_argument("--scheduler", help="Dask scheduler address, or 'local' for a local cluster of --workers processes")
     g.add_argument("--force", action="store_true", help="regrade submissions that have not changed")
-    where = f"solutions/ASSIGNMENT/{CONFIG_FILE}"
+    where = "course.toml [assignments.ASSIGNMENT.limits]"
     g.add_argument("--cell-timeout", type=int, help=f"CPU seconds per cell (default: {where}, else "
                    f"{DEFAULT_LIMITS['cell_timeout']}); wall-clock backstop {WALL_FACTOR}x that")
     g.add_argument("--notebook-timeout", type=int, help=f"CPU seconds per notebook (default: {where}, else "
@@ -142,7 +143,12 @@ def _add_exchange(verb) -> None:
 
 
 def _add_course_tools(verb) -> None:
-    """The verbs around grading: the student pack, the similarity report, an author's check."""
+    """The verbs around grading: the demo, the student pack, the similarity report, an author's check."""
+    d = verb("demo", "run the whole flow on sample submissions in a temporary folder", _demo,
+             assignment=False, course_dir=False)
+    d.add_argument("assignment", nargs="?", default="A1")
+    d.add_argument("--keep", type=Path, help="work in this folder and keep it, instead of a temporary one")
+    d.add_argument("--unsafe-no-sandbox", action="store_true", help="run even where student code cannot be isolated")
     k = verb("pack", "write the student pack (a git folder and a zip) as of a date (autograder.pack)", _pack,
              assignment=False, course_dir=False)
     k.add_argument("dir", type=Path, help="new folder for the pack; DIR.zip is written beside it")
@@ -152,7 +158,7 @@ def _add_course_tools(verb) -> None:
     s.add_argument("--threshold", type=float, help="similarity from 0 to 1 above which a pair is listed")
     ch = verb("check", "run one assignment's tests: notebook and release in sync, the solution, the blank "
                        "release and the mutation corpus graded, the notebook under nbval (autograder.check)", _check,
-              course_dir=False)
+              course_dir=False, source=False)
     ch.add_argument("--workers", type=int, default=2, help="test processes (default 2)")
 
 
@@ -176,13 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="verb", required=True)
 
-    def verb(name, help_, run, assignment=True, course_dir=True):
-        """A subcommand whose runner is run(args); with course_dir, --course-dir and --db, and
-        args.course (a CourseDir) set before run is called."""
+    def verb(name, help_, run, assignment=True, course_dir=True, source=True):
+        """A subcommand whose runner is run(args); with source, --source (args.source, a Course);
+        with course_dir, --course-dir and --db, and args.course (a CourseDir of args.source) set
+        before run is called."""
         p = sub.add_parser(name, help=help_)
         p.set_defaults(run=run)
         if assignment:
             p.add_argument("assignment", help="assignment name, e.g. A1")
+        if source:
+            p.add_argument("--source", type=Path, default=REPO,
+                           help="the course: a folder with solutions/, assignments/ and course.toml "
+                                "(default: this repository, %(default)s)")
         if course_dir:
             p.add_argument("--course-dir", type=Path, default=DEFAULT_COURSE_DIR,
                            help="working folder with submitted/ and the gradebook (default: %(default)s)")
@@ -206,19 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--to", type=Path, help="CSV file (default: COURSE_DIR/grades.csv)")
     e.add_argument("--force", action="store_true", help="overwrite an existing CSV")
     _add_exchange(verb)
-    d = verb("demo", "run the whole flow on sample submissions in a temporary folder", _demo,
-             assignment=False, course_dir=False)
-    d.add_argument("assignment", nargs="?", default="A1")
-    d.add_argument("--keep", type=Path, help="work in this folder and keep it, instead of a temporary one")
-    d.add_argument("--unsafe-no-sandbox", action="store_true", help="run even where student code cannot be isolated")
     _add_course_tools(verb)
     return ap
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    args.source_course = Course(args.source) if getattr(args, "source", None) else Course()
     if hasattr(args, "course_dir"):
-        args.course = CourseDir(args.course_dir, db_url=args.db)
+        args.course = CourseDir(args.course_dir, db_url=args.db, source=args.source_course)
     try:
         args.run(args)
     except CourseError as exc:

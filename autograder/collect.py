@@ -32,7 +32,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .course import ID_PATTERN, CourseError
+from .course import ID_PATTERN, Assignment, CourseError
 from .limits import DEFAULTS
 
 DEFAULT_PATTERN = r"^(?P<student>[A-Za-z0-9.-]+)_(?P<file>.+)$"
@@ -380,10 +380,11 @@ def _file(chosen: dict[tuple[str, str], Entry], dest_root: Path, assignment: str
             report.late.append((student, e.name, str(e.mtime - due).split(".")[0] + " late"))
 
 
-def collect(entries: list[Entry], assignment: str, expected: list[str], dest_root: Path,
+def collect(entries: list[Entry], assignment: Assignment, dest_root: Path,
             pattern: str = DEFAULT_PATTERN, roster: set[str] | None = None, due: dt.datetime | None = None,
             add_unknown: bool = False, force: bool = False) -> Report:
-    """File entries under dest_root/<student>/<assignment>/. expected: the notebook file names."""
+    """File entries under dest_root/<student>/<assignment>/; a student hands in assignment.files."""
+    expected = list(assignment.files)
     rx = re.compile(pattern)
     if not {"student", "file"} <= set(rx.groupindex):
         raise CourseError(f"the pattern {pattern!r} needs the named groups (?P<student>...) and (?P<file>...)")
@@ -405,7 +406,7 @@ def collect(entries: list[Entry], assignment: str, expected: list[str], dest_roo
             chosen[key] = keep
         else:
             chosen[key] = e
-    _file(chosen, dest_root, assignment, due, force, report)
+    _file(chosen, dest_root, assignment.name, due, force, report)
     if roster is not None:
         report.missing = sorted(roster - {s for s, _ in report.filed} - {s for s, _ in report.existing})
     return report

@@ -1,31 +1,45 @@
-"""Where things are: the repository's assignments, and a course folder with its gradebook.
+"""Where things are: a course's assignments (`Course`, `Assignment`), and a term's folder with its
+gradebook (`CourseDir`).
 
-The repository holds the assignments (solutions/ -> assignments/); a separate working folder, the
-course directory, holds what a term produces: submitted/, autograded/, feedback/, gradebook.db.
-`CourseDir` names every path of that folder and the gradebook's URL, in one picklable value that
-is passed to whatever needs it (no environment variable carries `--db`). The nbgrader objects for
-a course folder (its config, the NbGraderAPI, the Gradebook) are made here too.
+A course is a folder (this repository, or an instructor's own) that holds `solutions/<A>/` (the
+instructor's notebooks), `assignments/<A>/` (the student versions `release` writes) and
+`course.toml` (each assignment's block: dates, grading limits, withheld library code; the lectures'
+calendar; the pack's hosting). `Course(root).assignment("A5")` reads an assignment once into a
+frozen `Assignment`, validated with a message that says what to fix. A term's folder, `CourseDir`,
+holds what a term produces (submitted/, autograded/, feedback/, gradebook.db) and names the course
+it grades (`source`); every path and the gradebook's URL are named there, in one picklable value
+passed to whatever needs it (no environment variable carries `--db`, no module-level path is
+patched). The nbgrader objects for a course folder (its config, the NbGraderAPI, the Gradebook) are
+made here too.
 
-This module imports nothing else of the autograder; every other module may import it.
+Of the autograder this module imports only `limits` (a leaf: `Assignment.limits` is a
+`limits.Limits`, imported when an assignment is read); every other module may import it.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
 import sys
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from traitlets.config import Config, PyFileConfigLoader
 
+if TYPE_CHECKING:
+    from .limits import Limits
+
 REPO = Path(__file__).resolve().parents[1]
-SOLUTIONS = REPO / "solutions"
-ASSIGNMENTS = REPO / "assignments"
 DEFAULT_COURSE_DIR = REPO / "course"
 CONFIG_FILE = Path(__file__).resolve().with_name("nbgrader_config.py")
+CALENDAR_FILE = "course.toml"  # in a course's root: the assignments' blocks, the lectures' dates, the pack
 STATUS_FILE = "grading.json"  # beside each autograded submission: fingerprint, status, reason
-LIMITS_FILE = "autograder.toml"  # an assignment's grading limits, in its solutions folder (autograder.limits)
+OLD_LIMITS_FILE = "autograder.toml"  # where limits lived before course.toml's blocks held them
+LIBRARY = "cnnkit"  # the course's helper library, whose graded functions a block may withhold
+BLOCK_KEYS = ("release", "due", "limits", "withhold", "keep")
 # \Z, not $: $ also matches before a trailing newline. Use it with fullmatch.
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 
@@ -34,27 +48,9 @@ class CourseError(Exception):
     """A problem the instructor can fix; the message says what and how."""
 
 
-def available_assignments() -> list[str]:
-    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
-
-
-def solution_dir(assignment: str) -> Path:
-    """The instructor's folder of an assignment (solutions/<assignment>), read when called."""
-    return SOLUTIONS / assignment
-
-
-def assignment_files(assignment: str) -> list[str]:
-    """The names of the files a student hands in for the assignment: those of solutions/AN that
-    `release` gives them (notebooks and data), not its jupytext sources or grading limits."""
-    return sorted(p.name for p in solution_dir(assignment).iterdir()
-                  if p.is_file() and not p.name.endswith(".pct.py") and p.name != LIMITS_FILE)
-
-
 def parse_due(due: str | None):
     """A due date given as an ISO date (2026-10-01T23:59), as an aware datetime (UTC unless it
     says otherwise); None for none."""
-    import datetime as dt
-
     if not due:
         return None
     try:
@@ -64,11 +60,151 @@ def parse_due(due: str | None):
     return due_at if due_at.tzinfo else due_at.replace(tzinfo=dt.timezone.utc)
 
 
-def check_assignment(assignment: str) -> str:
-    names = available_assignments()
-    if assignment not in names:
-        raise CourseError(f"no assignment {assignment!r} in {SOLUTIONS}: available {', '.join(names) or 'none'}")
-    return assignment
+def _date(value, where: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    raise CourseError(f"{where} must be a date such as 2026-10-18 (TOML date, no quotes), got {value!r}")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One assignment, read once from its folder and its course.toml block (Course.assignment).
+
+    name: the folder's name (A1). source: solutions/<name>, the instructor's notebooks. released:
+    assignments/<name>, where `release` writes the student version. notebooks: the instructor's
+    notebooks' file names; files: every file a student hands in (notebooks and data; not the
+    jupytext sources). limits: the defaults, then the block's [limits]. release, due: the calendar
+    (None where the block gives none). withhold: library names (cnnkit.module.name) the student
+    pack replaces by stand-ins until the day after `due`; keep: graded library names shipped
+    anyway, with the reason."""
+
+    name: str
+    source: Path
+    released: Path
+    notebooks: tuple[str, ...]
+    files: tuple[str, ...]
+    limits: Limits
+    release: dt.date | None = None
+    due: dt.date | None = None
+    withhold: tuple[str, ...] = ()
+    keep: dict[str, str] = field(default_factory=dict, hash=False)
+
+    def is_released(self, as_of: dt.date) -> bool:
+        return self.release is not None and as_of >= self.release
+
+    def closed(self, as_of: dt.date) -> bool:
+        return self.due is not None and as_of > self.due
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """course.toml's dates: each lecture's release, and the assignments that have a block."""
+
+    lectures: dict[str, dt.date]
+    assignments: dict[str, Assignment]
+
+
+@dataclass(frozen=True)
+class Course:
+    """A course folder: solutions/, assignments/, lectures/ and course.toml under root."""
+
+    root: Path = REPO
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def solutions(self) -> Path:
+        return self.root / "solutions"
+
+    @property
+    def released(self) -> Path:
+        """assignments/: the student versions `release` writes."""
+        return self.root / "assignments"
+
+    @property
+    def lectures(self) -> Path:
+        return self.root / "lectures"
+
+    @property
+    def calendar_file(self) -> Path:
+        return self.root / CALENDAR_FILE
+
+    def config(self) -> dict:
+        """course.toml as a dict ({} when the course has none)."""
+        try:
+            return tomllib.loads(self.calendar_file.read_text())
+        except FileNotFoundError:
+            return {}
+        except tomllib.TOMLDecodeError as exc:
+            raise CourseError(f"{self.calendar_file} is not valid TOML: {exc}") from None
+
+    def assignment_names(self) -> list[str]:
+        """The assignments: the folders of solutions/ that hold a notebook."""
+        if not self.solutions.is_dir():
+            return []
+        return sorted(p.name for p in self.solutions.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+    def assignment(self, name: str) -> Assignment:
+        """The assignment `name`, read from solutions/<name>/ and course.toml [assignments.<name>]."""
+        names = self.assignment_names()
+        if name not in names:
+            raise CourseError(f"no assignment {name!r} in {self.solutions} (a folder with the instructor's "
+                              f"notebooks): available {', '.join(names) or 'none'}")
+        block = self.config().get("assignments", {}).get(name, {})
+        return self._read(name, block, f"{CALENDAR_FILE} [assignments.{name}]")
+
+    def resolve(self, assignment: Assignment | str) -> Assignment:
+        """An Assignment as it is, or the one of that name."""
+        return assignment if isinstance(assignment, Assignment) else self.assignment(assignment)
+
+    def calendar(self) -> Calendar:
+        """The lectures' dates and every assignment with a block, each with release and due dates."""
+        data = self.config()
+        lectures = {str(k): _date(v, f"{CALENDAR_FILE} [lectures] {k}") for k, v in data.get("lectures", {}).items()}
+        for stem in lectures:
+            if not (self.lectures / f"{stem}.ipynb").exists():
+                raise CourseError(f"{CALENDAR_FILE} [lectures] names {stem!r}, but there is no lectures/{stem}.ipynb")
+        assignments = {}
+        for name in data.get("assignments", {}):
+            a = self.assignment(name) if name in self.assignment_names() else None
+            if a is None:
+                raise CourseError(f"{CALENDAR_FILE} [assignments.{name}]: there is no folder {self.solutions / name} "
+                                  "with the assignment's notebooks")
+            if a.release is None or a.due is None:
+                raise CourseError(f"{CALENDAR_FILE} [assignments.{name}] needs release = DATE and due = DATE")
+            assignments[name] = a
+        return Calendar(lectures, assignments)
+
+    def _read(self, name: str, block, where: str) -> Assignment:
+        from .limits import limits_from_table
+
+        if not isinstance(block, dict):
+            raise CourseError(f"{where} must be a table (release = ..., due = ..., [assignments.{name}.limits])")
+        unknown = sorted(set(block) - set(BLOCK_KEYS))
+        if unknown:
+            raise CourseError(f"{where}: unknown key(s) {', '.join(unknown)}; expected some of {', '.join(BLOCK_KEYS)}")
+        source = self.solutions / name
+        if (source / OLD_LIMITS_FILE).exists():
+            raise CourseError(f"{source / OLD_LIMITS_FILE}: an assignment's limits are now in {where}.limits "
+                              f"(a table [assignments.{name}.limits] of the same keys); move them there and remove the file")
+        try:
+            limits = limits_from_table(block.get("limits", {}), f"{where}.limits")
+        except ValueError as exc:
+            raise CourseError(str(exc)) from None
+        release = _date(block["release"], f"{where} release") if "release" in block else None
+        due = _date(block["due"], f"{where} due") if "due" in block else None
+        if release and due and due < release:
+            raise CourseError(f"{where}: due {due} is before release {release}")
+        withhold = tuple(block.get("withhold", []))
+        for q in withhold:
+            if not isinstance(q, str) or q.count(".") < 2 or not q.startswith(LIBRARY + "."):
+                raise CourseError(f"{where} withhold: {q!r} is not a name such as {LIBRARY}.conv.im2col")
+        files = sorted(p.name for p in source.iterdir() if p.is_file() and not p.name.endswith(".pct.py"))
+        return Assignment(name, source, self.released / name, tuple(n for n in files if n.endswith(".ipynb")),
+                          tuple(files), limits, release, due, withhold, dict(block.get("keep", {})))
 
 
 def _put_interpreter_on_path() -> None:
@@ -85,7 +221,8 @@ class CourseDir:
     root: the folder (created when something is first written there); paths below keep it as
     given, so messages show what the instructor typed.
     db_url: the gradebook's SQLAlchemy URL (`--db`, e.g. postgresql+psycopg://user@host/course);
-    None means ROOT/gradebook.db (sqlite).
+    None means ROOT/gradebook.db (sqlite). source: the course whose assignments are graded
+    (`--source`; default: this repository).
 
         root/
           submitted/<student>/<assignment>/     what collect files, what grade reads (never changed)
@@ -98,6 +235,7 @@ class CourseDir:
 
     root: Path
     db_url: str | None = None
+    source: Course = field(default_factory=Course)  # the course whose assignments this term grades
 
     def __post_init__(self):
         object.__setattr__(self, "root", Path(self.root))
@@ -106,8 +244,22 @@ class CourseDir:
 
     @classmethod
     def of(cls, where: CourseDir | str | os.PathLike) -> CourseDir:
-        """A CourseDir as it is, or a folder whose gradebook is FOLDER/gradebook.db."""
+        """A CourseDir as it is, or a folder whose gradebook is FOLDER/gradebook.db (this repository's course)."""
         return where if isinstance(where, cls) else cls(Path(where))
+
+    def assignment(self, assignment: Assignment | str) -> Assignment:
+        """The assignment of the course this term grades (source.resolve)."""
+        return self.source.resolve(assignment)
+
+    # a CourseDir is its folder where a path is expected: os.fspath(term), term / "submitted"
+    def __fspath__(self) -> str:
+        return os.fspath(self.root)
+
+    def __truediv__(self, other) -> Path:
+        return self.root / other
+
+    def __str__(self) -> str:
+        return str(self.root)
 
     # the folders of a term
     @property
@@ -177,8 +329,8 @@ class CourseDir:
         loader = PyFileConfigLoader(CONFIG_FILE.name, path=str(CONFIG_FILE.parent))
         c = loader.load_config()
         c.CourseDirectory.root = str(self.root.resolve())
-        c.CourseDirectory.source_directory = str(SOLUTIONS)
-        c.CourseDirectory.release_directory = str(Path(release_dir or ASSIGNMENTS).resolve())
+        c.CourseDirectory.source_directory = str(self.source.solutions.resolve())
+        c.CourseDirectory.release_directory = str(Path(release_dir or self.source.released).resolve())
         c.CourseDirectory.submitted_directory = self.submitted.name
         c.CourseDirectory.autograded_directory = self.autograded.name
         c.CourseDirectory.feedback_directory = self.feedback.name
@@ -217,13 +369,14 @@ class CourseDir:
         return students
 
 
-def release(assignment: str, course: CourseDir | str | os.PathLike, release_dir: Path | None = None) -> Path:
-    """Generate the student version of an assignment (in release_dir, default assignments/) and
-    record it in the course's gradebook; returns the released folder."""
-    check_assignment(assignment)
-    api = CourseDir.of(course).nbgrader_api(release_dir)
-    result = api.generate_assignment(assignment, force=True, create=True)
+def release(assignment: Assignment | str, course: CourseDir | str | os.PathLike, release_dir: Path | None = None) -> Path:
+    """Generate the student version of an assignment (in release_dir, default the course's
+    assignments/) and record it in the course's gradebook; returns the released folder."""
+    course = CourseDir.of(course)
+    a = course.assignment(assignment)
+    api = course.nbgrader_api(release_dir)
+    result = api.generate_assignment(a.name, force=True, create=True)
     if not result.get("success"):
         detail = (result.get("error") or "") + (result.get("log") or "")
-        raise CourseError(f"release {assignment} failed:\n{detail.strip()}")
-    return Path(release_dir or ASSIGNMENTS) / assignment
+        raise CourseError(f"release {a.name} failed:\n{detail.strip()}")
+    return Path(release_dir or a.released.parent) / a.name

@@ -97,13 +97,14 @@ def _check_root(root: str | os.PathLike) -> Path:
     return root
 
 
-def release(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT_ROOT, force: bool = False,
-            release_dir: Path | None = None) -> Path:
+def release(a: course.Assignment, course_dir: course.CourseDir, root: str | os.PathLike = DEFAULT_ROOT,
+            force: bool = False, release_dir: Path | None = None) -> Path:
     """Generate the student version (as `release` does) and put it in the exchange's outbound folder.
 
     A second release of the same assignment is refused unless force: students may have fetched it."""
     root = _check_root(root)
-    released = course.release(assignment, course_dir, release_dir=release_dir)
+    released = course.release(a, course_dir, release_dir=release_dir)
+    assignment = a.name
     from nbgrader.exchange.default import ExchangeReleaseAssignment
 
     coursedir, config = _config(course_dir, root, assignment, release_dir)
@@ -234,17 +235,18 @@ def _take(student: str, chosen: Path, when: dt.datetime, assignment: str, expect
                                       "released to this submission"))
 
 
-def collect(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT_ROOT, due: str | None = None,
-            add_unknown: bool = False, force: bool = False, check_owner: bool = True) -> ExchangeReport:
+def collect(a: course.Assignment, course_dir: course.CourseDir, root: str | os.PathLike = DEFAULT_ROOT,
+            due: str | None = None, add_unknown: bool = False, force: bool = False,
+            check_owner: bool = True) -> ExchangeReport:
     """Collect every student's newest submission from the exchange into COURSE_DIR/submitted/."""
-    course.check_assignment(assignment)
+    assignment = a.name
     root = _check_root(root)
     coursedir, config = _config(course_dir, root, assignment)
     inbound = Path(config.Exchange.root) / coursedir.course_id / "inbound"
     if not inbound.is_dir():
         raise CourseError(f"no {inbound}: release an assignment to this exchange first "
                           f"(python -m autograder exchange release {assignment} --exchange {root})")
-    due_at, expected = course.parse_due(due), course.assignment_files(assignment)
+    due_at, expected = course.parse_due(due), list(a.files)
     intake = _Intake()
     staging = Path(tempfile.mkdtemp(prefix=".exchange-", dir=course.CourseDir.of(course_dir).root))
     try:
@@ -264,7 +266,7 @@ def collect(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     where = course.CourseDir.of(course_dir)
-    report = lms.collect(intake.entries, assignment, expected, where.submitted, pattern=_PATTERN,
+    report = lms.collect(intake.entries, a, where.submitted, pattern=_PATTERN,
                          roster=where.roster_ids(), due=due_at, add_unknown=add_unknown, force=force)
     report.refused += intake.refused
     report.wrong_name += intake.wrong
@@ -275,14 +277,14 @@ def collect(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT
     return ExchangeReport(report, intake.notes)
 
 
-def release_feedback(assignment: str, course_dir: Path, root: str | os.PathLike = DEFAULT_ROOT,
+def release_feedback(a: course.Assignment, course_dir: course.CourseDir, root: str | os.PathLike = DEFAULT_ROOT,
                      students: list[str] | None = None) -> tuple[list[str], list[str]]:
     """Put the HTML feedback of COURSE_DIR/feedback/<student>/A/ (`python -m autograder feedback A`)
     in the exchange, where only the submitting student can find it (its name is a hash of their
     submission's secret). Returns (students released, lines about those skipped)."""
     from nbgrader.exchange.default import ExchangeReleaseFeedback
 
-    course.check_assignment(assignment)
+    assignment = a.name
     root = _check_root(root)
     coursedir, config = _config(course_dir, root, assignment)
     base = course.CourseDir.of(course_dir).feedback

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
-from .course import REPO, CourseError
+from .course import CALENDAR_FILE, REPO, CourseError
 
-CALENDAR = REPO / "course.toml"
+CALENDAR = REPO / CALENDAR_FILE
 GITHUB = re.compile(r"https://github\.com/(?P<owner>[A-Za-z0-9][A-Za-z0-9-]*)/(?P<repo>[A-Za-z0-9._-]+)\Z")
 PUBLISHED = ("lectures", "assignments")  # the pack's folders a link may point into
 SETUP_ID = "course-setup"                # the setup cell's id in every pack notebook

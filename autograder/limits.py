@@ -1,8 +1,9 @@
 """Limits on one submission's run, enforced while it runs, and where each limit comes from.
 
-- `assignment_limits(a)`: the defaults, then `solutions/<a>/autograder.toml` (the assignment's own
-  configuration: A1-A3 cells get about a minute, A4's training cells ten), then what the instructor
-  passed on the command line.
+- Where a limit comes from: the defaults (`Limits()`), then the assignment's block in course.toml
+  (`[assignments.A4.limits]`, read by `limits_from_table` into `course.Assignment.limits`: A1-A3
+  cells get about a minute, A4's training cells ten), then what the instructor passed on the
+  command line (`Limits.of(overrides, base=assignment.limits)`).
 - `LimitedNotebookClient`: counts the bytes of every output message as it arrives, per cell and per
   notebook (stream text, rich data of any type, dict-valued `application/json` included, error
   names, messages and tracebacks, the number of outputs), and stops the kernel at once, with a
@@ -26,7 +27,6 @@ import dataclasses
 import json
 import os
 import signal
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,12 +39,11 @@ from nbclient.exceptions import CellExecutionComplete
 from nbformat.v4 import new_output
 from traitlets import Integer
 
-from .course import LIMITS_FILE
 
 @dataclass(frozen=True)
 class Limits:
     """Every limit one submission is graded under: one value, made by `Limits.of` (the defaults,
-    then overrides) or `assignment_limits`, and passed as it is to the workers, the kernel and the
+    then overrides) or `limits_from_table` (a course.toml block), and passed as it is to the workers, the kernel and the
     checker."""
     cell_timeout: int = 600            # seconds per cell
     notebook_timeout: int = 1800       # seconds per notebook
@@ -73,29 +72,23 @@ class Limits:
 
 
 DEFAULTS = dataclasses.asdict(Limits())  # {name: default}, for messages and the command line's help
-CONFIG_FILE = LIMITS_FILE
 CUT = "[output cut by the autograder]"
 WALL_FACTOR = 4  # the wall-clock backstop of a cell or notebook, as a multiple of its CPU-time limit
 BACKSTOP = "wall-clock backstop"  # in a status: the submission met the backstop, not a limit
 
 
-def assignment_limits(assignment_dir: Path, overrides: Mapping | None = None) -> Limits:
-    """The defaults, then the assignment's autograder.toml, then overrides (None values skipped)."""
-    limits = Limits()
-    path = Path(assignment_dir) / CONFIG_FILE
-    if path.exists():
-        try:
-            conf = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path} is not valid TOML: {exc}") from exc
-        unknown = sorted(set(conf) - set(DEFAULTS))
-        if unknown:
-            raise ValueError(f"{path}: unknown limit(s) {', '.join(unknown)}; expected some of {', '.join(DEFAULTS)}")
-        bad = sorted(k for k, v in conf.items() if not isinstance(v, int) or isinstance(v, bool) or v <= 0)
-        if bad:
-            raise ValueError(f"{path}: {', '.join(bad)} must be positive whole numbers")
-        limits = Limits.of(conf)
-    return Limits.of(overrides, base=limits)
+def limits_from_table(table: Mapping, where: str = "limits") -> Limits:
+    """The defaults with a course.toml table of limits ({name: positive whole number}); a
+    ValueError that names `where` for an unknown name or a bad value."""
+    if not isinstance(table, Mapping):
+        raise ValueError(f"{where} must be a table of limits such as cell_timeout = 60")
+    unknown = sorted(set(table) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"{where}: unknown limit(s) {', '.join(unknown)}; expected some of {', '.join(DEFAULTS)}")
+    bad = sorted(k for k, v in table.items() if not isinstance(v, int) or isinstance(v, bool) or v <= 0)
+    if bad:
+        raise ValueError(f"{where}: {', '.join(bad)} must be positive whole numbers")
+    return Limits.of(table)
 
 
 def notebook_too_big(path: Path, limits: Limits) -> str | None:

@@ -11,8 +11,8 @@ c.CourseDirectory.course_id = "cnn-architectures"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
 # Percent-script sources (*.pct.py) sit beside each notebook; they are for authors, not students.
-# autograder.toml holds the assignment's grading limits (autograder/limits.py); not for students.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.pct.py", "autograder.toml"]
+# An assignment's grading limits are in course.toml (autograder/limits.py), not in its folder.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.pct.py"]
 
 # Training cells take longer than nbgrader's default of 30 s per cell. Execute (nbgrader's own
 # subclass of ExecutePreprocessor) declares its own timeout trait, so it must be set by this name.

@@ -31,79 +31,16 @@ import os
 import re
 import shutil
 import subprocess
-import tomllib
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import hosted
-from .course import ASSIGNMENTS, REPO, SOLUTIONS, CourseError
-
-CALENDAR = REPO / "course.toml"
-LIBRARY = "cnnkit"
+from .course import LIBRARY, REPO, Assignment, Calendar, Course, CourseError
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 # What a student installs: the course's own pins for these, then cnnkit itself.
 STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "scikit-learn", "tqdm", "ipywidgets", "ipykernel",
                     "jupyterlab", "notebook", "nbgrader")
-
-
-@dataclass
-class Assignment:
-    name: str
-    release: dt.date
-    due: dt.date
-    withhold: list[str] = field(default_factory=list)   # "cnnkit.module.function"
-    keep: dict[str, str] = field(default_factory=dict)  # graded library names shipped anyway: reason
-
-    def released(self, as_of: dt.date) -> bool:
-        return as_of >= self.release
-
-    def closed(self, as_of: dt.date) -> bool:
-        return as_of > self.due
-
-
-@dataclass
-class Calendar:
-    lectures: dict[str, dt.date]
-    assignments: dict[str, Assignment]
-
-
-def _date(value, where: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    raise CourseError(f"{where} must be a date such as 2026-10-18 (TOML date, no quotes), got {value!r}")
-
-
-def load_calendar(path: Path = CALENDAR) -> Calendar:
-    """course.toml: each lecture's release date, each assignment's release and due dates and the
-    library functions it withholds (see the comments in course.toml)."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise CourseError(f"no course calendar {path}: it lists the lectures' and assignments' dates") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CourseError(f"{path} is not valid TOML: {exc}") from None
-    lectures = {str(k): _date(v, f"{path.name} [lectures] {k}") for k, v in data.get("lectures", {}).items()}
-    for stem in lectures:
-        if not (REPO / "lectures" / f"{stem}.ipynb").exists():
-            raise CourseError(f"{path.name} [lectures] names {stem!r}, but there is no lectures/{stem}.ipynb")
-    assignments = {}
-    for name, a in data.get("assignments", {}).items():
-        where = f"{path.name} [assignments.{name}]"
-        if not isinstance(a, dict) or "release" not in a or "due" not in a:
-            raise CourseError(f"{where} needs release = DATE and due = DATE")
-        item = Assignment(name, _date(a["release"], f"{where} release"), _date(a["due"], f"{where} due"),
-                          list(a.get("withhold", [])), dict(a.get("keep", {})))
-        if item.due < item.release:
-            raise CourseError(f"{where}: due {item.due} is before release {item.release}")
-        for q in item.withhold:
-            if q.count(".") < 2 or not q.startswith(LIBRARY + "."):
-                raise CourseError(f"{where} withhold: {q!r} is not a name such as cnnkit.conv.im2col")
-        assignments[name] = item
-    return Calendar(lectures, assignments)
 
 
 def parse_date(text: str) -> dt.date:
@@ -129,20 +66,23 @@ def library_definitions(root: Path = REPO / LIBRARY) -> dict[str, list[str]]:
     return found
 
 
-def graded_names(assignment: str) -> list[str]:
-    """The functions and classes an assignment's solution cells define (### BEGIN SOLUTION cells)."""
+def graded_names(a: Assignment) -> list[str]:
+    """The functions and classes an assignment's solution cells define (### BEGIN SOLUTION cells
+    of the instructor's notebooks)."""
+    import nbformat
+
     names = []
-    for src in sorted((SOLUTIONS / assignment).glob("*.pct.py")):
-        for cell in re.split(r"^# %%", src.read_text(), flags=re.M):
-            if "BEGIN SOLUTION" in cell:
-                names += re.findall(r"^(?:def|class) (\w+)", cell, flags=re.M)
+    for nb_name in a.notebooks:
+        for cell in nbformat.read(a.source / nb_name, as_version=4).cells:
+            if cell.cell_type == "code" and "BEGIN SOLUTION" in cell.source:
+                names += re.findall(r"^(?:def|class) (\w+)", cell.source, flags=re.M)
     return names
 
 
-def graded_library_names(assignment: str) -> list[str]:
+def graded_library_names(a: Assignment) -> list[str]:
     """'cnnkit.module.name' for every graded name the library also defines."""
     lib = library_definitions()
-    return sorted({q for n in graded_names(assignment) for q in lib.get(n, [])})
+    return sorted({q for n in graded_names(a) for q in lib.get(n, [])})
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,11 +210,12 @@ def _replace_printed_sources(nb: dict, withheld: dict[str, list[str]]) -> bool:
     return changed
 
 
-def _write_lectures(dest: Path, stems: list[str], withheld: dict[str, list[str]], calendar: Calendar):
+def _write_lectures(dest: Path, stems: list[str], withheld: dict[str, list[str]], calendar: Calendar,
+                    lectures: Path = REPO / "lectures"):
     (dest / "lectures").mkdir()
     noted = {}
     for stem in stems:
-        src = REPO / "lectures" / f"{stem}.ipynb"
+        src = lectures / f"{stem}.ipynb"
         nb = json.loads(src.read_text())
         changed = bool(_replace_printed_sources(nb, withheld))
         code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
@@ -407,7 +348,7 @@ def _readme(as_of: dt.date, stems: list[str], assignments: list[Assignment], sta
             notebooks: list[str] = (), torch_pin: str = "") -> str:
     example = "A1/A1_mlp_backprop.ipynb"
     for a in assignments:
-        nbs = sorted((ASSIGNMENTS / a.name).glob("*.ipynb"))
+        nbs = sorted(a.released.glob("*.ipynb"))
         if nbs:
             example = f"{a.name}/{nbs[0].name}"
     parts = [
@@ -495,10 +436,12 @@ def _write_runtime(stage: Path, hosting: hosted.HostedConfig, tag: str) -> tuple
 
 
 def build(dest: Path, as_of: dt.date, calendar: Calendar | None = None, make_zip: bool = True,
-          hosting: hosted.HostedConfig | None = None) -> Pack:
-    """Write the student pack as of `as_of` to dest (which must not exist or be empty) and dest.zip.
+          hosting: hosted.HostedConfig | None = None, source: Course | None = None) -> Pack:
+    """Write the student pack of the course `source` (default: this repository) as of `as_of` to
+    dest (which must not exist or be empty) and dest.zip. calendar: default source.calendar();
     hosting: where the pack is published (default: course.toml [pack])."""
-    calendar = calendar or load_calendar()
+    source = source or Course()
+    calendar = calendar or source.calendar()
     hosting = hosted.check_config(hosting) if hosting is not None else hosted.load_config()
     tag = hosting.release_tag(as_of)
     dest = Path(dest)
@@ -508,9 +451,9 @@ def build(dest: Path, as_of: dt.date, calendar: Calendar | None = None, make_zip
     if zip_path and zip_path.exists():
         raise CourseError(f"{zip_path} exists: move it away or choose another folder (nothing is overwritten)")
     stems = sorted(s for s, d in calendar.lectures.items() if as_of >= d)
-    released = [a for a in sorted(calendar.assignments.values(), key=lambda a: a.name) if a.released(as_of)]
+    released = [a for a in sorted(calendar.assignments.values(), key=lambda a: a.name) if a.is_released(as_of)]
     for a in released:
-        if not (ASSIGNMENTS / a.name).is_dir():
+        if not a.released.is_dir():
             raise CourseError(f"{a.name} is released by {as_of} but assignments/{a.name} is missing: "
                               f"run `python -m autograder release {a.name}` first")
     withheld = _withheld(calendar, as_of)
@@ -520,10 +463,10 @@ def build(dest: Path, as_of: dt.date, calendar: Calendar | None = None, make_zip
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
     try:
-        noted = _write_lectures(stage, stems, withheld, calendar)
+        noted = _write_lectures(stage, stems, withheld, calendar, source.lectures)
         (stage / "assignments").mkdir()
         for a in released:
-            shutil.copytree(ASSIGNMENTS / a.name, stage / "assignments" / a.name,
+            shutil.copytree(a.released, stage / "assignments" / a.name,
                             ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
         _write_library(stage, withheld, calendar)
         from cnnkit import __version__

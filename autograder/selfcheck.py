@@ -26,8 +26,8 @@ import tempfile
 from pathlib import Path
 
 from . import sandbox, submissions
-from .course import CourseDir, CourseError, release, solution_dir
-from .limits import Limits, assignment_limits
+from .course import Assignment, Course, CourseDir, CourseError, release
+from .limits import Limits
 
 STUDENT = "instructor-solution"
 _PACKAGES = ("numpy", "torch", "nbgrader", "nbclient", "nbconvert", "ipykernel", "jupyter_client", "pyzmq")
@@ -37,13 +37,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get("AUTOGRADER_CACHE") or Path.home() / ".cache" / "cnnkit-autograder")
 
 
-def key(assignment: str, limits: Limits, unsafe: bool) -> str:
+def key(assignment: Assignment, limits: Limits, unsafe: bool) -> str:
     """A hash of everything a self-check's result depends on (see the module docstring)."""
     from importlib import metadata
 
     h = hashlib.sha256()
     here = Path(__file__).resolve().parent
-    sources = [solution_dir(assignment)] + [here, Path(sandbox.library_dir())]
+    sources = [assignment.source] + [here, Path(sandbox.library_dir())]
     for base in sources:
         for p in sorted(base.rglob("*")):
             if p.is_file() and p.suffix in (".py", ".ipynb", ".toml") and "__pycache__" not in p.parts:
@@ -62,24 +62,27 @@ def key(assignment: str, limits: Limits, unsafe: bool) -> str:
     return h.hexdigest()
 
 
-def run(assignment: str, overrides: dict | None, unsafe: bool, grade, scheduler: str | None = None) -> tuple[bool, str]:
-    """Grade the instructor's solution of `assignment` in a scratch course with `grade` (batch's
-    grade_batch), the same limits and sandbox, and where the class will be graded (scheduler: a
-    Dask cluster, or None for this machine); (True, 'ok') or (False, why)."""
-    work = CourseDir(Path(tempfile.mkdtemp(prefix=f"selfcheck-{assignment}-")))
+def run(a: Assignment, source: Course, overrides: dict | None, unsafe: bool, grade,
+        scheduler: str | None = None) -> tuple[bool, str]:
+    """Grade the instructor's solution of assignment `a` (of the course `source`) in a scratch
+    course folder with `grade` (batch's grade_batch), the same limits and sandbox, and where the
+    class will be graded (scheduler: a Dask cluster, or None for this machine); (True, 'ok') or
+    (False, why)."""
+    assignment = a.name
+    work = CourseDir(Path(tempfile.mkdtemp(prefix=f"selfcheck-{assignment}-")), source=source)
     try:
-        released = release(assignment, work, release_dir=work.root / "release")
+        released = release(a, work, release_dir=work.root / "release")
         points = 0.0
         for nb_path in sorted(Path(released).glob("*.ipynb")):
-            source = submissions.read(solution_dir(assignment) / nb_path.name)
+            source_nb = submissions.read(a.source / nb_path.name)
             folder = work.submission(STUDENT, assignment)
             folder.mkdir(parents=True, exist_ok=True)
             import nbformat
 
-            nbformat.write(submissions.fill(submissions.read(nb_path), source), folder / nb_path.name)
-            points += submissions.autograded_points(source)
+            nbformat.write(submissions.fill(submissions.read(nb_path), source_nb), folder / nb_path.name)
+            points += submissions.autograded_points(source_nb)
         with contextlib.redirect_stderr(io.StringIO()):  # the batch's notes: grade prints them once
-            [outcome] = grade(assignment, work, [STUDENT], workers=1, scheduler=scheduler, unsafe=unsafe,
+            [outcome] = grade(a, work, [STUDENT], workers=1, scheduler=scheduler, unsafe=unsafe,
                               limits=overrides, progress=False, self_check=False)
         got = _autograded(work, assignment)
         if outcome.status == "graded" and outcome.reason == "ok" and abs(got - points) < 1e-9:
@@ -111,15 +114,17 @@ def _autograded(course: CourseDir, assignment: str) -> float:
         return sum(g.score for nb in sub.notebooks for g in nb.grades if g.cell.cell_type == "code")
 
 
-def require(assignment: str, overrides: dict | None, unsafe: bool, grade, scheduler: str | None = None) -> None:
+def require(a: Assignment, source: Course, overrides: dict | None, unsafe: bool, grade,
+            scheduler: str | None = None) -> None:
     """Raise CourseError unless the instructor's solution earns every autograded point here (a
     passing result is remembered under key(); see the module docstring)."""
-    limits = assignment_limits(solution_dir(assignment), overrides)
-    k = key(assignment, limits, unsafe) + ("" if scheduler is None else hashlib.sha256(scheduler.encode()).hexdigest())
+    limits = Limits.of(overrides, base=a.limits)
+    k = key(a, limits, unsafe) + ("" if scheduler is None else hashlib.sha256(scheduler.encode()).hexdigest())
+    assignment = a.name
     mark = cache_dir() / f"{assignment}-{k[:32]}.ok"
     if mark.exists():
         return
-    ok, why = run(assignment, overrides, unsafe, grade, scheduler)
+    ok, why = run(a, source, overrides, unsafe, grade, scheduler)
     if not ok:
         raise CourseError(f"self-check failed, so no submission was graded: {why}.\nFix the cause and run grade "
                           "again (--no-self-check skips this check; then a broken grader can mark every "

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import course
-from .course import ASSIGNMENTS, REPO, SOLUTIONS, CourseError
+from .course import REPO, Assignment, CourseError
 
 THRESHOLD = 0.6      # fraction of a submission's fingerprinted code found in the other document
 NOISE = 25           # copydetect's noise threshold: matches shorter than this many filtered characters never count
@@ -54,10 +54,10 @@ class Pair:
     slices: tuple                  # matching regions in a's and b's code (character offsets)
 
 
-def _answer_ids(assignment: str) -> dict[str, list[str]]:
+def _answer_ids(a: Assignment) -> dict[str, list[str]]:
     """notebook file name -> grade ids of its answer (solution) code cells, from the released version."""
     out = {}
-    for nb_path in sorted((ASSIGNMENTS / assignment).glob("*.ipynb")):
+    for nb_path in sorted(a.released.glob("*.ipynb")):
         nb = json.loads(nb_path.read_text())
         out[nb_path.name] = [c["metadata"]["nbgrader"]["grade_id"] for c in nb["cells"]
                              if c["cell_type"] == "code" and c.get("metadata", {}).get("nbgrader", {}).get("solution")]
@@ -104,17 +104,12 @@ def _answers(nb_dir: Path, ids: dict[str, list[str]]) -> tuple[str, list[str]]:
     return "\n".join(parts), problems
 
 
-def reference_code(assignment: str) -> str:
-    """The library's reference implementations of what the assignment grades."""
+def reference_code(a: Assignment) -> str:
+    """The library's reference implementations of what the assignment grades (the names its
+    solution cells define that the library also defines, and those its block withholds)."""
     from . import pack
 
-    names = set(pack.graded_library_names(assignment))
-    try:
-        cal = pack.load_calendar()
-        if assignment in cal.assignments:
-            names |= set(cal.assignments[assignment].withhold)
-    except CourseError:
-        pass
+    names = set(pack.graded_library_names(a)) | set(a.withhold)
     parts = []
     for q in sorted(names):
         module, name = q.rsplit(".", 1)
@@ -155,22 +150,22 @@ def compare(docs: list[Document], boilerplate_code: str = "") -> list[Pair]:
     return sorted(pairs, key=lambda p: (-p.score, p.a, p.b))
 
 
-def load_batch(assignment: str, course_dir: Path) -> tuple[list[Document], str, list[str]]:
+def load_batch(a: Assignment, course_dir: course.CourseDir) -> tuple[list[Document], str, list[str]]:
     """The submissions and the two references of an assignment; the released template; notes."""
-    course.check_assignment(assignment)
-    ids = _answer_ids(assignment)
+    assignment = a.name
+    ids = _answer_ids(a)
     if not any(ids.values()):
-        raise CourseError(f"assignments/{assignment} has no answer cells: run `python -m autograder release {assignment}`")
+        raise CourseError(f"{a.released} has no answer cells: run `python -m autograder release {assignment}`")
     docs, notes = [], []
     where = course.CourseDir.of(course_dir)
     for student in where.submitted_students(assignment):
         code, problems = _answers(where.submission(student, assignment), ids)
         notes += [f"{student}: {p}" for p in problems]
         docs.append(Document(student, "submission", code))
-    docs.append(Document("cnnkit reference", "reference", reference_code(assignment)))
-    solution, _ = _answers(SOLUTIONS / assignment, ids)
+    docs.append(Document("cnnkit reference", "reference", reference_code(a)))
+    solution, _ = _answers(a.source, ids)
     docs.append(Document("solution", "reference", solution))
-    template, _ = _answers(ASSIGNMENTS / assignment, ids)
+    template, _ = _answers(a.released, ids)
     return docs, template, notes
 
 
@@ -224,12 +219,13 @@ similar first. This report flags pairs for a person to read; it changes no grade
 """
 
 
-def report(assignment: str, course_dir: Path, to: Path | None = None, threshold: float | None = None):
+def report(a: Assignment, course_dir: course.CourseDir, to: Path | None = None, threshold: float | None = None):
     """Compare the batch and write the HTML report; returns (path, pairs above the threshold, all pairs)."""
+    assignment = a.name
     threshold = THRESHOLD if threshold is None else threshold
     if not 0 < threshold <= 1:
         raise CourseError(f"--threshold {threshold} must lie in (0, 1], e.g. {THRESHOLD}")
-    docs, template, notes = load_batch(assignment, course_dir)
+    docs, template, notes = load_batch(a, course_dir)
     if sum(d.kind == "submission" for d in docs) == 0:
         raise CourseError(f"no submissions of {assignment} under {course.CourseDir.of(course_dir).submitted}")
     pairs = compare(docs, template)
@@ -239,8 +235,9 @@ def report(assignment: str, course_dir: Path, to: Path | None = None, threshold:
     return to, [p for p in pairs if p.score >= threshold], pairs
 
 
-def main(assignment: str, course_dir: Path, to: Path | None = None, threshold: float | None = None) -> list[str]:
-    path, flagged, pairs = report(assignment, course_dir, to, threshold)
+def main(a: Assignment, course_dir: course.CourseDir, to: Path | None = None,
+         threshold: float | None = None) -> list[str]:
+    path, flagged, pairs = report(a, course_dir, to, threshold)
     lines = [f"{len(pairs)} pairs compared; {len(flagged)} at or above the threshold; report: {path}"]
     lines += [f"  {p.score:4.0%}  {p.a}  ~  {p.b}" for p in flagged]
     return lines

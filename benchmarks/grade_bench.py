@@ -31,7 +31,7 @@ def make_submissions(assignment: str, released: Path, dest: Path, n: int) -> Non
     """n students: s00, s01, ... cycling through complete, half-done and blank notebooks."""
     for nb_path in sorted(released.glob("*.ipynb")):
         student_nb = submissions.read(nb_path)
-        source_nb = submissions.read(course.SOLUTIONS / assignment / nb_path.name)
+        source_nb = submissions.read(course.Course().assignment(assignment).source / nb_path.name)
         parts = submissions.solution_parts(source_nb)
         kinds = [submissions.fill(student_nb, source_nb),
                  submissions.fill(student_nb, source_nb, set(parts[: len(parts) // 2])),
@@ -56,7 +56,7 @@ def plain_nbgrader(assignment: str, work: Path, n: int) -> tuple[float, dict]:
     """A course folder as nbgrader documents it, graded with its own command line, serially."""
     src = work / "source" / assignment
     src.mkdir(parents=True)
-    for p in (course.SOLUTIONS / assignment).glob("*.ipynb"):
+    for p in course.Course().assignment(assignment).source.glob("*.ipynb"):
         shutil.copy(p, src / p.name)
     shutil.copy(course.CONFIG_FILE, work / "nbgrader_config.py")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}

@@ -14,7 +14,7 @@ from autograder import api, cli, course, submissions
 
 from tests.isolation import UNSAFE
 
-ASSIGNMENTS = course.available_assignments()
+ASSIGNMENTS = course.Course().assignment_names()
 
 
 class RoundTrip:
@@ -54,7 +54,7 @@ for _a in ASSIGNMENTS:
 def grade_samples(assignment, tmp_path_factory):
     work = tmp_path_factory.mktemp(f"course-{assignment}")
     released = api.release(assignment, work, release_dir=work / "release")
-    expected = submissions.write_samples(assignment, released, course.SOLUTIONS / assignment, work / "submitted")
+    expected = submissions.write_samples(assignment, released, course.Course().solutions / assignment, work / "submitted")
     outcome = api.grade(assignment, work, unsafe=UNSAFE)
     rows = {r["student"]: r for r in api.grade_rows(work, assignment)}
     return assignment, work, outcome, rows, expected

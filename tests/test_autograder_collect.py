@@ -8,7 +8,6 @@ import pytest
 from autograder import api, cli, collect, course
 from tests import tiny_assignment as tiny
 
-EXPECTED = [tiny.NOTEBOOK]
 UTC = dt.timezone.utc
 
 
@@ -33,7 +32,7 @@ def test_collect_folder_reports_every_kind_of_problem(tmp_path):
         "s1_notes.pdf": ("pdf", t0),                        # not part of the assignment
     })
     entries = collect.read_export(export)
-    report = collect.collect(entries, tiny.NAME, EXPECTED, tmp_path / "submitted",
+    report = collect.collect(entries, tiny.value(), tmp_path / "submitted",
                              roster={"s1", "s2", "s3", "s4"}, due=t0 + dt.timedelta(days=1))
     assert sorted(report.filed) == [("s1", tiny.NOTEBOOK), ("s2", tiny.NOTEBOOK), ("s3", tiny.NOTEBOOK)]
     assert ("s3", "homework.ipynb", tiny.NOTEBOOK) in report.renamed
@@ -55,11 +54,11 @@ def test_collect_never_overwrites_without_force(tmp_path):
     dest = tmp_path / "submitted"
     first = collect.read_export(_export(tmp_path / "e1", {f"s1_{tiny.NOTEBOOK}": ("v1", t0)}))
     second = collect.read_export(_export(tmp_path / "e2", {f"s1_{tiny.NOTEBOOK}": ("v2", t0)}))
-    collect.collect(first, tiny.NAME, EXPECTED, dest)
-    report = collect.collect(second, tiny.NAME, EXPECTED, dest)
+    collect.collect(first, tiny.value(), dest)
+    report = collect.collect(second, tiny.value(), dest)
     assert report.existing == [("s1", tiny.NOTEBOOK)] and report.filed == []
     assert (dest / "s1" / tiny.NAME / tiny.NOTEBOOK).read_text() == "v1"
-    collect.collect(second, tiny.NAME, EXPECTED, dest, force=True)
+    collect.collect(second, tiny.value(), dest, force=True)
     assert (dest / "s1" / tiny.NAME / tiny.NOTEBOOK).read_text() == "v2"
 
 
@@ -69,7 +68,7 @@ def test_collect_zip_with_custom_pattern_and_unsafe_paths(tmp_path):
         zf.writestr(zipfile.ZipInfo(f"Ada Lovelace_1815_assignsubmission_file_{tiny.NOTEBOOK}", (2026, 10, 1, 9, 0, 0)), "ada")
         zf.writestr("__MACOSX/._junk", "x")
     pattern = r"^[^_]+_(?P<student>\d+)_assignsubmission_file_(?P<file>.+)$"
-    report = collect.collect(collect.read_export(z), tiny.NAME, EXPECTED, tmp_path / "sub", pattern=pattern)
+    report = collect.collect(collect.read_export(z), tiny.value(), tmp_path / "sub", pattern=pattern)
     assert report.filed == [("1815", tiny.NOTEBOOK)]
     bad = tmp_path / "evil.zip"
     with zipfile.ZipFile(bad, "w") as zf:
@@ -80,7 +79,7 @@ def test_collect_zip_with_custom_pattern_and_unsafe_paths(tmp_path):
 
 def test_pattern_and_roster_errors(tmp_path):
     with pytest.raises(course.CourseError, match="named groups"):
-        collect.collect([], tiny.NAME, EXPECTED, tmp_path, pattern=r"(\w+)")
+        collect.collect([], tiny.value(), tmp_path, pattern=r"(\w+)")
     roster = tmp_path / "students.csv"
     roster.write_text("name,email\nx,y\n")
     with pytest.raises(course.CourseError, match="'id' column"):
@@ -92,9 +91,8 @@ def test_pattern_and_roster_errors(tmp_path):
         collect.read_export(tmp_path / "nope")
 
 
-def test_roster_import_and_cli_collect(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(course, "SOLUTIONS", tmp_path / "solutions")
-    tiny.write_source(tmp_path / "solutions")
+def test_roster_import_and_cli_collect(tmp_path, capsys):
+    tiny.write_course(tmp_path)
     work = tmp_path / "course"
     roster = tmp_path / "students.csv"
     roster.write_text("id,first_name,last_name,email\ns1,Ada,Lovelace,ada@example.org\ns2,Alan,Turing,\n")
@@ -102,7 +100,7 @@ def test_roster_import_and_cli_collect(tmp_path, monkeypatch, capsys):
     assert api.roster_ids(work) == {"s1", "s2"}
     export = _export(tmp_path / "export", {f"s1_{tiny.NOTEBOOK}": ("x", dt.datetime(2026, 1, 1, tzinfo=UTC)),
                                            f"zz_{tiny.NOTEBOOK}": ("y", dt.datetime(2026, 1, 1, tzinfo=UTC))})
-    assert cli.main(["collect", tiny.NAME, str(export), "--course-dir", str(work)]) == 0
+    assert cli.main(["collect", tiny.NAME, str(export), "--source", str(tmp_path), "--course-dir", str(work)]) == 0
     out = capsys.readouterr().out
     assert "filed 1 file(s) for 1 student(s)" in out and "unknown   zz" in out and "missing   s2" in out
-    assert cli.main(["collect", tiny.NAME, str(export), "--course-dir", str(work), "--due", "tomorrow"]) == 2
+    assert cli.main(["collect", tiny.NAME, str(export), "--source", str(tmp_path), "--course-dir", str(work), "--due", "tomorrow"]) == 2

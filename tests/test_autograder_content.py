@@ -30,10 +30,7 @@ def _answer_cell(nb):
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("content")
-    mp = pytest.MonkeyPatch()
-    mp.setattr(course, "SOLUTIONS", root / "solutions")
-    tiny.write_source(root / "solutions")
-    work = root / "course"
+    work = tiny.term(root)
     released = api.release(tiny.NAME, work, release_dir=root / "release")
     good = ca.filled(released, root / "solutions")
     honest = ca.add_markdown(ca.with_cell(good, "why", ca.HONEST_ANSWER), ca.HONEST_DETAILS)
@@ -61,7 +58,6 @@ def graded(tmp_path_factory):
     baseline = _page(submissions_read(released / tiny.NOTEBOOK))
     yield {"work": work, "cases": cases, "outcomes": outcomes, "rows": rows, "baseline": baseline,
            "released": released}
-    mp.undo()
 
 
 def submissions_read(path):

@@ -21,13 +21,9 @@ from tests.isolation import UNSAFE, needs_sandbox
 @pytest.fixture(scope="module")
 def tiny_course(tmp_path_factory):
     root = tmp_path_factory.mktemp("tinycourse")
-    mp = pytest.MonkeyPatch()
-    mp.setattr(course, "SOLUTIONS", root / "solutions")
-    tiny.write_source(root / "solutions")
-    work = root / "course"
+    work = tiny.term(root)
     released = api.release(tiny.NAME, work, release_dir=root / "release")
-    yield root, work, released
-    mp.undo()
+    return root, work, released
 
 
 def _filled(released, root, parts=None):

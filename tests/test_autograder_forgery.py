@@ -156,7 +156,7 @@ def a1_corpus(tmp_path_factory):
     work = tmp_path_factory.mktemp("forgery-A1")
     released = api.release(A1, work, release_dir=work / "release")
     student = submissions.read(released / A1_NB)
-    source = submissions.read(course.SOLUTIONS / A1 / A1_NB)
+    source = submissions.read(course.Course().solutions / A1 / A1_NB)
     part1 = submissions.fill(student, source, {"activations"})
     cases = {"good_a": (submissions.fill(student, source), 80), "good_b": (submissions.fill(student, source), 80),
              "half": (submissions.fill(student, source, {"activations", "affine", "losses"}), 38)}
@@ -268,7 +268,7 @@ def a2_corpus(tmp_path_factory):
     work = tmp_path_factory.mktemp("forgery-A2")
     released = api.release(A2, work, release_dir=work / "release")
     student = submissions.read(released / A2_NB)
-    source = submissions.read(course.SOLUTIONS / A2 / A2_NB)
+    source = submissions.read(course.Course().solutions / A2 / A2_NB)
     good = submissions.fill(student, source)
     first = submissions.solution_parts(source)[0]
     cases = {"good": (good, submissions.autograded_points(source))}
@@ -352,12 +352,7 @@ def add(a, b):
 @pytest.fixture(scope="module")
 def canary_course(tmp_path_factory):
     root = tmp_path_factory.mktemp("canary")
-    # course.SOLUTIONS points at the tiny assignment only while this fixture releases and grades:
-    # the module's later fixtures (A3, A4) release from the real solutions/.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(course, "SOLUTIONS", root / "solutions")
-        outcomes, rows, work = _grade_canary(root)
-    yield outcomes, rows, work
+    return _grade_canary(root)
 
 
 def _grade_canary(root):
@@ -370,7 +365,7 @@ def _grade_canary(root):
             cell.source = cell.source.replace("### END HIDDEN TESTS", f"# {CANARY}\n### END HIDDEN TESTS")
     (root / "solutions" / tiny.NAME).mkdir(parents=True)
     nbformat.write(nb, root / "solutions" / tiny.NAME / tiny.NOTEBOOK)
-    work = root / "course"
+    work = course.CourseDir(root / "course", source=course.Course(root))
     released = api.release(tiny.NAME, work, release_dir=root / "release")
     student = submissions.read(released / tiny.NOTEBOOK)
     source = submissions.read(root / "solutions" / tiny.NAME / tiny.NOTEBOOK)
@@ -583,7 +578,7 @@ def a4_corpus(tmp_path_factory):
     work = tmp_path_factory.mktemp("forgery-A4")
     released = api.release(A4, work, release_dir=work / "release")
     student = submissions.read(released / A4_NB)
-    source = submissions.read(course.SOLUTIONS / A4 / A4_NB)
+    source = submissions.read(course.Course().solutions / A4 / A4_NB)
     honest = submissions.fill(student, source, {"step", "evaluate"})
     points = submissions.autograded_points(source, {"step", "evaluate"})
     cases = {"half": (honest, points)}
@@ -631,7 +626,7 @@ def a3_corpus(tmp_path_factory):
     work = tmp_path_factory.mktemp("forgery-A3")
     released = api.release(A3, work, release_dir=work / "release")
     student = submissions.read(released / A3_NB)
-    source = submissions.read(course.SOLUTIONS / A3 / A3_NB)
+    source = submissions.read(course.Course().solutions / A3 / A3_NB)
     good = submissions.fill(student, source)
     assert submissions.autograded_points(source) == A3_FULL
     cases = {"good": (good, A3_FULL)}

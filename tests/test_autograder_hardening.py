@@ -35,7 +35,7 @@ CANARY = "canary-7f3a9c"
 CNNKIT_DIR = str(Path(cnnkit.__file__).resolve().parent)
 LIMITS = {"notebook_timeout": 60, "memory_bytes": 2 * 1024**3, "max_processes": 64,
           "disk_bytes": 64 * 1024**2}
-LOOP_LIMIT = 8  # the tiny assignment's own cell time limit (its autograder.toml)
+LOOP_LIMIT = 8  # the tiny assignment's own cell time limit (its course.toml block)
 
 
 def kill_worker_for(job):
@@ -187,11 +187,8 @@ _c.send({'method': 'update', 'state': {'v': 1}, 'buffer_paths': []})
 def hardened(tmp_path_factory):
     root = tmp_path_factory.mktemp("hardcourse")
     mp = pytest.MonkeyPatch()
-    mp.setattr(course, "SOLUTIONS", root / "solutions")
     mp.setenv("AUTOGRADER_TEST_CANARY", CANARY)  # in the grader's environment: must not be seen
-    tiny.write_source(root / "solutions")
-    (root / "solutions" / tiny.NAME / limits.CONFIG_FILE).write_text(f"cell_timeout = {LOOP_LIMIT}\n")
-    work = root / "course"
+    work = tiny.term(root, limits={"cell_timeout": LOOP_LIMIT})
     released = api.release(tiny.NAME, work, release_dir=root / "release")
     good = _filled(released, root)
     huge = copy.deepcopy(good)
@@ -308,9 +305,8 @@ def test_limits_this_machine_cannot_enforce_are_recorded(hardened):
 
 
 @needs_sandbox
-def test_a_looping_submission_costs_the_assignments_cell_limit(hardened, monkeypatch):
+def test_a_looping_submission_costs_the_assignments_cell_limit(hardened):
     _, outcomes, _, work, _ = hardened
-    monkeypatch.setattr(course, "SOLUTIONS", work.parent / "solutions")
     assert f"cell time limit of {LOOP_LIMIT} s" in outcomes["loops"].reason
     t0 = time.perf_counter()  # graded alone, so the time is its own and not the batch's
     again = batch.grade_batch(tiny.NAME, work, students=["loops"], force=True, limits=LIMITS, progress=False,
@@ -328,22 +324,31 @@ def test_huge_notebook_refused_before_nbgrader(hardened):
 
 
 def test_limits_come_from_the_assignment_then_the_command_line(tmp_path):
-    (tmp_path / limits.CONFIG_FILE).write_text("cell_timeout = 60\n")
-    assert limits.assignment_limits(tmp_path).cell_timeout == 60
-    assert limits.assignment_limits(tmp_path, {"cell_timeout": 5, "memory_bytes": None}).cell_timeout == 5
-    assert limits.assignment_limits(tmp_path / "none").cell_timeout == limits.DEFAULTS["cell_timeout"]
-    (tmp_path / limits.CONFIG_FILE).write_text("cell_timout = 60\n")
-    with pytest.raises(ValueError, match="unknown limit.*cell_timout"):
-        limits.assignment_limits(tmp_path)
-    (tmp_path / limits.CONFIG_FILE).write_text("cell_timeout = -1\n")
-    with pytest.raises(ValueError, match="positive whole"):
-        limits.assignment_limits(tmp_path)
+    a = tiny.write_course(tmp_path / "c", {"cell_timeout": 60}).assignment(tiny.NAME)
+    assert a.limits.cell_timeout == 60 and a.limits.notebook_timeout == limits.DEFAULTS["notebook_timeout"]
+    assert limits.Limits.of({"cell_timeout": 5, "memory_bytes": None}, base=a.limits).cell_timeout == 5
+    plain = tiny.write_course(tmp_path / "plain").assignment(tiny.NAME)  # no course.toml: the defaults
+    assert plain.limits.cell_timeout == limits.DEFAULTS["cell_timeout"]
+    toml = tmp_path / "c" / "course.toml"
+    toml.write_text(f"[assignments.{tiny.NAME}.limits]\ncell_timout = 60\n")
+    with pytest.raises(course.CourseError, match=r"course.toml \[assignments.T1\].limits: unknown limit.*cell_timout"):
+        course.Course(tmp_path / "c").assignment(tiny.NAME)
+    toml.write_text(f"[assignments.{tiny.NAME}.limits]\ncell_timeout = -1\n")
+    with pytest.raises(course.CourseError, match="positive whole"):
+        course.Course(tmp_path / "c").assignment(tiny.NAME)
+    toml.write_text(f"[assignments.{tiny.NAME}]\ncell_timeout = 60\n")  # outside the limits table
+    with pytest.raises(course.CourseError, match="unknown key.*cell_timeout.*expected some of release, due, limits"):
+        course.Course(tmp_path / "c").assignment(tiny.NAME)
+    toml.write_text("")
+    (tmp_path / "c" / "solutions" / tiny.NAME / "autograder.toml").write_text("cell_timeout = 60\n")
+    with pytest.raises(course.CourseError, match=r"now in course.toml \[assignments.T1\].limits"):
+        course.Course(tmp_path / "c").assignment(tiny.NAME)
 
 
 def test_course_assignments_have_their_time_limits():
-    short = [limits.assignment_limits(course.SOLUTIONS / a).cell_timeout for a in ("A1", "A2", "A3")]
+    short = [course.Course().assignment(a).limits.cell_timeout for a in ("A1", "A2", "A3")]
     assert short == [60, 60, 60]
-    assert limits.assignment_limits(course.SOLUTIONS / "A4").cell_timeout == 600
+    assert course.Course().assignment("A4").limits.cell_timeout == 600
 
 
 def _die_on_three(job):

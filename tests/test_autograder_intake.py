@@ -10,7 +10,6 @@ import pytest
 from autograder import collect
 from tests import tiny_assignment as tiny
 
-EXPECTED = [tiny.NOTEBOOK]
 
 
 def _write(path, text="nb"):
@@ -29,7 +28,7 @@ def test_folder_per_student_export_files_by_folder_and_refuses_disagreement(tmp_
     _write(export / "bob" / tiny.NOTEBOOK, "bob's work")               # the released name: id from the folder
     _write(export / "mallory" / f"alice_{tiny.NOTEBOOK}", "mallory's")  # names another student
     dest = tmp_path / "submitted"
-    report = collect.collect(collect.read_export(export), tiny.NAME, EXPECTED, dest,
+    report = collect.collect(collect.read_export(export), tiny.value(), dest,
                              roster={"alice", "bob", "mallory"})
     assert _filed(report, dest) == {"alice": "alice's work", "bob": "bob's work"}
     assert [n for n, _ in report.refused] == [f"mallory/alice_{tiny.NOTEBOOK}"]
@@ -43,7 +42,7 @@ def test_flat_export_in_a_wrapper_folder_still_files_by_name(tmp_path):
     _write(export / "submissions" / f"alice_{tiny.NOTEBOOK}", "a")
     _write(export / "submissions" / f"bob_{tiny.NOTEBOOK}", "b")
     dest = tmp_path / "submitted"
-    report = collect.collect(collect.read_export(export), tiny.NAME, EXPECTED, dest)
+    report = collect.collect(collect.read_export(export), tiny.value(), dest)
     assert _filed(report, dest) == {"alice": "a", "bob": "b"} and report.refused == []
 
 
@@ -54,7 +53,7 @@ def test_symlinks_are_not_followed(tmp_path):
     os.symlink(secret, export / f"eve_{tiny.NOTEBOOK}")
     os.symlink(secret.parent, export / "linked_dir")
     dest = tmp_path / "submitted"
-    report = collect.collect(collect.read_export(export), tiny.NAME, EXPECTED, dest)
+    report = collect.collect(collect.read_export(export), tiny.value(), dest)
     assert _filed(report, dest) == {"alice": "alice"}
     assert sorted(n for n, _ in report.refused) == [f"eve_{tiny.NOTEBOOK}", "linked_dir"]
     assert all("symbolic link" in why for _, why in report.refused)
@@ -130,7 +129,7 @@ def test_notebook_with_too_many_cells_is_refused(tmp_path):
                                                            "nbformat": 4, "nbformat_minor": 5}))
     _write(export / f"bob_{tiny.NOTEBOOK}", "{ not json")  # filed: grading reports it as invalid
     dest = tmp_path / "submitted"
-    report = collect.collect(collect.read_export(export), tiny.NAME, EXPECTED, dest)
+    report = collect.collect(collect.read_export(export), tiny.value(), dest)
     assert sorted(s for s, _ in report.filed) == ["alice", "bob"]
     assert report.refused == [(f"mallory_{tiny.NOTEBOOK}", "5,000 cells, over the limit of 2,000 per notebook")]
 
@@ -143,7 +142,7 @@ def test_ids_are_matched_in_full(tmp_path):
         zf.writestr(f"carol\n/{tiny.NOTEBOOK}", "z")        # a student folder ending in a newline
         zf.writestr(f"dave_{tiny.NOTEBOOK}", "ok")
     dest = tmp_path / "submitted"
-    report = collect.collect(collect.read_export(z), tiny.NAME, EXPECTED, dest,
+    report = collect.collect(collect.read_export(z), tiny.value(), dest,
                              pattern=r"^(?P<student>[^_]+)_(?P<file>.+)$", roster={"alice", "bob", "carol", "dave"})
     assert [s for s, _ in report.filed] == ["dave"]
     assert sorted(p.name for p in dest.iterdir()) == ["dave"]

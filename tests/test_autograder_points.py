@@ -9,6 +9,7 @@ import pytest
 
 from autograder import api, batch, collect, submissions
 from autograder.course import CourseDir, CourseError
+from tests import tiny_assignment as tiny
 
 UTC = dt.timezone.utc
 
@@ -125,7 +126,7 @@ def _entries(*names, when=T0):
 
 
 def test_default_pattern_takes_the_student_up_to_the_first_underscore(tmp_path):
-    report = collect.collect(_entries("s1_A1_mlp.ipynb", "jane.doe-2_A1_mlp.ipynb"), "A1", ["A1_mlp.ipynb"],
+    report = collect.collect(_entries("s1_A1_mlp.ipynb", "jane.doe-2_A1_mlp.ipynb"), tiny.value("A1", ["A1_mlp.ipynb"]),
                              tmp_path)
     assert sorted(report.filed) == [("jane.doe-2", "A1_mlp.ipynb"), ("s1", "A1_mlp.ipynb")]
     assert (tmp_path / "s1" / "A1" / "A1_mlp.ipynb").read_bytes() == b"s1_A1_mlp.ipynb"
@@ -135,7 +136,7 @@ def test_default_pattern_takes_the_student_up_to_the_first_underscore(tmp_path):
 def test_names_that_give_no_student_or_no_known_file(tmp_path):
     expected = ["A1_mlp.ipynb", "data.csv"]
     report = collect.collect(_entries("notes.txt", ".hidden_A1_mlp.ipynb", "s1_data.txt", "s1_A1_mlp.ipynb"),
-                             "A1", expected, tmp_path)
+                             tiny.value("A1", expected), tmp_path)
     assert report.wrong_name == [
         ("notes.txt", f"does not match the pattern {collect.DEFAULT_PATTERN}"),
         (".hidden_A1_mlp.ipynb", "'.hidden' is not a valid student id"),
@@ -145,10 +146,10 @@ def test_names_that_give_no_student_or_no_known_file(tmp_path):
 
 
 def test_a_renamed_notebook_is_filed_under_the_expected_name_only_when_there_is_one(tmp_path):
-    one = collect.collect(_entries("s1_my homework.ipynb"), "A1", ["A1_mlp.ipynb", "data.csv"], tmp_path / "a")
+    one = collect.collect(_entries("s1_my homework.ipynb"), tiny.value("A1", ["A1_mlp.ipynb", "data.csv"]), tmp_path / "a")
     assert one.renamed == [("s1", "my homework.ipynb", "A1_mlp.ipynb")]
     assert one.filed == [("s1", "A1_mlp.ipynb")]
-    two = collect.collect(_entries("s1_my homework.ipynb"), "A1", ["A1_mlp.ipynb", "A1_cnn.ipynb"], tmp_path / "b")
+    two = collect.collect(_entries("s1_my homework.ipynb"), tiny.value("A1", ["A1_mlp.ipynb", "A1_cnn.ipynb"]), tmp_path / "b")
     assert two.renamed == [] and two.filed == []
     assert two.wrong_name == [("s1_my homework.ipynb", "'my homework.ipynb' is not one of A1_mlp.ipynb, A1_cnn.ipynb")]
 
@@ -158,7 +159,7 @@ def test_of_two_files_for_one_notebook_the_newer_is_kept(tmp_path):
     new = collect.Entry("s1_copy.ipynb", b"new", T0 + dt.timedelta(minutes=5))
     for order in ([old, new], [new, old]):
         dest = tmp_path / str(len(list(tmp_path.iterdir())))
-        report = collect.collect(order, "A1", ["A1_mlp.ipynb"], dest)
+        report = collect.collect(order, tiny.value("A1", ["A1_mlp.ipynb"]), dest)
         assert report.duplicates == [("s1", "s1_A1_mlp.ipynb", "s1_copy.ipynb")]
         assert (dest / "s1" / "A1" / "A1_mlp.ipynb").read_bytes() == b"new"
         assert (dest / "s1" / "A1" / "timestamp.txt").read_text() == "2026-10-01 12:05:00.000000 UTC"
@@ -166,10 +167,10 @@ def test_of_two_files_for_one_notebook_the_newer_is_kept(tmp_path):
 
 def test_roster_unknown_students_and_lateness(tmp_path):
     entries = _entries("s1_A1_mlp.ipynb", "s9_A1_mlp.ipynb", when=T0 + dt.timedelta(hours=1, minutes=30, seconds=2))
-    report = collect.collect(entries, "A1", ["A1_mlp.ipynb"], tmp_path, roster={"s1", "s2"}, due=T0)
+    report = collect.collect(entries, tiny.value("A1", ["A1_mlp.ipynb"]), tmp_path, roster={"s1", "s2"}, due=T0)
     assert report.filed == [("s1", "A1_mlp.ipynb")] and report.unknown == [("s9", "s9_A1_mlp.ipynb")]
     assert report.late == [("s1", "s1_A1_mlp.ipynb", "1:30:02 late")] and report.missing == ["s2"]
-    on_time = collect.collect(entries, "A1", ["A1_mlp.ipynb"], tmp_path / "b", roster={"s1"}, due=entries[0].mtime,
+    on_time = collect.collect(entries, tiny.value("A1", ["A1_mlp.ipynb"]), tmp_path / "b", roster={"s1"}, due=entries[0].mtime,
                               add_unknown=True)
     assert sorted(on_time.filed) == [("s1", "A1_mlp.ipynb"), ("s9", "A1_mlp.ipynb")] and on_time.late == []
     assert report.lines() == [
@@ -182,10 +183,10 @@ def test_roster_unknown_students_and_lateness(tmp_path):
 
 def test_a_custom_pattern_needs_both_groups(tmp_path):
     moodle = r"^[^_]+_(?P<student>\d+)_assignsubmission_file_(?P<file>.+)$"
-    report = collect.collect(_entries("Jane Doe_12345_assignsubmission_file_A1_mlp.ipynb"), "A1", ["A1_mlp.ipynb"],
+    report = collect.collect(_entries("Jane Doe_12345_assignsubmission_file_A1_mlp.ipynb"), tiny.value("A1", ["A1_mlp.ipynb"]),
                              tmp_path, pattern=moodle)
     assert report.filed == [("12345", "A1_mlp.ipynb")]
     for bad in (r"^(?P<student>\w+)_.+$", r"^(?P<file>.+)$", r"^.+$"):
         with pytest.raises(CourseError) as info:
-            collect.collect([], "A1", ["A1_mlp.ipynb"], tmp_path, pattern=bad)
+            collect.collect([], tiny.value("A1", ["A1_mlp.ipynb"]), tmp_path, pattern=bad)
         assert str(info.value) == f"the pattern {bad!r} needs the named groups (?P<student>...) and (?P<file>...)"

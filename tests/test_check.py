@@ -21,7 +21,7 @@ def test_selects_the_assignments_tests_and_no_others():
     ids = _collected("A2")
     steps = {check.step_of(i) for i in ids}
     assert steps == {label for _, label in check.STEPS}, steps
-    notebook = next((course.SOLUTIONS / "A2").glob("*.ipynb")).name
+    notebook = next((course.Course().solutions / "A2").glob("*.ipynb")).name
     cells = [i for i in ids if f"{notebook}::Cell" in i]
     assert len(cells) > 10
     for name in ("test_mutation_corpus[A2]", "test_variants_pass_in_the_students_kernel[A2]",

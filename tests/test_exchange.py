@@ -90,13 +90,13 @@ def round_trip(hub):
     roster.write_text(f"id,first_name\n{good.name},Good\n{blank.name},Blank\n")
     _cli("roster", str(roster), "--course-dir", str(course_dir))
     # the API with its own release folder, so that the repository's assignments/ is not rewritten
-    dest = exchange.release(A1, course_dir, ex, release_dir=work / "release")
+    dest = exchange.release(course.Course().assignment(A1), course_dir, ex, release_dir=work / "release")
     log = {"released": dest}
 
     for student in (good, blank, outsider):
         student.nbgrader("fetch_assignment", A1, ex)
     fetched = good.home / A1 / NOTEBOOK
-    solution = submissions.read(course.SOLUTIONS / A1 / NOTEBOOK)
+    solution = submissions.read(course.Course().solutions / A1 / NOTEBOOK)
     good.write(fetched, submissions.fill(submissions.read(fetched), solution))
     for student in (good, blank, outsider):
         student.nbgrader("submit", A1, ex)

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from autograder import exchange
+from autograder.course import Course
 
 from tests.hub_users import Student, student_python, why_no_users
 
@@ -130,7 +131,7 @@ def hub():
         student.run([python, "-c", "import sys; open(sys.argv[1], 'a').write(sys.argv[2])", str(config),
                      f"\nc.Exchange.root = {str(ex)!r}\n"])
         course_dir = work / "course"
-        exchange.release(A1, course_dir, ex, release_dir=work / "release")
+        exchange.release(Course().assignment(A1), course_dir, ex, release_dir=work / "release")
         lab = StudentLab(student)
         driver = bl.start_chromium(work / "chromium-profile")
         driver.get(lab.url("lab"))
@@ -218,7 +219,7 @@ def _fetch_and_submit(student, lab, driver, ex, course_dir):
     assert inbound[0].stat().st_uid == student.pw.pw_uid
     assert submitted
 
-    report = exchange.collect(A1, course_dir, ex)
+    report = exchange.collect(Course().assignment(A1), course_dir, ex)
     assert report.report.filed == [(student.name, NOTEBOOK)], report.lines()
     filed = course_dir / "submitted" / student.name / A1 / NOTEBOOK
     assert filed.read_bytes() == (student.home / A1 / NOTEBOOK).read_bytes()

@@ -41,24 +41,22 @@ def _grades(work, student):
         return sub.id, sorted((g.name, g.auto_score, g.manual_score, g.extra_credit) for g in sub.grades)
 
 
-def _nbgrader_config(root: Path, work: Path) -> None:
+def _nbgrader_config(root: Path, work: course.CourseDir) -> None:
     """What Formgrader reads from the server's root folder: this course, its gradebook."""
     (root / "nbgrader_config.py").write_text(
         "c = get_config()  # noqa: F821\n"
         f"c.CourseDirectory.course_id = {course.CourseDir(work).nbgrader_config().CourseDirectory.course_id!r}\n"
         f"c.CourseDirectory.root = {str(work)!r}\n"
-        f"c.CourseDirectory.source_directory = {str(course.SOLUTIONS)!r}\n"
+        f"c.CourseDirectory.source_directory = {str(work.source.solutions)!r}\n"
         f"c.CourseDirectory.db_url = {course.CourseDir(work).gradebook_url!r}\n")
 
 
 @pytest.fixture(scope="module")
 def formgrader(tmp_path_factory):
     base = tmp_path_factory.mktemp("formgrader")
-    mp = pytest.MonkeyPatch()
-    mp.setattr(course, "SOLUTIONS", base / "solutions")
-    tiny.write_source(base / "solutions")
     root = base / "root"
-    work = root / "course"  # Formgrader needs the course inside the server's root
+    # Formgrader needs the course inside the server's root
+    work = course.CourseDir(root / "course", source=tiny.write_course(base))
     released = api.release(tiny.NAME, work, release_dir=base / "release")
     good = ca.filled(released, base / "solutions")
     notebooks = {"honest": ca.with_cell(good, "why", ca.HONEST_ANSWER),
@@ -90,7 +88,6 @@ def formgrader(tmp_path_factory):
         if driver is not None:
             driver.quit()
         server.stop()
-        mp.undo()
 
 
 def _open_submission(driver, server, submission_id: str) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from autograder import api, course, submissions
-from autograder.course import CourseDir
+from autograder.course import Course, CourseDir
 from tests import tiny_assignment as tiny
 from tests.isolation import UNSAFE
 
@@ -86,16 +86,12 @@ def pg_url():
 def tiny_class(tmp_path_factory):
     """The tiny assignment's source, and a class of three submissions of it in a folder of their own."""
     root = tmp_path_factory.mktemp("pgcourse")
-    mp = pytest.MonkeyPatch()
-    mp.setattr(course, "SOLUTIONS", root / "solutions")
-    tiny.write_source(root / "solutions")
-    released = api.release(tiny.NAME, root / "scratch", release_dir=root / "release")
+    released = api.release(tiny.NAME, tiny.term(root, folder="scratch"), release_dir=root / "release")
     source = submissions.read(root / "solutions" / tiny.NAME / tiny.NOTEBOOK)
     blank = submissions.read(released / tiny.NOTEBOOK)
     notebooks = {"complete": submissions.fill(blank, source), "half": submissions.fill(blank, source, {"add"}),
                  "blank": blank}
-    yield root, notebooks
-    mp.undo()
+    return root, notebooks
 
 
 def _round_trip(root: Path, notebooks: dict, where: CourseDir, out: Path) -> dict:
@@ -116,9 +112,9 @@ def _round_trip(root: Path, notebooks: dict, where: CourseDir, out: Path) -> dic
 
 def test_a_class_graded_on_postgresql_gets_the_grades_it_gets_on_sqlite(pg_url, tiny_class, tmp_path):
     root, notebooks = tiny_class
-    on_pg = CourseDir(tmp_path / "pg", db_url=pg_url)
+    on_pg = CourseDir(tmp_path / "pg", db_url=pg_url, source=Course(root))
     assert not (tmp_path / "pg" / "gradebook.db").exists()
     pg = _round_trip(root, notebooks, on_pg, tmp_path / "pg-out")
     assert not (tmp_path / "pg" / "gradebook.db").exists(), "the grades went to a sqlite file, not the server"
-    lite = _round_trip(root, notebooks, CourseDir(tmp_path / "lite"), tmp_path / "lite-out")
+    lite = _round_trip(root, notebooks, CourseDir(tmp_path / "lite", source=Course(root)), tmp_path / "lite-out")
     assert pg == lite == {s: (p, p) for s, p in EXPECTED.items()}

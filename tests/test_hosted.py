@@ -28,7 +28,9 @@ import pytest
 import torch
 
 from autograder import api, hosted, pack, submissions
-from autograder.course import REPO, SOLUTIONS, CourseError
+from autograder.course import REPO, Course, CourseError
+
+SOLUTIONS = Course().solutions
 from cnnkit import train
 from tests.isolation import UNSAFE
 

@@ -104,11 +104,11 @@ def graded(request, tmp_path_factory):
     edits = _edits(assignment, _ONLY)
     work = tmp_path_factory.mktemp(f"mutants-{assignment}")
     released_dir = api.release(assignment, work, release_dir=work / "release")
-    names = sorted(p.name for p in (course.SOLUTIONS / assignment).glob("*.ipynb"))
+    names = sorted(p.name for p in (course.Course().solutions / assignment).glob("*.ipynb"))
     assert len(names) == 1, f"{assignment}: the corpus runner expects one notebook, found {names}"
     nb_name = names[0]
     released = submissions.read(released_dir / nb_name)
-    source = submissions.read(course.SOLUTIONS / assignment / nb_name)
+    source = submissions.read(course.Course().solutions / assignment / nb_name)
     solved = submissions.fill(released, source)
     the_plan = plan.make(edits)
 
@@ -243,7 +243,7 @@ def _table(assignment, rows) -> str:
 def test_corpus_covers_every_graded_part(assignment):
     """At least 2 variants and 3 mistakes for every autograded part of the assignment."""
     edits = _edits(assignment)
-    nb_path = next((course.SOLUTIONS / assignment).glob("*.ipynb"))
+    nb_path = next((course.Course().solutions / assignment).glob("*.ipynb"))
     source = submissions.read(nb_path)
     graded_parts = {submissions.part_of(gid) for gid in _test_cells(source)}
     short = []

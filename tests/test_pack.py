@@ -20,7 +20,10 @@ import nbformat
 import pytest
 
 from autograder import cli, pack
-from autograder.course import ASSIGNMENTS, REPO, SOLUTIONS, CourseError
+from autograder.course import REPO, Course, CourseError
+
+COURSE = Course()  # this repository's course
+SOLUTIONS, ASSIGNMENTS = COURSE.solutions, COURSE.released
 
 BEFORE, AFTER = dt.date(2026, 10, 12), dt.date(2026, 10, 19)
 A2_GRADED = ["im2col", "col2im", "conv_forward_naive", "conv_backward_naive", "max_pool_forward", "max_pool_backward"]
@@ -94,11 +97,11 @@ def after(tmp_path_factory):
 
 
 def test_calendar_accounts_for_every_graded_library_function():
-    cal = pack.load_calendar()
+    cal = COURSE.calendar()
     assert set(cal.assignments) == {p.name for p in SOLUTIONS.iterdir() if p.is_dir()}
     assert set(cal.lectures) == {p.stem for p in (REPO / "lectures").glob("*.ipynb")}  # none is never released
     for name, a in cal.assignments.items():
-        graded = pack.graded_library_names(name)
+        graded = pack.graded_library_names(a)
         assert graded, name
         missing = [q for q in graded if q not in a.withhold and q not in a.keep]
         assert not missing, f"{name} grades {missing}: list them under withhold or keep in course.toml"
@@ -159,7 +162,7 @@ def test_no_solution_or_hidden_test_in_the_pack(before):
 
 
 def test_a2_references_stay_out_until_due(before):
-    withheld = pack._withheld(pack.load_calendar(), BEFORE)
+    withheld = pack._withheld(COURSE.calendar(), BEFORE)
     assert set(withheld) == {"A2"}
     lines = pack.distinctive_lines(withheld)
     repo_lib = "".join(p.read_text() for p in (REPO / "cnnkit").rglob("*.py"))

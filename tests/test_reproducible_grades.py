@@ -39,10 +39,8 @@ BURN = "_t = __import__('time').process_time()\nwhile __import__('time').process
 def tiny_source(tmp_path_factory):
     root = tmp_path_factory.mktemp("reprocourse")
     mp = pytest.MonkeyPatch()
-    mp.setattr(course, "SOLUTIONS", root / "solutions")
     mp.setenv("AUTOGRADER_CACHE", str(root / "cache"))  # the self-check runs here, not from a cache
-    tiny.write_source(root / "solutions")
-    released = api.release(tiny.NAME, root / "first", release_dir=root / "release")
+    released = api.release(tiny.NAME, tiny.term(root, folder="first"), release_dir=root / "release")
     yield root, released
     mp.undo()
 
@@ -60,6 +58,11 @@ def _with_mul(nb, code):
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "mul":
             cell.source = code + "\n" + cell.source
     return nb
+
+
+def _term(root, folder) -> course.CourseDir:
+    """A term folder that grades the tiny course at root."""
+    return course.CourseDir(folder, source=course.Course(root))
 
 
 def _submit(work, cases: dict) -> None:
@@ -114,7 +117,7 @@ def test_time_limits_count_cpu_time_and_a_busy_machine_costs_nothing(tiny_source
     cases = {"honest_busy": _with_mul(good, BURN.format(s=1.5)), "honest": good,
              "loops": _with_mul(good, "while True:\n    pass"),
              "sleeps": _with_mul(good, "import time\ntime.sleep(100_000)")}
-    work = tmp_path / "course"
+    work = _term(root, tmp_path / "course")
     _submit(work, cases)
     load = _burners(3)
     try:
@@ -141,7 +144,7 @@ def _broken_library(tmp_path) -> Path:
 
 def test_a_broken_grader_is_named_before_grading_and_never_writes_a_grade(tiny_source, tmp_path, monkeypatch, capsys):
     root, released = tiny_source
-    work = tmp_path / "course"
+    work = _term(root, tmp_path / "course")
     _submit(work, {"alice": _filled(root, released), "bob": _filled(root, released, {"add"})})
     monkeypatch.setenv(sandbox.LIBRARY_ENV, str(_broken_library(tmp_path)))
 
@@ -214,7 +217,7 @@ def test_a_real_dask_cluster_grades_like_the_local_pool(tiny_source, tmp_path):
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
         for mode in ("local", "cluster"):
-            work = tmp_path / mode
+            work = _term(root, tmp_path / mode)
             _submit(work, {s: _filled(root, released, parts) for s, parts in solved.items()})
             outcomes = batch.grade_batch(tiny.NAME, work, workers=2, unsafe=UNSAFE, progress=False,
                                          scheduler=address if mode == "cluster" else None)

@@ -26,13 +26,12 @@ def root_without_cgroup(monkeypatch):
 
 
 @pytest.fixture
-def tiny_work(tmp_path, monkeypatch):
-    monkeypatch.setattr(course, "SOLUTIONS", tmp_path / "solutions")
-    tiny.write_source(tmp_path / "solutions")
-    folder = tmp_path / "course" / "submitted" / "someone" / tiny.NAME
+def tiny_work(tmp_path):
+    work = tiny.term(tmp_path)
+    folder = work / "submitted" / "someone" / tiny.NAME
     folder.mkdir(parents=True)
     nbformat.write(tiny.source_notebook(), folder / tiny.NOTEBOOK)
-    return tmp_path / "course"
+    return work
 
 
 def test_grade_as_root_without_a_cgroup_refuses_and_says_how_to_delegate(root_without_cgroup, tiny_work):
@@ -59,7 +58,7 @@ def test_who_is_refused(root_without_cgroup, monkeypatch):
 
 
 def test_the_command_line_refuses_and_takes_the_flag(root_without_cgroup, tiny_work, monkeypatch, capsys):
-    assert cli.main(["grade", tiny.NAME, "--course-dir", str(tiny_work), "--no-self-check"]) == 2
+    assert cli.main(["grade", tiny.NAME, "--source", str(tiny_work.source.root), "--course-dir", str(tiny_work), "--no-self-check"]) == 2
     assert "--allow-unlimited-root" in capsys.readouterr().err
     seen = {}
 
@@ -69,7 +68,7 @@ def test_the_command_line_refuses_and_takes_the_flag(root_without_cgroup, tiny_w
 
     monkeypatch.setattr(api, "grade", fake_grade)
     monkeypatch.setattr(api, "grade_rows", lambda *a, **k: [])
-    assert cli.main(["grade", tiny.NAME, "--course-dir", str(tiny_work), "--allow-unlimited-root"]) == 0
+    assert cli.main(["grade", tiny.NAME, "--source", str(tiny_work.source.root), "--course-dir", str(tiny_work), "--allow-unlimited-root"]) == 0
     assert seen["allow_unlimited_root"] is True
 
 

@@ -16,7 +16,9 @@ import nbformat
 import pytest
 
 from autograder import cli, similarity
-from autograder.course import ASSIGNMENTS, REPO, SOLUTIONS
+from autograder.course import REPO, Course
+
+SOLUTIONS, ASSIGNMENTS = Course().solutions, Course().released
 from autograder.pack import definition_source
 from tests.similarity_batch import bob, frank, grace
 
@@ -109,7 +111,7 @@ def result(tmp_path_factory):
     linked = course_dir / "submitted" / "trent" / "A2"
     linked.mkdir(parents=True)
     (linked / NB).symlink_to(SOLUTIONS / "A2" / NB)  # a link is never followed
-    path, flagged, pairs = similarity.report("A2", course_dir)
+    path, flagged, pairs = similarity.report(Course().assignment("A2"), course_dir)
     return course_dir, path, flagged, pairs
 
 

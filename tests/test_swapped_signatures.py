@@ -18,7 +18,9 @@ import re
 
 import pytest
 
-from autograder.course import SOLUTIONS
+from autograder.course import Course
+
+SOLUTIONS = Course().solutions
 
 SOURCES = sorted(SOLUTIONS.glob("*/*.pct.py"))
 

@@ -112,7 +112,7 @@ def _introspect(folder: Path) -> dict:
 
 def _plans() -> list[tuple[str, dict]]:
     out = []
-    for folder in sorted(p for p in course.SOLUTIONS.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in course.Course().solutions.iterdir() if p.is_dir()):
         for nb_path in sorted(folder.glob("*.ipynb")):
             disable = testplan.plan(nbformat.read(nb_path, as_version=4))["disable"]
             if disable:

@@ -46,3 +46,39 @@ def write_source(solutions_root):
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(source_notebook(), folder / NOTEBOOK)
     return folder
+
+
+def write_course(root, limits: dict | None = None):
+    """A course folder at root with the tiny assignment in solutions/ (and, with limits, its
+    course.toml block [assignments.T1.limits]); returns its autograder.course.Course."""
+    from pathlib import Path
+
+    from autograder.course import Course
+
+    root = Path(root)
+    write_source(root / "solutions")
+    if limits:
+        lines = [f"[assignments.{NAME}.limits]"] + [f"{k} = {v}" for k, v in limits.items()]
+        (root / "course.toml").write_text("\n".join(lines) + "\n")
+    return Course(root)
+
+
+def term(root, limits: dict | None = None, folder: str = "course"):
+    """The tiny course at root (write_course) and its term folder root/folder, as a CourseDir."""
+    from autograder.course import CourseDir
+
+    return CourseDir(root / folder, source=write_course(root, limits))
+
+
+def value(name: str = NAME, files=(NOTEBOOK,)):
+    """The tiny assignment (or another name with other files) as an autograder.course.Assignment,
+    without writing a course (for the intake's tests, which need only its name and the files a
+    student hands in)."""
+    from pathlib import Path
+
+    from autograder.course import Assignment
+    from autograder.limits import Limits
+
+    files = tuple(files)
+    notebooks = tuple(f for f in files if f.endswith(".ipynb"))
+    return Assignment(name, Path("solutions") / name, Path("assignments") / name, notebooks, files, Limits())

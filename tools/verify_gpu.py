@@ -155,7 +155,7 @@ def _grade_main(assignment: str, course_dir: str, report: str) -> int:
 
     work = Path(course_dir)
     released = api.release(assignment, work, release_dir=work / "release")
-    source = course.SOLUTIONS / assignment
+    source = course.Course().assignment(assignment).source
     points = 0.0
     for nb_path in sorted(Path(released).glob("*.ipynb")):
         source_nb = submissions.read(source / nb_path.name)
