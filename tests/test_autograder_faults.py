@@ -250,7 +250,7 @@ def test_a_symlinked_submission_folder_is_refused_before_grading(tiny_course, tm
     """grade follows no link in submitted/: a student's (or their assignment's) folder that is a
     link to someone else's stops the batch with the reason before anything is graded."""
     root, _, released = tiny_course
-    work = tmp_path / "linked-course"
+    work = course.CourseDir(tmp_path / "linked-course", source=course.Course(root))
     alice = work / "submitted" / "alice" / tiny.NAME
     alice.mkdir(parents=True)
     nbformat.write(_filled(released, root), alice / tiny.NOTEBOOK)
@@ -266,7 +266,7 @@ def test_a_symlinked_submission_folder_is_refused_before_grading(tiny_course, tm
 
 def test_refuses_without_sandbox_unless_risk_accepted(tiny_course, monkeypatch, tmp_path):
     root, _, released = tiny_course
-    work = tmp_path / "unisolated-course"
+    work = course.CourseDir(tmp_path / "unisolated-course", source=course.Course(root))
     folder = work / "submitted" / "someone" / tiny.NAME
     folder.mkdir(parents=True)
     nbformat.write(_filled(released, root), folder / tiny.NOTEBOOK)
@@ -279,7 +279,7 @@ def test_dask_local_cluster_grades_like_local_workers(tiny_course, tmp_path):
     """The same submissions graded through a local Dask cluster of 2 worker processes reach the
     one gradebook with the same grades as the local pool."""
     root, _, released = tiny_course
-    work = tmp_path / "dask-course"
+    work = course.CourseDir(tmp_path / "dask-course", source=course.Course(root))
     solved = {"full": None, "half": {"add"}, "none": set()}
     for student, parts in solved.items():
         folder = work / "submitted" / student / tiny.NAME

@@ -165,7 +165,7 @@ def test_a_broken_grader_is_named_before_grading_and_never_writes_a_grade(tiny_s
     assert status["reason"].startswith(batch.NOT_GRADED + ": ")
 
     # the command line says so and exits with 1
-    argv = ["grade", tiny.NAME, "--course-dir", str(work), "--force", "--no-self-check"]
+    argv = ["grade", tiny.NAME, "--source", str(root), "--course-dir", str(work), "--force", "--no-self-check"]
     if UNSAFE:
         argv.append("--unsafe-no-sandbox")
     with pytest.raises(SystemExit) as code:
