@@ -36,13 +36,25 @@ from . import batch, submissions
 from . import collect as intake
 from . import export as grades_csv
 from . import feedback as fb
-from .course import Assignment, Course, CourseDir, CourseError, parse_due, release
+from .course import Assignment, Course, CourseDir, CourseError, parse_due
+from .course import release as _release
 
 __all__ = ["release", "import_roster", "roster_ids", "collect", "submitted_students", "grade", "grade_rows",
            "format_table", "feedback", "export", "demo"]
 
 Where = CourseDir | str | os.PathLike
 Named = Assignment | str  # an Assignment, or its name in the course folder's course (CourseDir.source)
+
+
+def release(assignment: Named, course: Where, release_dir: Path | None = None) -> Path:
+    """Generate the student version of an assignment (in release_dir, default the course's
+    assignments/) and record it in the gradebook; returns the released folder. Refused, with each
+    cell and line, where a test would not be graded as plain nbgrader grades it
+    (batch.require_reachable_tests)."""
+    course = CourseDir.of(course)
+    a = course.assignment(assignment)
+    batch.require_reachable_tests(a)
+    return _release(a, course, release_dir)
 
 
 def submitted_students(assignment: str, course: Where) -> list[str]:
@@ -211,7 +223,9 @@ def exchange_release(assignment: Named, course: Where, root: str, force: bool = 
     from . import exchange
 
     course = CourseDir.of(course)
-    return exchange.release(course.assignment(assignment), course, root, force=force)
+    a = course.assignment(assignment)
+    batch.require_reachable_tests(a)
+    return exchange.release(a, course, root, force=force)
 
 
 def exchange_collect(assignment: Named, course: Where, root: str, due: str | None = None, add_unknown: bool = False,

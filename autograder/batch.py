@@ -132,7 +132,9 @@ def _stage(course: CourseDir, assignment: str, student: str, expected: list[str]
 
 
 def _zero_missing(course: CourseDir, assignment: str, student: str) -> None:
-    """Every grade still without a score gets 0 automatically (nothing ran for it)."""
+    """Every autograded test cell still without a score gets 0 automatically (nothing ran for it).
+    A code answer graded by hand (a graded solution cell) is left as nbgrader's SaveAutoGrades left
+    it: 0 when untouched, else waiting for a human."""
     from nbgrader.api import MissingEntry
 
     with course.gradebook() as gb:
@@ -142,8 +144,9 @@ def _zero_missing(course: CourseDir, assignment: str, student: str) -> None:
             gb.update_or_create_student(student)
             sub = gb.add_submission(assignment, student)
         for nb in sub.notebooks:
+            by_hand = {c.name for c in nb.notebook.solution_cells}
             for g in nb.grades:
-                if g.auto_score is None and g.cell.cell_type == "code":
+                if g.auto_score is None and g.cell.cell_type == "code" and g.name not in by_hand:
                     g.auto_score = 0
                     g.needs_manual_grade = False
         gb.db.commit()
@@ -201,8 +204,8 @@ def _save(config, course: CourseDir, assignment: str, student: str, result: Resu
 
     problems = []
     folder = course.autograded_submission(student, assignment)
-    with course.gradebook() as gb:
-        tests = {n.name: {c.name for c in n.grade_cells if c.cell_type == "code"}
+    with course.gradebook() as gb:  # the autograded test cells: graded code cells that are not answers
+        tests = {n.name: {c.name for c in n.grade_cells if c.cell_type == "code"} - {c.name for c in n.solution_cells}
                  for n in gb.find_assignment(assignment).notebooks}
     for name, text in result.notebooks.items():
         nb = nbformat.reads(text, as_version=4)
@@ -268,6 +271,22 @@ class _Executor:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def require_reachable_tests(a: Assignment) -> None:
+    """CourseError, naming each cell and line, when a test cell of the assignment uses what the
+    checker cannot reach through its channel to the student's kernel (testplan.unreachable): such
+    a test would not be graded as plain nbgrader grades it, so nothing is released or graded."""
+    problems = [p for name in a.notebooks
+                for p in testplan.unreachable(nbformat.read(a.source / name, as_version=4), name)]
+    if problems:
+        raise CourseError(
+            f"{a.name}: {len(problems)} place(s) in its tests would not be graded as plain nbgrader grades them. "
+            "The autograder runs test cells in a checker process that reaches the student's kernel only "
+            "through the names the cell uses, so a test may call the student's functions and compare values, "
+            "but not change the student's names or use the kernel itself:\n  " + "\n  ".join(problems)
+            + "\nRewrite these lines (docs/AUTHORING.md, 'An assignment written for plain nbgrader'); "
+            "nothing was released or graded.")
 
 
 def ensure_in_gradebook(assignment: Assignment, course: CourseDir) -> None:
@@ -461,6 +480,7 @@ def grade_batch(assignment: Assignment | str, course: CourseDir | Path, students
 
         selfcheck.require(a, course.source, overrides, unsafe,
                           functools.partial(grade_batch, allow_unlimited_root=allow_unlimited_root), scheduler)
+    require_reachable_tests(a)
     ensure_in_gradebook(a, course)
     api = course.nbgrader_api()
     api.config.Autograde.autograde_preprocessors = []  # execution and scoring happen below

@@ -36,6 +36,7 @@ without network; `python checker.py --zygote FD` is the same checker started onc
 """
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import io
@@ -671,6 +672,28 @@ class _Using:
         return False
 
 
+def _run_cell(source: str, filename: str, ns: dict):
+    """Run a trusted cell as IPython runs it: a last statement that is an expression is the cell's
+    value, returned (nbgrader reads a test cell's value as its partial credit)."""
+    tree = ast.parse(source, filename)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, filename, "exec"), ns)  # noqa: S102 - the instructor's own cell
+    if last is None:
+        return None
+    return eval(compile(ast.Expression(last.value), filename, "eval"), ns)  # noqa: S307 - likewise
+
+
+def _value_output(value) -> list[dict]:
+    """The cell's value as the execute_result nbgrader scores: a plain int or float (the checker's
+    own, never a student's object or text: their repr cannot choose a partial grade), shown as
+    IPython shows it. Any other value earns what no value earns in nbgrader (the cell's points),
+    so it is not shown."""
+    if type(value) not in (int, float):
+        return []
+    return [{"output_type": "execute_result", "execution_count": None, "metadata": {},
+             "data": {"text/plain": repr(value)}}]
+
+
 def _outputs_for(stdout: str, stderr: str, exc: BaseException | None, cell_name: str) -> list[dict]:
     outputs = []
     if stdout:
@@ -743,18 +766,19 @@ def main(kernel_fd: int | None = None) -> int:
         filename = f"<grader cell {name}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         out, err = io.StringIO(), io.StringIO()
-        exc = None
+        exc = value = None
         channel.gone = None
         channel.callbacks.clear()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 _bind_names(channel, ns, msg.get("names"))
-                exec(compile(source, filename, "exec"), ns)  # noqa: S102 - the instructor's own cell
+                value = _run_cell(source, filename, ns)
             except BaseException as e:  # noqa: BLE001 - every failure is the cell's outcome
                 exc = e
         channel.end()
         results[name] = exc is None and not err.getvalue()
-        send({"op": "done", "outputs": _outputs_for(out.getvalue(), err.getvalue(), exc, name)})
+        outputs = _outputs_for(out.getvalue(), err.getvalue(), exc, name)
+        send({"op": "done", "outputs": outputs + ([] if exc is not None else _value_output(value))})
 
 
 # What the course's test and setup cells import, imported once by a zygote (below).

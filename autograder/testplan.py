@@ -140,6 +140,29 @@ def imported_from(sources: list[str]) -> dict[str, set[str]]:
     return out
 
 
+def free_names(source: str) -> set[str]:
+    """Names a cell reads that nothing in it binds (at any depth: assignments, imports, function
+    parameters, comprehension and loop targets), other than builtins and dunders."""
+    import builtins
+
+    tree = _parse(source)
+    if tree is None:
+        return set()
+    read, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return {n for n in read - bound if not hasattr(builtins, n) and not n.startswith("__")}
+
+
 def is_solution_code_cell(cell) -> bool:
     return cell.get("cell_type") == "code" and bool(_meta(cell).get("solution"))
 
@@ -174,8 +197,9 @@ def plan(source_nb) -> dict:
 
     A test cell's student names are those whose last definition before it, in the instructor's
     notebook, is in a student cell (solution or ordinary): as in the kernel, where a later `def
-    numerical_gradient` replaces a test cell's `from cnnkit.gradcheck import numerical_gradient`.
-    A name a locked cell defines is never the student's."""
+    numerical_gradient` replaces a test cell's `from cnnkit.gradcheck import numerical_gradient`;
+    and the names it reads that no cell before it binds (free_names), as plain nbgrader's tests
+    read whatever the kernel holds. A name a locked or test cell defines is never the student's."""
     tests, setup, names = {}, {}, {}
     owner: dict[str, str] = {}
     locked: set[str] = set()  # names of the locked cells (imports of np, torch, check_close...): never the student's
@@ -186,7 +210,10 @@ def plan(source_nb) -> dict:
         if is_test_cell(cell):
             gid = _meta(cell)["grade_id"]
             tests[gid] = src
-            names[gid] = sorted(n for n, o in owner.items() if o == "student" and n not in locked)
+            # the student's names before it, and what it reads that no cell of the instructor's binds
+            # (a value their notebook leaves as a stub, or binds where no parser sees it)
+            free = {n for n in free_names(src) if n not in owner and n not in locked}
+            names[gid] = sorted({n for n, o in owner.items() if o == "student" and n not in locked} | free)
             owner.update(dict.fromkeys(defined_names(src), "instructor"))
         elif is_locked_code_cell(cell):
             setup[_meta(cell)["grade_id"]] = src
@@ -198,3 +225,100 @@ def plan(source_nb) -> dict:
     disable = {m: sorted(kept.get(m, set())) for m in sorted(forbidden_modules(list(tests.values())))}
     return {"tests": tests, "setup": setup, "names": names, "disable": disable,
             "solutions": solution_definitions(source_nb)}
+
+
+# --------------------------------------------------------------------------------------------
+# what a test cell may not do: the checker runs it as Python in a process of its own, and reaches
+# the student's kernel only through the names it binds (autograder.checker); plain nbgrader runs it
+# in the kernel itself. Where the two differ, release names the cell and line.
+# --------------------------------------------------------------------------------------------
+# (globals() and friends are not among them: the checker binds every name of the student's that the
+# cell could use, so `"net" in globals()` answers as in the kernel.)
+NAMESPACE_CALLS = ("get_ipython",)
+NAMESPACE_NAMES = ("In", "Out", "_ih", "_oh", "__main__")
+
+
+def _module_level(stmts):
+    """The nodes of a cell that run in its own namespace: not inside a def, class or lambda body."""
+    for st in stmts:
+        yield st
+        if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            yield from st.decorator_list
+            continue
+        stack = list(ast.iter_child_nodes(st))
+        while stack:
+            node = stack.pop()
+            if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                continue  # a scope of its own
+            yield node
+            if isinstance(node, ast.stmt):
+                continue  # a nested statement is reached through the recursion below
+            stack.extend(ast.iter_child_nodes(node))
+        for field in ("body", "orelse", "finalbody"):
+            yield from _module_level(getattr(st, field, []) or [])
+        for h in getattr(st, "handlers", []) or []:
+            yield from _module_level(h.body)
+
+
+def _cell_problems(src: str, student: set[str]) -> list[tuple[int, str]]:
+    found = []
+    for i, line in enumerate(src.splitlines(), start=1):
+        if line.lstrip().startswith(("%", "!")):
+            found.append((i, f"an IPython magic or shell line (`{line.strip()[:40]}`); the checker runs a "
+                             "test cell as Python, not in the student's IPython kernel"))
+    tree = _parse(src)
+    if tree is None:
+        return found
+    for node in _module_level(tree.body):
+        if isinstance(node, ast.Delete):
+            for t in node.targets:
+                if isinstance(t, ast.Name) and t.id in student:
+                    found.append((node.lineno, f"`del {t.id}` removes the checker's binding only; the student's "
+                                               f"code in their kernel still finds {t.id}"))
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id in student:
+            found.append((node.lineno, f"assigns to {node.id}, the student's name: that rebinds it in the checker "
+                                       "only, and the student's code in their kernel still uses their own"))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in student:
+            found.append((node.lineno, f"assigns to {node.name}, the student's name (a def or class): the student's "
+                                       "code in their kernel still uses their own"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in NAMESPACE_CALLS:
+            found.append((node.lineno, f"{node.func.id}() is the kernel's IPython, which the checker does not have"))
+        elif isinstance(node, ast.Name) and node.id in NAMESPACE_NAMES:
+            found.append((node.lineno, f"{node.id} is the kernel's own state, which the checker does not have"))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                (a.name if isinstance(node, ast.Import) else node.module) == "__main__" for a in node.names):
+            found.append((node.lineno, "imports __main__, the checker's module, not the student's kernel"))
+    return sorted(set(found))
+
+
+def _live_answer_names(source_nb) -> set[str]:
+    """The names whose binding the student's code still reads after its cell ran: the functions and
+    classes the solution cells define, and the globals their bodies read. Rebinding one of these in
+    a test changes what the student's code does in plain nbgrader's kernel, not in the checker; a
+    value an answer computed once (a loop variable, a total) is not among them."""
+    live: set[str] = set()
+    for cell in source_nb.cells:
+        if not is_solution_code_cell(cell):
+            continue
+        tree = _parse(cell.source)
+        for st in tree.body if tree is not None else []:
+            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                live.add(st.name)
+                live |= {n.id for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return live
+
+
+def unreachable(source_nb, notebook: str) -> list[str]:
+    """Each place where a test cell of the instructor's notebook uses what the checker cannot reach
+    through its channel to the student's kernel ("NOTEBOOK, cell ID, line N: what"), so that it
+    would not be graded as plain nbgrader grades it: it deletes or rebinds a student's name, runs
+    an IPython magic or shell line, or reads a namespace itself (globals(), get_ipython(), In...)."""
+    p = plan(source_nb)
+    live = _live_answer_names(source_nb)
+    out = []
+    for gid, src in p["tests"].items():
+        theirs = set(p["names"][gid]) & live
+        for line, what in _cell_problems(src, theirs):
+            out.append(f"{notebook}, cell {gid}, line {line}: {what}")
+    return out
