@@ -1,7 +1,8 @@
 """An assignment written for plain nbgrader, as an instructor who adopts the course might bring
 one: its tests are bare asserts on the student's functions, values and arrays (no helper of this
 course), one test gives partial credit through the value of its last line, one code answer is
-graded by hand, one written answer too, and one value is left as a stub in the instructor's own
+graded by hand, one written answer too, one test is in this course's own style (cnnkit's
+check_close) among the plain ones, and one value is left as a stub in the instructor's own
 notebook (bound through globals(), which no parser of the notebook sees as a definition).
 
 tests/test_plain_nbgrader.py adds it to a temporary course as one folder and one course.toml
@@ -66,6 +67,10 @@ SUM = '''def sum_of_squares(n):
 SUM_TESTS = '''assert sum_of_squares(1) == 1
 assert sum_of_squares(10) == 385
 '''
+# one test in the course's own style among the plain ones (cnnkit's check_close, with a hint)
+SUM_CHECKED = '''from cnnkit.grading import check_close
+check_close("sum_of_squares(3)", sum_of_squares(3), 14, hint="1 + 4 + 9")
+'''
 TABLE = '''import numpy as np
 
 ### BEGIN SOLUTION
@@ -99,6 +104,7 @@ def source_notebook():
         new_code_cell(SQUARES_PARTIAL, metadata=_nbg("squares_partial", grade=True, points=2, locked=True)),
         new_code_cell(SUM, metadata=_nbg("sum_of_squares", solution=True)),
         new_code_cell(SUM_TESTS, metadata=_nbg("correct_sum_of_squares", grade=True, points=2, locked=True)),
+        new_code_cell(SUM_CHECKED, metadata=_nbg("sum_checked", grade=True, points=1, locked=True)),
         new_code_cell(TABLE, metadata=_nbg("table", solution=True)),
         new_code_cell(TABLE_TESTS, metadata=_nbg("table_test", grade=True, points=1, locked=True)),
         new_code_cell(LARGEST, metadata=_nbg("largest", solution=True)),

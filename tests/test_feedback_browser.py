@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import api, batch, course, sandbox
+from autograder import api, batch, sandbox
 from autograder import feedback as fb
 from tests import content_attacks as ca
 from tests import tiny_assignment as tiny
@@ -55,37 +55,34 @@ HIDDEN_SOURCE = "add(-1.5, 4)"  # the hidden test's own text (tests/tiny_assignm
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory):
     base = tmp_path_factory.mktemp("feedback_browser")
+    work = tiny.term(base)
+    released = api.release(tiny.NAME, work, release_dir=base / "release")
+    good = ca.filled(released, base / "solutions")
+    wrong = ca.add_markdown(ca.with_cell(good, "add", "def add(a, b):\n    return a - b"), MATH_ANSWER)
+    notebooks = {
+        "wrong": ca.with_cell(wrong, "why", MATH_ANSWER),
+        "hidden": ca.with_cell(good, "add", "def add(a, b):\n    return a + b if a > 0 else 0"),
+        "attacker": ca.add_markdown(ca.with_cell(ca.with_cell(good, "why", ca.SCRIPT_ANSWER + "\n\n" + HOSTILE_TEX),
+                                                 "add", prepend=ca.OUTPUT_ATTACK), HOSTILE_TEX),
+    }
+    for student, nb in notebooks.items():
+        folder = work / "submitted" / student / tiny.NAME
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / tiny.NOTEBOOK)
+    outcomes = batch.grade_batch(tiny.NAME, work, limits={"cell_timeout": 30, "notebook_timeout": 60},
+                                 progress=False, unsafe=sandbox.check() is not None)
+    assert [o.status for o in outcomes] == ["graded"] * 3, [(o.student, o.reason) for o in outcomes]
+    t0 = time.perf_counter()
+    api.feedback(tiny.NAME, work)
+    print(f"feedback for 3 submissions: {time.perf_counter() - t0:.2f} s")
+    found = {p.parent.parent.name: p for p in (work / "feedback").glob(f"*/{tiny.NAME}/*.html")}
+    assert set(found) == set(notebooks)
+    driver = bl.start_chromium(base / "chromium-profile")
     try:
-        work = tiny.term(base)
-        released = api.release(tiny.NAME, work, release_dir=base / "release")
-        good = ca.filled(released, base / "solutions")
-        wrong = ca.add_markdown(ca.with_cell(good, "add", "def add(a, b):\n    return a - b"), MATH_ANSWER)
-        notebooks = {
-            "wrong": ca.with_cell(wrong, "why", MATH_ANSWER),
-            "hidden": ca.with_cell(good, "add", "def add(a, b):\n    return a + b if a > 0 else 0"),
-            "attacker": ca.add_markdown(ca.with_cell(ca.with_cell(good, "why", ca.SCRIPT_ANSWER + "\n\n" + HOSTILE_TEX),
-                                                     "add", prepend=ca.OUTPUT_ATTACK), HOSTILE_TEX),
-        }
-        for student, nb in notebooks.items():
-            folder = work / "submitted" / student / tiny.NAME
-            folder.mkdir(parents=True)
-            nbformat.write(nb, folder / tiny.NOTEBOOK)
-        outcomes = batch.grade_batch(tiny.NAME, work, limits={"cell_timeout": 30, "notebook_timeout": 60},
-                                     progress=False, unsafe=sandbox.check() is not None)
-        assert [o.status for o in outcomes] == ["graded"] * 3, [(o.student, o.reason) for o in outcomes]
-        t0 = time.perf_counter()
-        api.feedback(tiny.NAME, work)
-        print(f"feedback for 3 submissions: {time.perf_counter() - t0:.2f} s")
-        found = {p.parent.parent.name: p for p in (work / "feedback").glob(f"*/{tiny.NAME}/*.html")}
-        assert set(found) == set(notebooks)
-        driver = bl.start_chromium(base / "chromium-profile")
-        try:
-            driver.set_window_size(1280, 900)
-            yield driver, found, base
-        finally:
-            driver.quit()
+        driver.set_window_size(1280, 900)
+        yield driver, found, base
     finally:
-        pass
+        driver.quit()
 
 
 def _open(driver, page: Path) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import api, course, submissions
+from autograder import api, submissions
 from autograder.course import Course, CourseDir
 from tests import tiny_assignment as tiny
 from tests.isolation import UNSAFE

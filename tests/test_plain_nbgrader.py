@@ -114,12 +114,12 @@ def test_the_grades_are_the_ones_the_assignment_means(graded_both_ways):
     auto = {s: {g: score for g, (score, _, _) in cells.items()
                 if g not in ("by_hand", "why")} for s, cells in ours.items()}
     assert auto["correct"] == {"correct_squares": 1, "squares_invalid_input": 1, "squares_partial": 2,
-                               "correct_sum_of_squares": 2, "table_test": 1, "largest_test": 1}
+                               "correct_sum_of_squares": 2, "sum_checked": 1, "table_test": 1, "largest_test": 1}
     assert auto["half"] == {"correct_squares": 1, "squares_invalid_input": 1, "squares_partial": 2,
-                            "correct_sum_of_squares": 0, "table_test": 0, "largest_test": 0}
+                            "correct_sum_of_squares": 0, "sum_checked": 0, "table_test": 0, "largest_test": 0}
     # [2, 4, 6, 8] against [1, 4, 9, 16]: one of four right, so 0.5 of the partial cell's 2 points
     assert auto["partly_wrong"] == {"correct_squares": 0, "squares_invalid_input": 1, "squares_partial": 0.5,
-                                    "correct_sum_of_squares": 0, "table_test": 0, "largest_test": 0}
+                                    "correct_sum_of_squares": 0, "sum_checked": 0, "table_test": 0, "largest_test": 0}
     assert set(auto["blank"].values()) == {0}
     # the code answer graded by hand: a human grades an answer; an untouched cell scores 0 at once
     assert ours["correct"]["by_hand"] == (None, None, True) and ours["blank"]["by_hand"] == (0, None, False)
