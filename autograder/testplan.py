@@ -163,6 +163,23 @@ def free_names(source: str) -> set[str]:
     return {n for n in read - bound if not hasattr(builtins, n) and not n.startswith("__")}
 
 
+def stub_values(source: str) -> set[str]:
+    """The free names (free_names) a cell reads only as values: never called, never the base of an
+    attribute. A test's machinery (check_close, cnnkit.layers) is not among them, so a student
+    cannot hand the checker a function or module of theirs under a name no instructor cell
+    binds; an answer the instructor's notebook leaves as a stub (`assert largest == 25`) is."""
+    tree = _parse(source)
+    if tree is None:
+        return set()
+    machinery = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            machinery.add(node.func.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            machinery.add(node.value.id)
+    return free_names(source) - machinery
+
+
 def is_solution_code_cell(cell) -> bool:
     return cell.get("cell_type") == "code" and bool(_meta(cell).get("solution"))
 
@@ -198,7 +215,7 @@ def plan(source_nb) -> dict:
     A test cell's student names are those whose last definition before it, in the instructor's
     notebook, is in a student cell (solution or ordinary): as in the kernel, where a later `def
     numerical_gradient` replaces a test cell's `from cnnkit.gradcheck import numerical_gradient`;
-    and the names it reads that no cell before it binds (free_names), as plain nbgrader's tests
+    and the values it reads that no cell before it binds (stub_values), as plain nbgrader's tests
     read whatever the kernel holds. A name a locked or test cell defines is never the student's."""
     tests, setup, names = {}, {}, {}
     owner: dict[str, str] = {}
@@ -212,7 +229,7 @@ def plan(source_nb) -> dict:
             tests[gid] = src
             # the student's names before it, and what it reads that no cell of the instructor's binds
             # (a value their notebook leaves as a stub, or binds where no parser sees it)
-            free = {n for n in free_names(src) if n not in owner and n not in locked}
+            free = {n for n in stub_values(src) if n not in owner and n not in locked}
             names[gid] = sorted({n for n, o in owner.items() if o == "student" and n not in locked} | free)
             owner.update(dict.fromkeys(defined_names(src), "instructor"))
         elif is_locked_code_cell(cell):

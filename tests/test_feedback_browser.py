@@ -17,10 +17,9 @@ import shutil
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from autograder import api, batch, sandbox
+from autograder import api
 from autograder import feedback as fb
 from tests import content_attacks as ca
 from tests import tiny_assignment as tiny
@@ -65,13 +64,7 @@ def pages(tmp_path_factory):
         "attacker": ca.add_markdown(ca.with_cell(ca.with_cell(good, "why", ca.SCRIPT_ANSWER + "\n\n" + HOSTILE_TEX),
                                                  "add", prepend=ca.OUTPUT_ATTACK), HOSTILE_TEX),
     }
-    for student, nb in notebooks.items():
-        folder = work / "submitted" / student / tiny.NAME
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / tiny.NOTEBOOK)
-    outcomes = batch.grade_batch(tiny.NAME, work, limits={"cell_timeout": 30, "notebook_timeout": 60},
-                                 progress=False, unsafe=sandbox.check() is not None)
-    assert [o.status for o in outcomes] == ["graded"] * 3, [(o.student, o.reason) for o in outcomes]
+    ca.grade_class(work, notebooks)
     t0 = time.perf_counter()
     api.feedback(tiny.NAME, work)
     print(f"feedback for 3 submissions: {time.perf_counter() - t0:.2f} s")

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import api, batch, course, sandbox
+from autograder import api, course
 from tests import content_attacks as ca
 from tests import tiny_assignment as tiny
 
@@ -62,13 +62,7 @@ def formgrader(tmp_path_factory):
     notebooks = {"honest": ca.with_cell(good, "why", ca.HONEST_ANSWER),
                  "attacker": ca.with_cell(good, "why", ca.SCRIPT_ANSWER),
                  "control": ca.with_cell(good, "why", ca.SCRIPT_ANSWER)}
-    for student, nb in notebooks.items():
-        folder = work / "submitted" / student / tiny.NAME
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / tiny.NOTEBOOK)
-    outcomes = batch.grade_batch(tiny.NAME, work, limits={"cell_timeout": 30, "notebook_timeout": 60},
-                                 progress=False, unsafe=sandbox.check() is not None)
-    assert [o.status for o in outcomes] == ["graded"] * 3, [(o.student, o.reason) for o in outcomes]
+    ca.grade_class(work, notebooks)
     # the control: its written answer as it was submitted, put back after grading
     control = work / "autograded" / "control" / tiny.NAME / tiny.NOTEBOOK
     nb = nbformat.read(control, as_version=4)

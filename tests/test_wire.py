@@ -92,8 +92,11 @@ def test_plan_names_follow_the_notebook_order():
         cell("numerical_gradient(f, x)", gid="n__tests", grade=True),
     ])
     p = testplan.plan(nbformat.from_dict(nb))
-    assert p["names"]["f__tests"] == ["f"]  # np is the setup's, whatever a solution cell assigns
-    assert p["names"]["n__tests"] == ["f", "helper", "numerical_gradient"]
+    # np is the setup's, whatever a solution cell assigns; cnnkit and no_calls_to, which no cell
+    # binds, are a test's machinery (called, or an attribute's base): never taken from the kernel
+    assert p["names"]["f__tests"] == ["f"]
+    # x, which no cell binds, is read as a value: the kernel's, as in plain nbgrader
+    assert p["names"]["n__tests"] == ["f", "helper", "numerical_gradient", "x"]
     assert p["disable"] == {"cnnkit.layers": []}
     assert set(p["tests"]) == {"f__tests", "n__tests"} and set(p["setup"]) == {"setup"}
 
