@@ -38,7 +38,7 @@ from tests.isolation import UNSAFE
 from tests.mutants import Mutant, Variant, apply, plan
 
 ASSIGNMENTS = sorted(m.name for m in pkgutil.iter_modules(mutants_pkg.__path__) if re.fullmatch(r"A\d+", m.name))
-# A1-A3: more than their own 60 s of CPU a cell. A4 keeps its own limits (solutions/A4/autograder.toml).
+# A1-A3: more than their own 60 s of CPU a cell. A4 keeps its own limits (its course.toml block).
 LIMITS = {"cell_timeout": 120, "notebook_timeout": 600}
 OWN_LIMITS = {"A4"}
 

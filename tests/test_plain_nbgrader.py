@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import copy
 import shutil
+from pathlib import Path
 
 import nbformat
+import nbgrader
 import pytest
 
 from autograder import api, batch, submissions
@@ -66,11 +68,11 @@ def submitted(course_root):
     }
 
 
-def _scores(term: CourseDir) -> dict:
-    """{student: {grade id: (score, needs a human)}} from the gradebook."""
+def _scores(term: CourseDir, name: str = plain.NAME) -> dict:
+    """{student: {grade id: (auto score, manual score, needs a human)}} from the gradebook."""
     out = {}
     with term.gradebook() as gb:
-        for sub in gb.find_assignment(plain.NAME).submissions:
+        for sub in gb.find_assignment(name).submissions:
             out[sub.student.id] = {g.name: (g.auto_score, g.manual_score, g.needs_manual_grade)
                                    for nb in sub.notebooks for g in nb.grades}
     return out
@@ -153,3 +155,72 @@ def test_release_names_a_test_the_checker_cannot_run_as_nbgrader_would(tmp_path,
     assert "plain nbgrader" in str(err.value)
     assert not (tmp_path / "release" / plain.NAME).exists(), "nothing released"
     shutil.rmtree(tmp_path / "solutions")
+
+
+# ---- nbgrader's own fixtures: the problem set and the submissions its test suite grades ----------
+
+NBGRADER_FILES = Path(nbgrader.__file__).parent / "tests" / "apps" / "files"
+FIXTURE_SUBMISSIONS = sorted(p.name for p in NBGRADER_FILES.glob("submitted-*.ipynb"))
+PS1 = "ps1"
+PS1_BLOCK = f"[assignments.{PS1}]\nrelease = 2026-12-01\ndue = 2026-12-14\n"
+
+
+@pytest.fixture(scope="module")
+def nbgraders_own(tmp_path_factory):
+    """nbgrader's fixture problem set (submitted-unchanged.ipynb as the instructor's p1.ipynb, as
+    nbgrader's own autograde tests use it) and its submitted-*.ipynb files, each one student's
+    p1.ipynb, graded by this autograder and by plain `nbgrader autograde`; the gradebooks' scores."""
+    if not FIXTURE_SUBMISSIONS:
+        pytest.skip(f"this nbgrader installs no test fixtures in {NBGRADER_FILES}")
+    root = tmp_path_factory.mktemp("nbgraderps1")
+    (root / "solutions" / PS1).mkdir(parents=True)
+    shutil.copy(NBGRADER_FILES / "submitted-unchanged.ipynb", root / "solutions" / PS1 / "p1.ipynb")
+    (root / "course.toml").write_text(PS1_BLOCK)
+    students = {name.removesuffix(".ipynb").removeprefix("submitted-").replace("-", "_"): name
+                for name in FIXTURE_SUBMISSIONS}
+    scores = []
+    for which in ("ours", "theirs"):
+        term = CourseDir(root / which, source=Course(root))
+        api.release(PS1, term, release_dir=root / f"release-{which}")
+        for student, name in students.items():
+            folder = term.submission(student, PS1)
+            folder.mkdir(parents=True)
+            shutil.copy(NBGRADER_FILES / name, folder / "p1.ipynb")
+        if which == "ours":  # the fixture's own solution fails its tests (a is never set): no self-check
+            outcomes = batch.grade_batch(PS1, term, workers=2, unsafe=UNSAFE, progress=False, self_check=False)
+            assert all(o.status == "graded" for o in outcomes), [(o.student, o.reason) for o in outcomes]
+        else:
+            nbg = term.nbgrader_api(release_dir=root / "release-theirs")
+            for student in students:
+                result = nbg.autograde(PS1, student, force=True, create=True)
+                assert result.get("success"), result.get("error") or result.get("log")
+        scores.append(_scores(term, PS1))
+    return students, *scores
+
+
+def test_nbgraders_own_submissions_get_nbgraders_grades(nbgraders_own):
+    """Unchanged, changed, a changed test cell and a changed read-only cell (both restored from the
+    instructor's copy), and two attempts to hide a failing test's traceback: every cell's score as
+    plain nbgrader gives it."""
+    students, ours, theirs = nbgraders_own
+    assert sorted(ours) == sorted(theirs) == sorted(students)
+    for student in students:
+        assert ours[student] == theirs[student], (student, ours[student], theirs[student])
+    # and what they should be: the changed submission sets a = 1, the unchanged one sets nothing
+    assert ours["changed"]["bar"][0] == 1 and ours["unchanged"]["bar"][0] == 0
+    assert ours["grade_cell_changed"]["bar"][0] == 0, "the test restored, not the student's #assert"
+    # both cheats replace IPython's showtraceback so that a failing test prints nothing: `a` is never
+    # set, and the test still fails, in nbgrader (which reads the reply's status) and here
+    assert ours["cheat_attempt"]["bar"][0] == 0 == ours["cheat_attempt_alternative"]["bar"][0]
+    assert all(ours[s]["foo"][0] == 1 for s in students), "print('Success!') passes for everyone"
+
+
+def test_release_refuses_nbgraders_example_test_that_deletes_a_students_function(tmp_path):
+    """nbgrader's example problem set tests that sum_of_squares uses squares by `del squares`: in
+    this autograder's checker that deletes only the checker's binding, so release says so."""
+    (tmp_path / "solutions" / PS1).mkdir(parents=True)
+    shutil.copy(NBGRADER_FILES / "test.ipynb", tmp_path / "solutions" / PS1 / "problem1.ipynb")
+    (tmp_path / "course.toml").write_text(PS1_BLOCK)
+    term = CourseDir(tmp_path / "term", source=Course(tmp_path))
+    with pytest.raises(CourseError, match=r"problem1.ipynb, cell sum_of_squares_uses_squares, line 3: `del squares`"):
+        api.release(PS1, term, release_dir=tmp_path / "release")
