@@ -781,17 +781,18 @@ def main(kernel_fd: int | None = None) -> int:
         send({"op": "done", "outputs": outputs + ([] if exc is not None else _value_output(value))})
 
 
-# What the course's test and setup cells import, imported once by a zygote (below).
-PRELOAD = ("numpy", "matplotlib", "matplotlib.pyplot", "torch", "torch.nn", "torch.nn.functional", "cnnkit", "cnnkit.grading", "cnnkit.gradcheck",
-           "cnnkit.layers", "cnnkit.conv", "cnnkit.data", "cnnkit.device", "cnnkit.inspect", "cnnkit.modcheck",
-           "cnnkit.models", "cnnkit.reference", "cnnkit.train", "cnnkit.plots",
-           "sklearn.datasets")  # cnnkit.data.load_digits imports it when first called (0.8 s)
+# What every checker imports: the channel's numpy and the course library it decides with. A zygote
+# imports these and the modules its notebook's test, setup and solution cells import (the plan's
+# "imports", given on its command line): a numpy assignment's checker never imports torch.
+BASE_IMPORTS = ("numpy", "cnnkit", "cnnkit.grading")
+# cnnkit.data.load_digits imports it when first called (0.8 s): imported with cnnkit.data
+LATER_IMPORTS = {"cnnkit.data": ("sklearn.datasets",)}
 
 
-def zygote(control_fd: int) -> int:
-    """`python checker.py --zygote FD`: one long-lived checker per grading worker. It imports
-    numpy, torch and cnnkit once (about a second of CPU that every notebook's checker would spend
-    again), then, for each "fork" the worker sends on the unix socket control_fd (with the
+def zygote(control_fd: int, imports: tuple[str, ...] = ()) -> int:
+    """`python checker.py --zygote FD [MODULE,...]`: one long-lived checker per grading worker and
+    assignment. It imports numpy, cnnkit and the modules its notebook's cells import once (for
+    torch, about a second of CPU that every notebook's checker would spend again), then, for each "fork" the worker sends on the unix socket control_fd (with the
     notebook's channel to the kernel attached, SCM_RIGHTS), runs main() in a fresh fork of itself
     on the same stdin and stdout and says {"op": "exited"} when that child has gone. Each notebook so gets a
     checker in the state of a new one (nothing one notebook's tests did reaches the next), in
@@ -800,7 +801,8 @@ def zygote(control_fd: int) -> int:
     worker starts one checker per notebook as before."""
     import importlib
 
-    for name in PRELOAD:
+    wanted = [*BASE_IMPORTS, *imports]
+    for name in [*wanted, *(later for name in wanted for later in LATER_IMPORTS.get(name, ()))]:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - a module this course lacks is imported (or not) by its cells
@@ -845,5 +847,5 @@ def zygote(control_fd: int) -> int:
 if __name__ == "__main__":
     _args = sys.argv[1:]
     if _args[:1] == ["--zygote"]:
-        sys.exit(zygote(int(_args[1])))
+        sys.exit(zygote(int(_args[1]), tuple(m for m in (_args[2] if len(_args) > 2 else "").split(",") if m)))
     sys.exit(main(int(_args[1]) if _args[:1] == ["--kernel-fd"] else None))

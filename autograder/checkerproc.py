@@ -1,6 +1,7 @@
 """The checker's processes (autograder.checker): where a notebook's test cells run, sandboxed without
 network where the kernel is. Each grading worker keeps one long-lived checker per sandbox
-configuration (a zygote: numpy, torch and cnnkit imported once) and forks a fresh one per notebook;
+configuration and assignment (a zygote: numpy, cnnkit and what the checked cells import, imported
+once) and forks a fresh one per notebook;
 where no zygote can run, each notebook gets a process of its own.
 
 A failure here is the grader's, not the submission's: GraderFault, with the end of the checker's
@@ -79,18 +80,18 @@ def fault(what: str, tail: StderrTail | None) -> GraderFault:
 
 class _Zygote:
     """This worker process's long-lived checker for one sandbox configuration
-    (`checker.py --zygote`): it has imported numpy, torch and cnnkit once and forks a fresh
-    checker for each notebook, sent with the notebook's channel over a unix socket (control).
+    and set of modules (`checker.py --zygote FD MODULES`): it has imported numpy, cnnkit and the
+    modules the notebook's checked cells import once and forks a fresh checker for each notebook, sent with the notebook's channel over a unix socket (control).
     Each notebook's event loop reads and writes its pipes through duplicates of their
     descriptors, so a loop that ends closes only its own."""
 
-    def __init__(self, use_sandbox: bool, limits: Limits, env: dict[str, str]):
+    def __init__(self, use_sandbox: bool, limits: Limits, env: dict[str, str], imports: tuple[str, ...] = ()):
         self.dir = Path(tempfile.mkdtemp(prefix="checker-"))
         here = Path(__file__).resolve().parent
         for name in ("checker.py", "wire.py"):
             shutil.copy(here / name, self.dir / name)
         self.control, theirs = socket.socketpair()
-        cmd = [sys.executable, str(self.dir / "checker.py"), "--zygote", str(theirs.fileno())]
+        cmd = [sys.executable, str(self.dir / "checker.py"), "--zygote", str(theirs.fileno()), ",".join(imports)]
         if use_sandbox:  # the same isolation and limits as the kernel, its own folder read-only
             cmd, popen_env = sandbox.wrap(cmd, self.dir, self.dir, limits, env=env), None
         else:
@@ -152,8 +153,8 @@ _ZYGOTES: dict[str, _Zygote] = {}
 _NO_ZYGOTE: set[str] = set()  # configurations whose zygote could not start: one checker per notebook
 
 
-def _zygote_for(use_sandbox: bool, limits: Limits, env: dict[str, str]) -> _Zygote | None:
-    key = json.dumps([use_sandbox, limits.as_dict(), env], sort_keys=True)
+def _zygote_for(use_sandbox: bool, limits: Limits, env: dict[str, str], imports: tuple[str, ...]) -> _Zygote | None:
+    key = json.dumps([use_sandbox, limits.as_dict(), env, imports], sort_keys=True)
     if key in _NO_ZYGOTE or os.environ.get("AUTOGRADER_NO_ZYGOTE") == "1":
         return None
     z = _ZYGOTES.get(key)
@@ -163,7 +164,7 @@ def _zygote_for(use_sandbox: bool, limits: Limits, env: dict[str, str]) -> _Zygo
     if z is None:
         import atexit
 
-        z = _Zygote(use_sandbox, limits, env)
+        z = _Zygote(use_sandbox, limits, env, imports)
         if not z.ready:
             z.stop()
             _NO_ZYGOTE.add(key)
@@ -178,8 +179,8 @@ class Checker:
     kernel is: a fork of this worker's zygote, or, where none can run (AUTOGRADER_NO_ZYGOTE=1,
     or it did not start), a process of its own."""
 
-    def __init__(self, use_sandbox: bool, limits: Limits, env: dict[str, str]):
-        self.use_sandbox, self.limits, self.env = use_sandbox, limits, env
+    def __init__(self, use_sandbox: bool, limits: Limits, env: dict[str, str], imports: tuple[str, ...] = ()):
+        self.use_sandbox, self.limits, self.env, self.imports = use_sandbox, limits, env, tuple(imports)
         self.zygote: _Zygote | None = None
         self.proc = None
         self.dir: Path | None = None
@@ -190,7 +191,7 @@ class Checker:
     async def start(self, channel: socket.socket | None = None):
         """channel: the checker's end of the socket pair whose other end the kernel has (None:
         a checker for instructor cells only). The caller closes its copy afterwards."""
-        self.zygote = _zygote_for(self.use_sandbox, self.limits, self.env)
+        self.zygote = _zygote_for(self.use_sandbox, self.limits, self.env, self.imports)
         if self.zygote is not None:
             self.stderr = self.zygote.stderr
             meant = sandbox.LIB_DIR + "/cnnkit" if self.use_sandbox else sandbox.library_dir()

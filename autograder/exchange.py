@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import stat
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -300,7 +300,7 @@ class _NotebookRun:
             interrupt_on_timeout=False, resources={"metadata": {"path": str(scratch)}},
             max_cell_output_bytes=limits.max_cell_output_bytes, max_outputs=limits.max_outputs,
             max_notebook_output_bytes=limits.max_notebook_output_bytes)
-        self.checker = Checker(use_sandbox, limits, env) if plan is not None else None
+        self.checker = Checker(use_sandbox, limits, env, tuple(plan.get("imports", ()))) if plan is not None else None
         self.code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
         self.done = 0  # code cells that ran, or stopped the notebook with their outputs kept
         self.started = False

@@ -21,7 +21,7 @@ import tempfile
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Callable
+from typing import Callable, Iterator
 
 
 class WorkerDied(Exception):
@@ -100,7 +100,7 @@ class SurvivingPool:
             self.flight.clear()
             self._replace()
 
-    def completed(self, handles) -> "Iterator[Handle]":
+    def completed(self, handles) -> Iterator[Handle]:
         """Yield the handles as their jobs end (with a result or an error)."""
         wanted = set(map(id, handles))
         while self.queue or self.flight or self.suspects or self.done:

@@ -140,6 +140,22 @@ def imported_from(sources: list[str]) -> dict[str, set[str]]:
     return out
 
 
+def imported_modules(sources: list[str]) -> list[str]:
+    """The modules the given cells import (`import a.b`, `from a.b import c`; relative imports
+    left out), sorted: what a checker for them imports once, before it forks (checker.zygote)."""
+    out: set[str] = set()
+    for source in sources:
+        tree = _parse(source)
+        if tree is None:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                out.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                out.add(node.module)
+    return sorted(out)
+
+
 def free_names(source: str) -> set[str]:
     """Names a cell reads that nothing in it binds (at any depth: assignments, imports, function
     parameters, comprehension and loop targets), other than builtins and dunders."""
@@ -210,7 +226,8 @@ def solution_definitions(source_nb) -> dict[str, dict]:
 def plan(source_nb) -> dict:
     """The checker's plan for one notebook, plain data for the worker: {'tests': {grade_id:
     source}, 'setup': {grade_id: source}, 'names': {test grade_id: [student names]}, 'disable':
-    {module: [names kept]}, 'solutions': {name: {'source', 'uses'}}} (solution_definitions).
+    {module: [names kept]}, 'solutions': {name: {'source', 'uses'}}} (solution_definitions),
+    'imports': [the modules those cells import] (a checker's zygote imports them before it forks).
 
     A test cell's student names are those whose last definition before it, in the instructor's
     notebook, is in a student cell (solution or ordinary): as in the kernel, where a later `def
@@ -240,8 +257,10 @@ def plan(source_nb) -> dict:
             owner.update(dict.fromkeys(defined_names(src), "student"))
     kept = imported_from(list(setup.values()))
     disable = {m: sorted(kept.get(m, set())) for m in sorted(forbidden_modules(list(tests.values())))}
-    return {"tests": tests, "setup": setup, "names": names, "disable": disable,
-            "solutions": solution_definitions(source_nb)}
+    solutions = solution_definitions(source_nb)
+    imports = imported_modules([*tests.values(), *setup.values(), *(d["source"] for d in solutions.values())])
+    return {"tests": tests, "setup": setup, "names": names, "disable": disable, "solutions": solutions,
+            "imports": imports}
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The channel between the grading checker and the student's kernel: the data format, and the small
 server the kernel runs while a test cell is checked.
 
-This file is self-contained (numpy only, torch if present): the checker imports it, and the
+This file is self-contained (numpy only; torch where the process uses it): the checker imports it, and the
 worker sends its source to the student's kernel, which runs `serve()` inside the sandbox.
 
 The two sides talk over a socket of their own (one per notebook, made by the worker and given to
@@ -33,6 +33,7 @@ import operator
 import os
 import re
 import select
+import sys
 
 import numpy as np
 
@@ -125,10 +126,20 @@ def wait_readable(readers) -> list:
     return ready
 
 
-try:  # torch is optional on both sides
-    import torch as _torch
-except Exception:  # noqa: BLE001
-    _torch = None
+def _torch_if_imported():
+    """torch where this process has imported it, else None. A value can only be a tensor where
+    torch is imported, so the channel never imports it to send: a kernel whose notebook does not
+    use torch (and a checker that never receives a tensor) does not pay its second of import."""
+    return sys.modules.get("torch")
+
+
+def _torch_to_build():
+    """torch, imported to rebuild a tensor the other side sent; None where it cannot be."""
+    try:
+        import torch
+    except Exception:  # noqa: BLE001 - torch is optional on both sides
+        return None
+    return torch
 
 
 _DTYPE = re.compile(r"[<>|=]?[biuf][0-9]{1,2}\Z")  # numpy's dtype.str of a numeric or bool dtype
@@ -179,10 +190,11 @@ def to_wire(value, handle_for, depth: int):
         return {"$": "nd", **_array_fields(value)}
     if isinstance(value, np.generic) and np.asarray(value).dtype.kind in ARRAY_KINDS:
         return {"$": "ns", **_array_fields(np.asarray(value))}
-    if _torch is not None and isinstance(value, _torch.Tensor):
+    torch = _torch_if_imported()
+    if torch is not None and isinstance(value, torch.Tensor):
         try:
             t_ = value.detach().cpu()
-            if t_.dtype == _torch.bfloat16:
+            if t_.dtype == torch.bfloat16:
                 t_ = t_.float()
             return {"$": "tn", **_array_fields(t_.numpy()), "g": bool(value.requires_grad)}
         except Exception:  # noqa: BLE001 - a tensor numpy cannot hold
@@ -295,9 +307,10 @@ def _value_from(tag, obj):
         return arr[()]
     if tag == "tn":
         arr = _array_from(obj)
-        if _torch is None:
+        torch = _torch_to_build()
+        if torch is None:
             return arr
-        tensor = _torch.from_numpy(arr.copy())
+        tensor = torch.from_numpy(arr.copy())
         if obj.get("g") is True and tensor.is_floating_point():
             tensor.requires_grad_(True)
         return tensor

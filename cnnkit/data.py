@@ -216,7 +216,7 @@ def _md5(path) -> str:
     return h.hexdigest()
 
 
-def download_cifar10(root) -> "os.PathLike":
+def download_cifar10(root):
     """Download the official archive into root/ and check its md5; return its path."""
     import os
     import urllib.request

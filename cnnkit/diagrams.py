@@ -19,7 +19,6 @@ mixes the groups again: AlexNet's two-GPU towers (``alexnet(groups=2)``).
 from __future__ import annotations
 
 import copy
-import math
 import operator
 from dataclasses import dataclass, field
 

@@ -1,6 +1,6 @@
 """The grading worker's checker zygote (autograder.checker.zygote, autograder.checkerproc.Checker):
-each notebook gets a fresh fork of one long-lived checker that imported numpy, torch and cnnkit
-once; nothing one notebook's test cells did is there for the next; a checker stuck in a cell
+each notebook gets a fresh fork of one long-lived checker that imported numpy, cnnkit and the
+modules the assignment's checked cells import once (torch only where they import it); nothing one notebook's test cells did is there for the next; a checker stuck in a cell
 takes its zygote with it and the next notebook gets a new one."""
 import asyncio
 
@@ -12,10 +12,11 @@ LIMITS = limits.Limits()
 ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0"}
 
 
-def _cells(*sources, close_timeout_cell=False):
-    """Run instructor cells (no kernel) in one notebook's checker; their outputs, and the zygote."""
+def _cells(*sources, close_timeout_cell=False, imports=("torch",)):
+    """Run instructor cells (no kernel) in one notebook's checker, whose zygote imports `imports`;
+    their outputs, and the zygote."""
     async def go():
-        checker = checkerproc.Checker(False, LIMITS, ENV)
+        checker = checkerproc.Checker(False, LIMITS, ENV, imports)
         await checker.start()
         outs = []
         try:
@@ -52,6 +53,33 @@ def test_each_notebook_gets_a_fresh_checker_from_one_zygote():
     assert preloaded == "True"       # the zygote had imported torch before forking
     assert pid1 != pid2              # a new process for each notebook
     assert leaked == "False"         # the first notebook's change is not in the second's checker
+
+
+def test_a_zygote_imports_what_its_assignments_cells_import_and_no_more():
+    """A numpy assignment's checker does not import torch (a second of CPU per worker and batch);
+    another assignment's list of modules gets a zygote of its own."""
+    probe = "import sys\nprint(sorted(m for m in ('torch', 'numpy', 'cnnkit', 'cnnkit.grading') if m in sys.modules))"
+    plain, z_plain = _cells(probe, imports=())
+    with_torch, z_torch = _cells(probe, imports=("torch",))
+    assert _text(plain[0]).strip() == "['cnnkit', 'cnnkit.grading', 'numpy']"
+    assert _text(with_torch[0]).strip() == "['cnnkit', 'cnnkit.grading', 'numpy', 'torch']"
+    assert z_plain is not z_torch and z_plain.alive() and z_torch.alive()
+
+
+def test_the_plan_lists_what_the_checked_cells_import():
+    """A1 (numpy) has no torch among its checker's imports; A3 (torch modules) has."""
+    import nbformat
+
+    from autograder import testplan
+    from autograder.course import Course
+
+    def imports(name):
+        a = Course().assignment(name)
+        return {m for nb in a.notebooks for m in testplan.plan(nbformat.read(a.source / nb, as_version=4))["imports"]}
+
+    a1, a3 = imports("A1"), imports("A3")
+    assert "cnnkit.grading" in a1 and not any(m.split(".")[0] == "torch" for m in a1), sorted(a1)
+    assert {"torch", "cnnkit.modcheck"} <= a3, sorted(a3)
 
 
 def test_a_checker_stuck_in_a_cell_takes_its_zygote_with_it():

@@ -118,3 +118,30 @@ def test_synchronize_is_a_no_op_on_the_cpu(monkeypatch):
     assert calls == []
     synchronize("cuda")
     assert len(calls) == 1
+
+
+def test_seed_numpy_seeds_as_seed_everything_does_without_importing_torch():
+    """A numpy-only notebook (A1) seeds with seed_numpy: the same numbers as seed_everything's, and
+    torch is not imported by cnnkit.device, cnnkit.data or the seeding (a second per grading)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from cnnkit.device import seed_numpy\n"
+            "from cnnkit.data import load_digits\n"
+            "import numpy as np, random\n"
+            "rng = seed_numpy(5)\n"
+            "print(rng.integers(1000), np.random.randint(1000), random.randint(0, 1000))\n"
+            "load_digits(flatten=True)\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    import random
+
+    import numpy as np
+
+    from cnnkit.device import seed_everything
+
+    rng = seed_everything(5)
+    assert done.stdout.split() == [str(v) for v in (rng.integers(1000), np.random.randint(1000), random.randint(0, 1000))]
+    assert torch.initial_seed() == 5

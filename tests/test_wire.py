@@ -3,6 +3,8 @@ kernel sends: it must give back plain data or handles, and refuse everything els
 import base64
 import json
 import pickle
+import subprocess
+import sys
 
 import nbformat
 import numpy as np
@@ -35,6 +37,22 @@ def test_tensors_come_back_as_tensors():
     t = torch.arange(4.0, requires_grad=True)
     out = roundtrip([t])[0]
     assert isinstance(out, torch.Tensor) and out.tolist() == [0.0, 1.0, 2.0, 3.0] and out.requires_grad
+
+
+def test_the_channel_imports_torch_only_to_rebuild_a_tensor():
+    """A kernel or checker that never uses torch does not import it (a second of CPU in every
+    grading of a numpy assignment); a tensor the other side sends is still rebuilt as a tensor."""
+    code = ("import sys, numpy as np\n"
+            "from autograder import wire\n"
+            "text = wire.encode((np.arange(3.0), 'x'), None)\n"
+            "assert 'torch' not in sys.modules, 'imported to send numpy'\n"
+            "wire.decode(text, None)\n"
+            "assert 'torch' not in sys.modules, 'imported to read numpy'\n"
+            f"got = wire.decode({wire.encode(torch.ones(2, requires_grad=True), _no_handles)!r}, None)\n"
+            "import torch\n"
+            "assert isinstance(got, torch.Tensor) and got.requires_grad and got.tolist() == [1.0, 1.0]\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 def test_other_objects_become_handles():
