@@ -802,12 +802,14 @@ def zygote(control_fd: int, imports: tuple[str, ...] = ()) -> int:
     import importlib
 
     wanted = [*BASE_IMPORTS, *imports]
+    library_error = None  # why the course library did not import, sent with "ready" (stderr may lag)
     for name in [*wanted, *(later for name in wanted for later in LATER_IMPORTS.get(name, ()))]:
         try:
             importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - a module this course lacks is imported (or not) by its cells
+        except Exception as e:  # noqa: BLE001 - a module this course lacks is imported (or not) by its cells
             if name.split(".")[0] == "cnnkit":  # the course library must import: say why it did not
                 traceback.print_exc()
+                library_error = library_error or f"import {name}: {type(e).__name__}: {e}"[:2000]
     threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
     blas = max(int(os.environ.get(v) or os.cpu_count() or 1) for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
     if threads > blas:  # numpy's OpenBLAS starts its pool at import and shuts it down at fork
@@ -815,7 +817,7 @@ def zygote(control_fd: int, imports: tuple[str, ...] = ()) -> int:
         return 1
     library = sys.modules.get("cnnkit")  # the library this checker decides with: the worker compares it
     where = os.path.dirname(os.path.realpath(library.__file__)) if library is not None else None
-    os.write(1, (json.dumps({"op": "ready", "cnnkit": where}) + "\n").encode())
+    os.write(1, (json.dumps({"op": "ready", "cnnkit": where, "error": library_error}) + "\n").encode())
     control = socket.socket(fileno=control_fd)
     while True:
         try:

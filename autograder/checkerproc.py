@@ -107,6 +107,7 @@ class _Zygote:
         first = self._first_line(timeout=120.0)
         self.ready = isinstance(first, dict) and first.get("op") == "ready"
         self.library = first.get("cnnkit") if self.ready else None
+        self.library_error = first.get("error") if self.ready else None  # why cnnkit did not import
 
     def fork(self, channel: socket.socket | None) -> None:
         """A new checker for one notebook, with its end of the channel to the kernel."""
@@ -197,6 +198,8 @@ class Checker:
             meant = sandbox.LIB_DIR + "/cnnkit" if self.use_sandbox else sandbox.library_dir()
             if self.zygote.library != meant:
                 got = f"from {self.zygote.library}" if self.zygote.library else "no cnnkit at all"
+                if self.zygote.library_error:
+                    got += f" ({self.zygote.library_error})"
                 self.zygote = None  # nothing of it to close here: the worker keeps it for the next notebook
                 raise fault(f"the checker imported {got}, not the course library the grader means ({meant})",
                              self.stderr)
