@@ -109,34 +109,34 @@ def _dotted(node) -> str | None:
     return None
 
 
+def _nodes(sources: list[str]):
+    """Every AST node of every given cell that parses (a cell that does not is skipped)."""
+    for source in sources:
+        tree = _parse(source)
+        if tree is not None:
+            yield from ast.walk(tree)
+
+
 def forbidden_modules(sources: list[str]) -> set[str]:
     """cnnkit modules named as targets of no_calls_to(...) in the given cells."""
     mods: set[str] = set()
-    for source in sources:
-        tree = _parse(source)
-        if tree is None:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call):
-                fname = _dotted(node.func) or ""
-                if fname.split(".")[-1] == "no_calls_to":
-                    for arg in node.args:
-                        d = _dotted(arg)
-                        if d and d.startswith("cnnkit.") and d.count(".") == 1:
-                            mods.add(d)
+    for node in _nodes(sources):
+        if isinstance(node, ast.Call):
+            fname = _dotted(node.func) or ""
+            if fname.split(".")[-1] == "no_calls_to":
+                for arg in node.args:
+                    d = _dotted(arg)
+                    if d and d.startswith("cnnkit.") and d.count(".") == 1:
+                        mods.add(d)
     return mods
 
 
 def imported_from(sources: list[str]) -> dict[str, set[str]]:
     """{module: names} of `from MODULE import a, b` in the given cells."""
     out: dict[str, set[str]] = {}
-    for source in sources:
-        tree = _parse(source)
-        if tree is None:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                out.setdefault(node.module, set()).update(a.name for a in node.names)
+    for node in _nodes(sources):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            out.setdefault(node.module, set()).update(a.name for a in node.names)
     return out
 
 
@@ -144,15 +144,11 @@ def imported_modules(sources: list[str]) -> list[str]:
     """The modules the given cells import (`import a.b`, `from a.b import c`; relative imports
     left out), sorted: what a checker for them imports once, before it forks (checker.zygote)."""
     out: set[str] = set()
-    for source in sources:
-        tree = _parse(source)
-        if tree is None:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                out.update(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                out.add(node.module)
+    for node in _nodes(sources):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            out.add(node.module)
     return sorted(out)
 
 
