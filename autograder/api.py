@@ -20,7 +20,7 @@ nothing below api imports api):
 
     cli          argument parsing, printing
     api          this module: one function per verb
-    batch, collect, export, feedback, submissions      one job each
+    batch, collect, export, feedback, late, submissions      one job each
     execute, checker, pool, sandbox, limits, sanitize, testplan, wire   running student code
     course       paths, the gradebook, nbgrader's config (imports nothing of the autograder)
 """
@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import batch, submissions
+from . import batch, late, submissions
 from . import collect as intake
 from . import export as grades_csv
 from . import feedback as fb
@@ -161,17 +161,22 @@ def feedback(assignment: Named, course: Where) -> Path:
     return course.feedback
 
 
-def export(course: Where, to: Path | None = None, force: bool = False) -> Path:
+def export(course: Where, to: Path | None = None, force: bool = False, fmt: str = "csv",
+           per_question: bool = False, assignment: str | None = None) -> Path:
     """Write the gradebook's grades as CSV (autograder.export: quoted, no formulas); returns the file.
-    Default: grades.csv in the course folder; an existing file is kept unless force."""
+    fmt: 'csv' (nbgrader's columns), 'canvas' or 'moodle' (each LMS's gradebook import);
+    per_question: a column per graded cell; assignment: only that one. The late rule
+    (autograder.late) is recomputed from the gradebook's timestamps. Default file: grades.csv in the
+    course folder (grades-canvas.csv, grades-moodle.csv); an existing file is kept unless force."""
     course = CourseDir.of(course)
-    to = Path(to or course.grades_csv)
+    to = Path(to or (course.grades_csv if fmt == "csv" else course.root / f"grades-{fmt}.csv"))
     if to.exists() and not force:
         raise CourseError(f"{to} exists; pass --force to overwrite it or --to to write elsewhere")
     if not course.has_gradebook():
         raise CourseError(f"no gradebook in {course.root}: release and grade an assignment first")
+    rules = late.Rules.of(course)
     with course.gradebook() as gb:
-        grades_csv.write_grades(gb, to)
+        grades_csv.write(gb, to, fmt, per_question, assignment, rules, batch.not_graded(course))
     return to
 
 
@@ -245,3 +250,15 @@ def exchange_feedback(assignment: Named, course: Where, root: str,
 
     course = CourseDir.of(course)
     return exchange.release_feedback(course.assignment(assignment), course, root, students)
+
+
+def serve(assignment: Named, course: Where, root: str, workers: int = 1, poll: float = 2.0, once: bool = False,
+          check_owner: bool = True, add_unknown: bool = False, unsafe: bool = False) -> None:
+    """Grade each submission to the exchange as it arrives and release its feedback (autograder.serve)."""
+    from . import serve as service
+
+    course = CourseDir.of(course)
+    a = course.assignment(assignment)
+    batch.require_reachable_tests(a)
+    service.serve(a, course, root, workers=workers, poll=poll, once=once, check_owner=check_owner,
+                  add_unknown=add_unknown, unsafe=unsafe)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import collect as intake, sandbox, sanitize, testplan
+from . import collect as intake, late, sandbox, sanitize, testplan
 from .course import STATUS_FILE, Assignment, CourseDir, CourseError, release
 from .execute import Job, Result, run_job
 from .limits import BACKSTOP, Limits, notebook_too_big
@@ -319,6 +319,31 @@ def _drop_from_gradebook(course: CourseDir, assignment: str, student: str) -> No
             pass
 
 
+def settle_late(course: CourseDir, rules: late.Rules, student: str, graded: str | None = None) -> dict | None:
+    """Apply a student's late charges to the gradebook (late.apply_student: the budget is spent in
+    deadline order, so scoring one assignment can move another's charge) and bring the `late` entry
+    of their other scored grading.json files up to date; returns the entry for `graded` (None when
+    it has no submission in the gradebook)."""
+    with course.gradebook() as gb:
+        charges = late.apply_student(gb, rules, student)
+    for name, charge in charges.items():
+        old = read_status(course, name, student) if name != graded else None
+        if old and old.get("status") in ("graded", "failed") and old.get("late") != charge.record():
+            _write_status(course, name, student, {**old, "late": charge.record()})
+    return charges[graded].record() if graded in charges else None
+
+
+def not_graded(course: CourseDir) -> set[tuple[str, str]]:
+    """(student, assignment) of every submission the grader failed on (its grading.json says so):
+    it has no grade, which an export shows blank, never as 0."""
+    found = set()
+    for p in sorted(course.autograded.glob(f"*/*/{STATUS_FILE}")):
+        student, assignment = p.parent.parent.name, p.parent.name
+        if (read_status(course, assignment, student) or {}).get("status") == NOT_GRADED:
+            found.add((student, assignment))
+    return found
+
+
 @dataclass
 class _Run:
     """One pass over some submissions with one executor (see grade_batch)."""
@@ -330,11 +355,14 @@ class _Run:
     unenforced: list[str]
     library: str = ""  # sandbox.library_hash() when the batch began: every worker must have the same
     allow_unlimited_root: bool = False  # every worker checks sandbox.root_refusal with it
+    rules: late.Rules | None = None  # the late rule (autograder.late); None: course.toml has no [late_days]
 
     def status(self, student, fp, status, reason, fault=None) -> None:
         data = {"fingerprint": fp, "status": status, "reason": reason, "unenforced": self.unenforced}
         if fault:
             data["grader_error"] = fault
+        if self.rules is not None and status != NOT_GRADED:  # scored ("graded" or "failed"): charge it
+            data["late"] = settle_late(self.course, self.rules, student, self.a.name)
         _write_status(self.course, self.a.name, student, data)
 
     def not_graded(self, student, fp, fault: str, t0: float) -> Outcome:
@@ -473,6 +501,7 @@ def grade_batch(assignment: Assignment | str, course: CourseDir | Path, students
         limits = Limits.of(overrides, base=a.limits)
     except ValueError as exc:
         raise CourseError(str(exc)) from exc
+    rules = late.Rules.of(course)  # the late rule, read (or refused, saying why) before anything is graded
     if self_check is None:
         self_check = os.environ.get("AUTOGRADER_SELF_CHECK", "1") != "0"
     if self_check:
@@ -490,8 +519,11 @@ def grade_batch(assignment: Assignment | str, course: CourseDir | Path, students
         print(f"note: not enforced on this machine: {line}", file=sys.stderr)
     outcomes, todo = _to_grade(course, a, students, force)
     run = _Run(api, course, a, limits, unsafe, unenforced, sandbox.library_hash(),
-               allow_unlimited_root)
+               allow_unlimited_root, rules)
     graded = _grade_all(run, todo, workers, scheduler, progress)
+    if rules is not None:  # unchanged ones too: an extension, or another assignment graded, may move a charge
+        for o in outcomes:
+            settle_late(course, rules, o.student)
     shutil.rmtree(course.staging, ignore_errors=True)
     return sorted(outcomes + graded, key=lambda o: o.student)
 

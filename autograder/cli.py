@@ -5,12 +5,13 @@
     collect A1 EXPORT          file an LMS export (folder or zip) under COURSE_DIR/submitted/
     grade A1 [--workers N]     autograde every COURSE_DIR/submitted/<student>/A1/, sandboxed
     feedback A1                HTML feedback under COURSE_DIR/feedback/<student>/A1/
-    export                     grades as CSV (COURSE_DIR/grades.csv)
+    export [--format F]        grades as CSV (COURSE_DIR/grades.csv), or a Canvas or Moodle gradebook import
     exchange ACTION A1         nbgrader's exchange on a JupyterHub: release, collect, feedback (autograder.exchange)
     demo                       the whole flow on sample submissions, in a temporary folder
     pack DIR --as-of DATE      the student pack (autograder/pack.py): released lectures and assignments
     similarity A2              ranked HTML report of similar answers (autograder/similarity.py)
     check A2                   the author's check of one assignment: sync, solution, blank, corpus, nbval
+    serve A1 [--workers N]     grade each submission to the hub's exchange as it arrives (autograder.serve)
 
 Each verb takes --source DIR, the course (solutions/, assignments/, course.toml; default: this
 repository), --course-dir DIR, the working folder for submissions and the gradebook
@@ -28,6 +29,7 @@ from . import api
 from .course import DEFAULT_COURSE_DIR, REPO, Course, CourseDir, CourseError
 from .batch import NOT_GRADED
 from .exchange import DEFAULT_ROOT as EXCHANGE_ROOT
+from .export import FORMATS as EXPORT_FORMATS
 from .sandbox import ALLOW_ROOT_ENV
 from .limits import DEFAULTS as DEFAULT_LIMITS, WALL_FACTOR
 
@@ -68,7 +70,9 @@ def _feedback(args) -> None:
 
 
 def _export(args) -> None:
-    print(f"grades written to {api.export(args.course, args.to, args.force)}")
+    to = api.export(args.course, args.to, args.force, fmt=args.format, per_question=args.per_question,
+                    assignment=args.assignment)
+    print(f"grades written to {to}")
 
 
 def _demo(args) -> None:
@@ -101,6 +105,26 @@ def _exchange(args) -> None:
         print(f"released the feedback of {len(released)} student(s) to {args.exchange}")
         for line in skipped:
             print(f"skipped   {line}", file=sys.stderr)
+
+
+def _serve(args) -> None:
+    api.serve(args.assignment, args.course, args.exchange, workers=args.workers, poll=args.poll, once=args.once,
+              check_owner=not args.no_check_owner, add_unknown=args.add_unknown, unsafe=args.unsafe_no_sandbox)
+
+
+def _add_serve(verb) -> None:
+    """The serve verb: the grading service on a hub (autograder.serve)."""
+    s = verb("serve", "grade each submission to the exchange as it arrives and release its feedback "
+                      "(autograder.serve)", _serve)
+    s.add_argument("--exchange", default=EXCHANGE_ROOT, help="nbgrader's exchange root (default: %(default)s)")
+    s.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
+    s.add_argument("--poll", type=float, default=2.0, help="seconds between looks at the inbound folder (default 2)")
+    s.add_argument("--once", action="store_true", help="grade what is waiting, then exit (for a timer or cron)")
+    s.add_argument("--add-unknown", action="store_true", help="also grade students missing from the roster")
+    s.add_argument("--no-check-owner", action="store_true",
+                   help="accept a submission not owned by the unix user it is named for")
+    s.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="grade even where student code cannot be isolated (it then runs as you)")
 
 
 def _add_grade(verb) -> None:
@@ -213,10 +237,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="replace submissions already filed that differ")
     _add_grade(verb)
     verb("feedback", "generate HTML feedback for graded submissions", _feedback)
-    e = verb("export", "write the grades as CSV", _export, assignment=False)
-    e.add_argument("--to", type=Path, help="CSV file (default: COURSE_DIR/grades.csv)")
+    e = verb("export", "write the grades as CSV: nbgrader's columns, or what Canvas's or Moodle's gradebook "
+                       "imports (autograder.export; late days applied, autograder.late)", _export, assignment=False)
+    e.add_argument("--to", type=Path, help="CSV file (default: COURSE_DIR/grades.csv, or grades-FORMAT.csv)")
     e.add_argument("--force", action="store_true", help="overwrite an existing CSV")
+    e.add_argument("--format", choices=EXPORT_FORMATS, default="csv",
+                   help="csv: nbgrader's columns (default); canvas, moodle: that LMS's gradebook import")
+    e.add_argument("--per-question", action="store_true",
+                   help="also a column per graded cell of each assignment (points earned before any late penalty)")
+    e.add_argument("--assignment", help="only this assignment (default: every assignment in the gradebook)")
     _add_exchange(verb)
+    _add_serve(verb)
     _add_course_tools(verb)
     return ap
 

@@ -39,7 +39,7 @@ CALENDAR_FILE = "course.toml"  # in a course's root: the assignments' blocks, th
 STATUS_FILE = "grading.json"  # beside each autograded submission: fingerprint, status, reason
 OLD_LIMITS_FILE = "autograder.toml"  # where limits lived before course.toml's blocks held them
 LIBRARY = "cnnkit"  # the course's helper library, whose graded functions a block may withhold
-BLOCK_KEYS = ("release", "due", "limits", "withhold", "keep")
+BLOCK_KEYS = ("release", "due", "limits", "withhold", "keep", "submission")
 # \Z, not $: $ also matches before a trailing newline. Use it with fullmatch.
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 
@@ -78,7 +78,8 @@ class Assignment:
     jupytext sources). limits: the defaults, then the block's [limits]. release, due: the calendar
     (None where the block gives none). withhold: library names (cnnkit.module.name) the student
     pack replaces by stand-ins until the day after `due`; keep: graded library names shipped
-    anyway, with the reason."""
+    anyway, with the reason. submission: the block's [submission] table as written (attempts, which
+    counts, what a student sees before the due date), read by autograder.attempts.rules."""
 
     name: str
     source: Path
@@ -90,6 +91,7 @@ class Assignment:
     due: dt.date | None = None
     withhold: tuple[str, ...] = ()
     keep: dict[str, str] = field(default_factory=dict, hash=False)
+    submission: dict = field(default_factory=dict, hash=False)
 
     def is_released(self, as_of: dt.date) -> bool:
         return self.release is not None and as_of >= self.release
@@ -204,7 +206,8 @@ class Course:
                 raise CourseError(f"{where} withhold: {q!r} is not a name such as {LIBRARY}.conv.im2col")
         files = sorted(p.name for p in source.iterdir() if p.is_file() and not p.name.endswith(".pct.py"))
         return Assignment(name, source, self.released / name, tuple(n for n in files if n.endswith(".ipynb")),
-                          tuple(files), limits, release, due, withhold, dict(block.get("keep", {})))
+                          tuple(files), limits, release, due, withhold, dict(block.get("keep", {})),
+                          dict(block.get("submission", {})))
 
 
 def _put_interpreter_on_path() -> None:
@@ -230,6 +233,7 @@ class CourseDir:
           feedback/<student>/<assignment>/      HTML feedback
           gradebook.db                          unless db_url names another database
           grades.csv                            export's default
+          extensions.csv                        per-student due dates (autograder.late; private, not in git)
           .staging/, .release/                  grade's scratch folders
     """
 
@@ -292,6 +296,11 @@ class CourseDir:
     @property
     def grades_csv(self) -> Path:
         return self.root / "grades.csv"
+
+    @property
+    def extensions_csv(self) -> Path:
+        """Per-student extensions (student_id,assignment,due), read by autograder.late."""
+        return self.root / "extensions.csv"
 
     def submission(self, student: str, assignment: str) -> Path:
         return self.submitted / student / assignment

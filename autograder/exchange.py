@@ -236,8 +236,11 @@ def _take(student: str, chosen: Path, when: dt.datetime, assignment: str, expect
 
 def collect(a: course.Assignment, course_dir: course.CourseDir, root: str | os.PathLike = DEFAULT_ROOT,
             due: str | None = None, add_unknown: bool = False, force: bool = False,
-            check_owner: bool = True) -> ExchangeReport:
-    """Collect every student's newest submission from the exchange into COURSE_DIR/submitted/."""
+            check_owner: bool = True, only: str | None = None) -> ExchangeReport:
+    """Collect every student's newest submission from the exchange into COURSE_DIR/submitted/.
+
+    only: the name of one inbound folder; that submission alone is considered, by the same rules
+    (the grading service files each submission as it arrives: autograder.serve)."""
     assignment = a.name
     root = _check_root(root)
     coursedir, config = _config(course_dir, root, assignment)
@@ -251,6 +254,9 @@ def collect(a: course.Assignment, course_dir: course.CourseDir, root: str | os.P
     try:
         coursedir.submitted_directory = str(staging / "submitted")
         for student, rows in sorted(_records(inbound, assignment).items()):
+            rows = [r for r in rows if only is None or r[1].name == only]
+            if not rows:
+                continue
             if not ID_PATTERN.fullmatch(student):
                 intake.wrong += [(p.name, f"{student!r} is not a valid student id (letters, digits, _ . -)")
                                  for _, p in rows]
@@ -308,3 +314,99 @@ def release_feedback(a: course.Assignment, course_dir: course.CourseDir, root: s
         _start(ExchangeReleaseFeedback, coursedir, config)
         released.append(student)
     return released, skipped
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One submission folder in the exchange's inbound folder, named student+assignment+time+random
+    by nbgrader's submit (the grading service's unit of work: autograder.serve)."""
+
+    path: Path
+    student: str                 # as its name says: trust it only after refusal() found nothing
+    stamp: dt.datetime | None    # the time in its name (None: unreadable)
+    received: dt.datetime        # the folder's ctime: when the exchange got it (no user can set it back)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def when(self) -> dt.datetime:
+        """When it counts as submitted: the time in its name, unless the exchange received it later
+        than that by more than CLOCK_SKEW (as `collect` decides)."""
+        if self.stamp is None or self.received - _utc(self.stamp) > CLOCK_SKEW:
+            return self.received
+        return _utc(self.stamp)
+
+
+def inbound(root: str | os.PathLike, assignment: str) -> list[Inbound]:
+    """Every submission of an assignment in the exchange, in the order the exchange received them."""
+    folder = _check_root(root) / _course_id() / "inbound"
+    if not folder.is_dir():
+        return []
+    found = []
+    for student, rows in _records(folder, assignment).items():
+        for stamp, path in rows:
+            try:
+                received = dt.datetime.fromtimestamp(path.lstat().st_ctime, tz=dt.timezone.utc)
+            except OSError:  # removed meanwhile
+                continue
+            found.append(Inbound(path, student, stamp, received))
+    return sorted(found, key=lambda e: (e.received, e.name))
+
+
+def _course_id() -> str:
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader(course.CONFIG_FILE.name, path=str(course.CONFIG_FILE.parent)).load_config()
+    return config.CourseDirectory.course_id
+
+
+def refusal(entry: Inbound, check_owner: bool = True) -> str | None:
+    """Why a submission folder cannot be taken as its student's (an invalid id, a time nbgrader did
+    not write, a link or device inside, a folder that another unix user made), or None."""
+    if not ID_PATTERN.fullmatch(entry.student):
+        return f"{entry.student!r} is not a valid student id (letters, digits, _ . -)"
+    intake = _Intake()
+    _usable(entry.student, [(entry.stamp, entry.path)], check_owner, intake)
+    return intake.refused[0][1] if intake.refused else None
+
+
+def secret(entry: Inbound) -> str | None:
+    """The submission's submission_secret.txt (nbgrader's key to its feedback), or None if it has no
+    valid one. Read only after refusal() found nothing: the folder is its student's."""
+    path = entry.path / "submission_secret.txt"
+    try:
+        if not path.is_file() or path.is_symlink():
+            return None
+        with path.open("rb") as fh:
+            text = fh.read(300).decode("ascii", "replace").strip()
+    except OSError:
+        return None
+    return text if _SECRET.fullmatch(text) else None
+
+
+def release_pages(a: course.Assignment, course_dir: course.CourseDir, root: str | os.PathLike, student: str,
+                  pages: dict[str, str], secret_text: str, timestamp: str) -> None:
+    """Put feedback pages ({notebook name without .ipynb: HTML}) in the exchange for one submission,
+    through nbgrader's ExchangeReleaseFeedback: the student's *Fetch Feedback* finds them by the
+    hash of the submission's secret and the notebook's name, and nobody else can."""
+    from nbgrader.exchange.default import ExchangeReleaseFeedback
+
+    root = _check_root(root)
+    where = course.CourseDir.of(course_dir)
+    where.root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".pages-", dir=where.root))
+    try:
+        folder = staging / student / a.name
+        folder.mkdir(parents=True)
+        for stem, text in pages.items():
+            (folder / f"{stem}.html").write_text(text, encoding="utf-8")
+        (folder / "submission_secret.txt").write_text(secret_text)
+        (folder / "timestamp.txt").write_text(timestamp)
+        coursedir, config = _config(course_dir, root, a.name)
+        coursedir.feedback_directory = str(staging)
+        coursedir.student_id = student
+        _start(ExchangeReleaseFeedback, coursedir, config)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -58,6 +58,9 @@ class FeedbackContent(Preprocessor):
     """Sanitise a graded notebook and take the hidden tests out of it (see the module docstring)."""
 
     enabled = Bool(True).tag(config=True)  # nbconvert's preprocessors are off unless enabled
+    # the course's autograded/ folder: each submission's grading.json there may hold notices for
+    # the student (the late days used, the attempt: notices())
+    autograded = Unicode("").tag(config=True)
     begin = Unicode("BEGIN HIDDEN TESTS").tag(config=True)
     end = Unicode("END HIDDEN TESTS").tag(config=True)
 
@@ -121,6 +124,9 @@ class FeedbackContent(Preprocessor):
         sanitize.notebook(nb)
         self.strip_hidden_tests(nb)
         resources.setdefault("autograder", {})["summary"] = summary_html(parts(nb))
+        who = resources.get("nbgrader", {})
+        status = Path(self.autograded) / str(who.get("student", "")) / str(who.get("assignment", "")) / "grading.json"
+        resources["autograder"]["notices"] = notices_html(notices(status) if self.autograded else [])
         budget = mathrender.typeset_notebook(nb)
         resources["autograder"]["math"] = {"typeset": budget.typeset, "left_as_text": budget.left_as_text}
         return nb, resources
@@ -171,6 +177,7 @@ class Part:
     manual: bool        # holds a cell graded by hand
     message: str | None  # the first failing check's message; None when none failed
     anchor: str         # grade id of the cell the message is about (or the part's first)
+    tests: bool = False  # holds a test cell
 
 
 _HEADING = re.compile(r"<h([1-3])\b[^>]*>(.*?)</h\1>", re.S)
@@ -231,7 +238,7 @@ def parts(nb) -> list[Part]:
             possible=sum(float(m.get("points") or 0) for m in metas),
             pending=any(m.get("needs_manual_grade") for m in metas),
             manual=any(m.get("solution") and m.get("grade") or m.get("task") for m in metas),
-            message=message, anchor=anchor))
+            message=message, anchor=anchor, tests=any(is_test_cell(c) for c in cells)))
     return result
 
 
@@ -262,6 +269,84 @@ def summary_html(found: list[Part]) -> str:
             '<th>What to fix first</th></tr></thead><tbody>' + "".join(rows) + "</tbody></table>")
 
 
+def notices(status_file: Path) -> list[str]:
+    """What the grader tells the student above the summary, from a submission's grading.json: its
+    late days ("late": {"text": ...}, autograder.late) and its attempt ("attempt": {"text": ...},
+    autograder.serve). Plain text; [] when there is none."""
+    import json
+
+    try:
+        data = json.loads(Path(status_file).read_text())
+    except (OSError, ValueError):
+        return []
+    found = []
+    for key in ("attempt", "late"):
+        item = data.get(key) if isinstance(data, dict) else None
+        text = item.get("text") if isinstance(item, dict) else None
+        if isinstance(text, str) and text.strip():
+            found.append(text.strip())
+    return found
+
+
+def notices_html(lines: list[str]) -> str:
+    """The notices as an escaped list ('' for none)."""
+    if not lines:
+        return ""
+    return ('<ul class="autograder-notices">' + "".join(f"<li>{html.escape(t, quote=False)}</li>" for t in lines)
+            + "</ul>")
+
+
+VISIBLE_PASSED = "the visible tests passed"
+VISIBLE_WRITTEN = "a written answer: graded by hand, shown after the due date"
+
+
+def visible_page(nb, title: str, lines: list[str], after: str) -> str:
+    """The page a student sees before the due date when the assignment shows the visible tests only
+    (autograder.attempts: before_due = "visible"): per part, the first failing visible test's
+    message, or that the visible tests passed. No points, and nothing of a hidden test: not even
+    whether one failed (a cell whose only failure is hidden reads as passing its visible tests).
+    nb: the graded notebook (it is cleaned and its hidden tests stripped here, as for the full
+    page). lines: notices (notices()). after: when the full feedback comes, in words. Every text
+    is escaped; the page has the policy of every feedback page and no script."""
+    import copy
+
+    nb = copy.deepcopy(nb)
+    sanitize.notebook(nb)
+    FeedbackContent().strip_hidden_tests(nb)
+    for cell in nb.cells:  # a hidden test's failure leaves no trace: not even that the cell failed
+        if is_test_cell(cell):
+            cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("evalue") != HIDDEN_FAILED]
+    rows = []
+    for p in parts(nb):
+        if p.message is not None:
+            css, what = "failed", f'<pre class="autograder-message">{html.escape(p.message, quote=False)}</pre>'
+        elif p.tests:
+            css, what = "passed", VISIBLE_PASSED + (f"; {VISIBLE_WRITTEN}" if p.manual else "")
+        else:
+            css, what = "manual", VISIBLE_WRITTEN
+        rows.append(f'<tr class="autograder-{css}"><td>{html.escape(p.title, quote=False)}</td><td>{what}</td></tr>')
+    return ("<!DOCTYPE html>\n<html>\n<head>\n" + CSP_META + '\n<meta charset="utf-8">\n'
+            f"<title>{html.escape(title, quote=False)}</title>\n<style>{VISIBLE_STYLE}</style>\n</head>\n<body>\n"
+            f"<h1>{html.escape(title, quote=False)}: the visible tests</h1>\n" + notices_html(lines) +
+            f"<p>The points, the hidden tests' results and the whole notebook come {html.escape(after, quote=False)}.</p>\n"
+            '<table class="autograder-summary"><thead><tr><th>Part</th><th>Visible tests</th></tr></thead><tbody>'
+            + "".join(rows) + "</tbody></table>\n</body>\n</html>\n")
+
+
+def refusal_page(title: str, reason: str) -> str:
+    """The page a student fetches for a submission that was not graded, saying why (escaped)."""
+    return ("<!DOCTYPE html>\n<html>\n<head>\n" + CSP_META + '\n<meta charset="utf-8">\n'
+            f"<title>{html.escape(title, quote=False)}</title>\n<style>{VISIBLE_STYLE}</style>\n</head>\n<body>\n"
+            f"<h1>{html.escape(title, quote=False)}</h1>\n<p class=\"autograder-refused\">"
+            f"{html.escape(reason, quote=False)}</p>\n</body>\n</html>\n")
+
+
+VISIBLE_STYLE = ("body { font-family: sans-serif; margin: 2em; } table { border-collapse: collapse; width: 100%; } "
+                 "th, td { text-align: left; vertical-align: top; padding: 0.35em 0.6em; border-bottom: 1px solid #ddd; } "
+                 "pre { white-space: pre-wrap; margin: 0; } tr.autograder-passed td:last-child { color: #2b7a2b; } "
+                 "tr.autograder-failed td:last-child { color: #a12622; }")
+
+
 class GetGradesAndState(GetGrades):
     """nbgrader's GetGrades, which puts each graded cell's score and points in its metadata, plus
     whether it still needs a grade by hand (for the summary)."""
@@ -284,6 +369,7 @@ def configure(api) -> None:
     theirs = Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader" / "templates"
     api.config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(theirs)]
     api.config.HTMLExporter.template_file = TEMPLATE_FILE
+    api.config.FeedbackContent.autograded = str(Path(api.coursedir.root) / api.coursedir.autograded_directory)
 
 
 def add_csp(page: Path) -> bool:
