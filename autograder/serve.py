@@ -175,6 +175,7 @@ class Service:
         self.log(f"{_stamp(self.now())} serving {self.a.name}: exchange {self.root}, course {self.course.root}, "
                  f"{self.workers} at a time; {self.rules.describe()}, the {self.rules.counts} attempt counts, "
                  f"before the due date the page shows {'the visible tests only' if self.rules.before_due == 'visible' else 'the points too'}")
+        self.settle()
         while not self.stopping:
             decided = self.step()
             if once and not decided:
@@ -356,6 +357,19 @@ class Service:
                      "full feedback released")
 
     # -- the attempt that counts -------------------------------------------------------------
+    def settle(self) -> None:
+        """Put back every student's counting attempt that is not what submitted/ holds (a service
+        stopped between recording a later attempt and putting the counting one back)."""
+        for student in sorted({r.student for r in self.ledger.records() if r.status == GRADED}):
+            rec = next((r for r in self.ledger.records(student) if r.status == GRADED and r.counts), None)
+            if rec is None:
+                continue
+            keep = self.ledger.folder(rec.entry) / "submitted"
+            here = self.course.submission(student, self.a.name)
+            if not here.is_dir() or batch.fingerprint(keep, self.a.source) != batch.fingerprint(here, self.a.source):
+                self._restore_counting(student)
+                self.log(f"{_stamp(self.now())} {self.a.name} {student}: attempt {rec.number} put back as the grade")
+
     def _restore_counting(self, student: str) -> None:
         """Put the student's counting attempt back in submitted/, autograded/ and the gradebook
         (after a later attempt that does not count was filed or graded there). Nothing is graded

@@ -181,6 +181,14 @@ def test_attempts_best_counts_and_the_limit(tmp_path):
     # a second service over the same ledger decides nothing again
     again = _service(hub)
     assert again.step() == 0 and not again.lines
+    # stopped after recording attempt 2 but before putting attempt 1 back: the next start does it
+    shutil.rmtree(term.submission("alice", tiny.NAME))
+    shutil.copytree(service.ledger.folder(half) / "submitted", term.submission("alice", tiny.NAME))
+    again.settle()
+    assert kept.read_bytes() == (service.ledger.folder(full) / "submitted" / tiny.NOTEBOOK).read_bytes()
+    assert any("attempt 1 put back" in line for line in again.lines)
+    again.settle()
+    assert sum("put back" in line for line in again.lines) == 1
 
 
 def test_a_crash_while_grading_grades_it_again_once(tmp_path):
