@@ -148,6 +148,19 @@ def _add_grade(verb) -> None:
                    help="skip grading the instructor's solution first (a broken grader then marks submissions wrong)")
 
 
+def _add_export(verb) -> None:
+    """The export verb: the grades for a spreadsheet or an LMS's import (autograder.export, autograder.late)."""
+    e = verb("export", "write the grades as CSV: nbgrader's columns, or what Canvas's or Moodle's gradebook "
+                       "imports (autograder.export; late days applied, autograder.late)", _export, assignment=False)
+    e.add_argument("--to", type=Path, help="CSV file (default: COURSE_DIR/grades.csv, or grades-FORMAT.csv)")
+    e.add_argument("--force", action="store_true", help="overwrite an existing CSV")
+    e.add_argument("--format", choices=EXPORT_FORMATS, default="csv",
+                   help="csv: nbgrader's columns (default); canvas, moodle: that LMS's gradebook import")
+    e.add_argument("--per-question", action="store_true",
+                   help="also a column per graded cell of each assignment (points earned before any late penalty)")
+    e.add_argument("--assignment", help="only this assignment (default: every assignment in the gradebook)")
+
+
 def _add_exchange(verb) -> None:
     """The exchange verb: nbgrader's exchange on a hub (autograder.exchange)."""
     x = verb("exchange", "nbgrader's exchange on a shared JupyterHub: release, collect, feedback", _exchange,
@@ -237,15 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="replace submissions already filed that differ")
     _add_grade(verb)
     verb("feedback", "generate HTML feedback for graded submissions", _feedback)
-    e = verb("export", "write the grades as CSV: nbgrader's columns, or what Canvas's or Moodle's gradebook "
-                       "imports (autograder.export; late days applied, autograder.late)", _export, assignment=False)
-    e.add_argument("--to", type=Path, help="CSV file (default: COURSE_DIR/grades.csv, or grades-FORMAT.csv)")
-    e.add_argument("--force", action="store_true", help="overwrite an existing CSV")
-    e.add_argument("--format", choices=EXPORT_FORMATS, default="csv",
-                   help="csv: nbgrader's columns (default); canvas, moodle: that LMS's gradebook import")
-    e.add_argument("--per-question", action="store_true",
-                   help="also a column per graded cell of each assignment (points earned before any late penalty)")
-    e.add_argument("--assignment", help="only this assignment (default: every assignment in the gradebook)")
+    _add_export(verb)
     _add_exchange(verb)
     _add_serve(verb)
     _add_course_tools(verb)

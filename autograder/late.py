@@ -61,7 +61,8 @@ class LatePolicy:
             raise CourseError(f"{where} must be a table such as [{TABLE}] budget = 4, penalty_per_day = 0.1")
         unknown = sorted(set(table) - set(POLICY_KEYS))
         if unknown:
-            raise CourseError(f"{where}: unknown key(s) {', '.join(unknown)}; expected some of {', '.join(POLICY_KEYS)}")
+            raise CourseError(f"{where}: unknown key(s) {', '.join(unknown)}; "
+                              f"expected some of {', '.join(POLICY_KEYS)}")
 
         def whole(key, default):
             value = table.get(key, default)
@@ -159,7 +160,8 @@ class LateCharge:
                     f"no late days used" + (f", {left}." if p.budget else "."))
         parts = [f"{_n(self.days_used, 'late day')} used, {left}"] if p.budget else []
         if self.days_charged and p.penalty_per_day:
-            parts.append(f"{_n(self.days_charged)} charged at {p.penalty_per_day * 100:g}%: -{_num(self.points)} points")
+            rate = f"{p.penalty_per_day * 100:g}%"
+            parts.append(f"{_n(self.days_charged)} charged at {rate}: -{_num(self.points)} points")
         elif self.days_charged:
             parts.append(f"{_n(self.days_charged)} not covered by late days (no penalty per day)")
         else:
@@ -171,7 +173,7 @@ class LateCharge:
         return {"due": self.due.isoformat() if self.due else None, "extended": self.extended,
                 "submitted_at": self.submitted_at.isoformat() if self.submitted_at else None,
                 "days_late": self.days_late, "days_used": self.days_used, "days_charged": self.days_charged,
-                "budget_left": self.budget_left, "penalty_fraction": self.penalty, "penalty": self.points,
+                "budget_left": self.budget_left, "penalty_fraction": round(self.penalty, 6), "penalty": self.points,
                 "text": self.describe()}
 
 
@@ -246,7 +248,8 @@ def read_extensions(path, due: Mapping[str, dt.date]) -> dict[tuple[str, str], d
                 continue  # a blank line
             student, name, when = ((row.get(c) or "").strip() for c in EXTENSION_COLUMNS)
             if not ID_PATTERN.fullmatch(student):
-                raise CourseError(f"{where}: {student!r} is not a student id (letters, digits, _ . -, as in the roster)")
+                raise CourseError(f"{where}: {student!r} is not a student id (letters, digits, _ . -, "
+                                  "as in the roster)")
             if name not in due:
                 raise CourseError(f"{where}: {name!r} is not an assignment with a due date in {CALENDAR_FILE}; "
                                   f"expected one of {', '.join(sorted(due)) or 'none'}")
