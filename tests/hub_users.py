@@ -120,3 +120,23 @@ class Student:
 
     def remove(self) -> None:
         subprocess.run(["userdel", self.name], capture_output=True)
+
+
+def add_students(work: Path, prefix: str, roles, users: list) -> list:
+    """Create a student per role (named prefix + a random tag + role), each set up as the hub's image
+    sets up a student; each is appended to `users` as soon as it exists, so that the caller's
+    cleanup removes it (Student.remove) whatever fails later. Skips the test, saying why, where the
+    students cannot run nbgrader."""
+    import secrets
+
+    import pytest
+
+    tag = secrets.token_hex(3)
+    for role in roles:
+        users.append(Student(f"{prefix}{tag}{role}", work))
+    python, how = student_python(work, users[0].pw.pw_uid, users[0].pw.pw_gid)
+    if python is None:
+        pytest.skip(f"the students cannot run nbgrader: {how}")
+    for user in users:
+        user.setup(python)
+    return users

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -32,7 +31,7 @@ import pytest
 
 from autograder import api, cli, course, exchange, submissions
 
-from tests.hub_users import Student, student_python, why_no_users
+from tests.hub_users import Student, add_students, why_no_users
 from tests.isolation import UNSAFE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,16 +61,9 @@ def _autograded(course_dir: Path, student: str) -> tuple[float, float]:
 def hub():
     work = Path(tempfile.mkdtemp(prefix="exchange-test-"))
     os.chmod(work, 0o755)  # the students reach their homes and the exchange through it
-    tag = secrets.token_hex(3)
     users = []
     try:
-        for role in ("good", "blank", "outsider"):
-            users.append(Student(f"ag{tag}{role}", work))
-        python, how = student_python(work, users[0].pw.pw_uid, users[0].pw.pw_gid)
-        if python is None:
-            pytest.skip(f"the students cannot run nbgrader: {how}")
-        for user in users:
-            user.setup(python)
+        add_students(work, "ag", ("good", "blank", "outsider"), users)
         yield work, dict(zip(("good", "blank", "outsider"), users))
     finally:
         for user in users:

@@ -23,7 +23,6 @@ import datetime as dt
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -38,7 +37,7 @@ from autograder import api, exchange, serve, submissions
 from autograder import feedback as fb
 from autograder.course import Course, CourseDir
 
-from tests.hub_users import Student, student_python, why_no_users
+from tests.hub_users import Student, add_students, why_no_users
 from tests.isolation import UNSAFE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,16 +119,9 @@ def _await_page(student: Student, ex: Path, stamp: str, since: float, service: S
 def served():
     work = Path(tempfile.mkdtemp(prefix="serve-hub-"))
     os.chmod(work, 0o755)
-    tag = secrets.token_hex(3)
     users, services = [], []
     try:
-        for role in ("good", "cheat", "blank"):
-            users.append(Student(f"sv{tag}{role}", work))
-        python, how = student_python(work, users[0].pw.pw_uid, users[0].pw.pw_gid)
-        if python is None:
-            pytest.skip(f"the students cannot run nbgrader: {how}")
-        for user in users:
-            user.setup(python)
+        add_students(work, "sv", ("good", "cheat", "blank"), users)
         good, cheat, blank = users
         source = _source(work)
         ex, course_dir = work / "exchange", work / "course"
