@@ -476,8 +476,9 @@ def _grade_all(run: _Run, todo: list, workers: int, scheduler: str | None, progr
 def grade_batch(assignment: Assignment | str, course: CourseDir | Path, students: list[str] | None = None, workers: int = 1,
                 scheduler: str | None = None, force: bool = False, unsafe: bool = False,
                 limits: dict | None = None, progress: bool = True, self_check: bool | None = None,
-                allow_unlimited_root: bool | None = None) -> list[Outcome]:
+                allow_unlimited_root: bool | None = None, notes: bool = True) -> list[Outcome]:
     """Grade every submission of an assignment (or the given students); see the module docstring.
+    notes: print the limits this machine cannot enforce (the grading service prints them once).
 
     assignment: an Assignment, or its name in course.source. course: a CourseDir, or a folder
     whose gradebook is FOLDER/gradebook.db. limits: overrides of the assignment's. self_check: first
@@ -515,7 +516,7 @@ def grade_batch(assignment: Assignment | str, course: CourseDir | Path, students
     api.config.Autograde.autograde_preprocessors = []  # execution and scoring happen below
     api.coursedir.max_file_size = 50_000  # kB; larger files are left out with a warning
     unenforced = sandbox.unenforced(limits) if not unsafe else ["no sandbox (--unsafe-no-sandbox)"]
-    for line in unenforced:
+    for line in unenforced if notes else []:
         print(f"note: not enforced on this machine: {line}", file=sys.stderr)
     outcomes, todo = _to_grade(course, a, students, force)
     run = _Run(api, course, a, limits, unsafe, unenforced, sandbox.library_hash(),

@@ -228,7 +228,8 @@ class Service:
         try:
             outcomes = batch.grade_batch(self.a, self.course, students, workers=len(students), force=True,
                                          unsafe=self.unsafe, progress=False,
-                                         self_check=None if not self.self_checked else False)
+                                         self_check=None if not self.self_checked else False,
+                                         notes=not self.self_checked)
         except CourseError as exc:  # the grader cannot grade at all (the self-check, the sandbox)
             for e in entries:
                 self._not_graded(e, f"{NOT_GRADED}: {exc}")
