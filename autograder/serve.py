@@ -36,6 +36,7 @@ import json
 import shutil
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,18 +171,26 @@ class Service:
         """Serve until SIGTERM or SIGINT (or, with once, until nothing is pending)."""
         def stop(*_):
             self.stopping = True
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, stop)
+        before = {}
+        if threading.current_thread() is threading.main_thread():  # signal handlers live there only
+            before = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        due = self.a.due and deadline(self.a, self.course, "")
+        now = ("the due date has passed: the full page" if due and self.now() >= due else
+               f"before the due date the page shows {'the visible tests only' if self.rules.before_due == 'visible' else 'the points too'}")
         self.log(f"{_stamp(self.now())} serving {self.a.name}: exchange {self.root}, course {self.course.root}, "
-                 f"{self.workers} at a time; {self.rules.describe()}, the {self.rules.counts} attempt counts, "
-                 f"before the due date the page shows {'the visible tests only' if self.rules.before_due == 'visible' else 'the points too'}")
-        self.settle()
-        while not self.stopping:
-            decided = self.step()
-            if once and not decided:
-                break
-            if not decided:
-                time.sleep(poll)
+                 f"{self.workers} at a time; {self.rules.describe()}, the {self.rules.counts} attempt counts; {now} "
+                 "(a student's extension keeps their own deadline)")
+        try:
+            self.settle()
+            while not self.stopping:
+                decided = self.step()
+                if once and not decided:
+                    break
+                if not decided:
+                    time.sleep(poll)
+        finally:
+            for sig, handler in before.items():
+                signal.signal(sig, handler)
         self.log(f"{_stamp(self.now())} stopped")
 
     # -- deciding on one submission ------------------------------------------------------------

@@ -14,6 +14,7 @@ import json
 import math
 import secrets
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -201,11 +202,14 @@ def test_a_crash_while_grading_grades_it_again_once(tmp_path):
     assert service._admit(entry) and service.ledger.get(first).status == serve.GRADING
     second = hub.submit("alice")
     restarted = _service(hub)
-    _drain(restarted)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    restarted.run(poll=0.1, once=True)
+    assert {sig: signal.getsignal(sig) for sig in handlers} == handlers, "run() left its signal handlers behind"
     recs = {r.entry: r for r in restarted.ledger.records()}
     assert (recs[first].status, recs[first].number, recs[first].score) == ("graded", 1, 3.0)
     assert (recs[second].status, recs[second].number, recs[second].score) == ("graded", 2, 5.0)
-    graded_lines = [line for line in restarted.lines if "graded" in line]
+    assert "serving T1" in restarted.lines[0] and "stopped" in restarted.lines[-1]
+    graded_lines = [line for line in restarted.lines if " graded " in line]
     assert len(graded_lines) == 2 and sum(first in line for line in graded_lines) == 1, restarted.lines
 
 
