@@ -20,7 +20,9 @@ user its name claims (anyone can write a folder named `alice+A1+...`; --no-check
 names as they are, for hubs whose containers share one uid), or when it holds a symbolic link or
 anything but plain files and folders (a link to /dev/zero would never finish copying). The time of
 a submission is the one in its name, unless the exchange's own record (the folder's ctime, which
-no user can set back) is more than a minute later: a name can be back-dated, the ctime cannot.
+no user can set back) is more than a minute later or earlier: a name can be back- or forward-dated,
+the ctime cannot. Each chosen folder is copied here, its plain files only and following nothing,
+before nbgrader's ExchangeCollect sees the copy (never the student's folder).
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ DEFAULT_ROOT = "/srv/nbgrader/exchange"  # nbgrader's documented exchange locati
 # The staged files are handed to autograder.collect under this name: <student>+<file>.
 _PATTERN = r"^(?P<student>[^+/]+)\+(?P<file>[^/]+)$"
 _SECRET = re.compile(r"[0-9a-f]{16,256}\Z")  # nbgrader writes secrets.token_hex(64)
-# How much later than the time in its name the exchange may have received a submission before the
+# How much later (or earlier) than the time in its name the exchange may have received a submission before the
 # exchange's time is used instead (clock skew between the student's server and the file system).
 CLOCK_SKEW = dt.timedelta(seconds=60)
 # The exchange's files nbgrader adds to a submission; not the student's, so not collected as such.
@@ -147,6 +149,19 @@ def _unsafe_entry(folder: Path) -> str | None:
     return None
 
 
+def _size(folder: Path) -> int:
+    """The bytes of the plain files under folder (nothing followed)."""
+    total = 0
+    for top, _, files in os.walk(folder, followlinks=False):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(top, name))
+            except OSError:
+                continue
+            total += st.st_size if stat.S_ISREG(st.st_mode) else 0
+    return total
+
+
 def _owner(path: Path) -> str:
     import pwd
 
@@ -189,10 +204,10 @@ def _usable(student: str, rows: list, check_owner: bool, intake: _Intake) -> lis
 
 
 def _submitted_at(student: str, chosen: Path, stamp, intake: _Intake) -> dt.datetime:
-    """The time its name says, unless the exchange received it later than that by more than CLOCK_SKEW."""
-    received = dt.datetime.fromtimestamp(chosen.stat().st_ctime, tz=dt.timezone.utc)
+    """The time its name says, unless the exchange received it more than CLOCK_SKEW earlier or later."""
+    received = dt.datetime.fromtimestamp(chosen.lstat().st_ctime, tz=dt.timezone.utc)
     when = _utc(stamp)
-    if received - when > CLOCK_SKEW:
+    if abs(received - when) > CLOCK_SKEW:
         intake.notes.append((student, f"{chosen.name}: its name says {when:%Y-%m-%d %H:%M:%S} UTC, the exchange "
                                       f"received it at {received:%Y-%m-%d %H:%M:%S} UTC; the latter is used"))
         when = received
@@ -204,11 +219,20 @@ def _take(student: str, chosen: Path, when: dt.datetime, assignment: str, expect
     """Let nbgrader's ExchangeCollect copy the chosen submission into staging, and read its files."""
     from nbgrader.exchange.default import ExchangeCollect
 
-    # nbgrader's ExchangeCollect takes a student's newest folder by its name; show it only the
-    # chosen one, through a private exchange whose inbound holds a link to it
+    # nbgrader's ExchangeCollect takes a student's newest folder by its name, and copies it following
+    # links; show it only the chosen one, as a private copy of its plain files made here without
+    # following anything (lms.copy_plain): the student owns the folder and could swap a file for a
+    # link to the solutions or /dev/zero between any check of it and nbgrader's copy
     view = staging / "exchange" / student
     (view / coursedir.course_id / "inbound").mkdir(parents=True)
-    (view / coursedir.course_id / "inbound" / chosen.name).symlink_to(chosen.resolve())
+    size = _size(chosen)
+    if size > coursedir.max_dir_size * 1000:
+        intake.refused.append((chosen.name, f"holds {size:,} bytes, over the limit of {coursedir.max_dir_size * 1000:,}"))
+        return
+    refused = lms.copy_plain(chosen, view / coursedir.course_id / "inbound" / chosen.name)
+    if refused:
+        intake.refused.append((chosen.name, f"holds {', '.join(refused)}: only plain files and folders are taken"))
+        return
     config.Exchange.root = str(view)
     coursedir.student_id = student
     try:
@@ -332,9 +356,10 @@ class Inbound:
 
     @property
     def when(self) -> dt.datetime:
-        """When it counts as submitted: the time in its name, unless the exchange received it later
-        than that by more than CLOCK_SKEW (as `collect` decides)."""
-        if self.stamp is None or self.received - _utc(self.stamp) > CLOCK_SKEW:
+        """When it counts as submitted: the time in its name, unless the exchange received it more
+        than CLOCK_SKEW before or after that (as `collect` decides): a name can be back- or
+        forward-dated, the folder's ctime cannot."""
+        if self.stamp is None or abs(self.received - _utc(self.stamp)) > CLOCK_SKEW:
             return self.received
         return _utc(self.stamp)
 
@@ -376,13 +401,14 @@ def secret(entry: Inbound) -> str | None:
     """The submission's submission_secret.txt (nbgrader's key to its feedback), or None if it has no
     valid one. Read only after refusal() found nothing: the folder is its student's."""
     path = entry.path / "submission_secret.txt"
-    try:
-        if not path.is_file() or path.is_symlink():
-            return None
-        with path.open("rb") as fh:
-            text = fh.read(300).decode("ascii", "replace").strip()
+    try:  # the student's folder: never follow a link, never wait on a pipe
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return None
+        text = fh.read(300).decode("ascii", "replace").strip()
     return text if _SECRET.fullmatch(text) else None
 
 

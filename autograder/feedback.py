@@ -131,6 +131,18 @@ class FeedbackContent(Preprocessor):
         resources["autograder"]["math"] = {"typeset": budget.typeset, "left_as_text": budget.left_as_text}
         return nb, resources
 
+    @staticmethod
+    def strip_quoted(cell, hidden: list[str]) -> None:
+        """Replace a printed output of a test cell that quotes a hidden line (a warning raised on
+        that line prints it, with its expected values) by QUOTED (in place)."""
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and _quotes(str(out.get("text", "")), hidden):
+                out["text"] = QUOTED + "\n"
+            elif out.get("output_type") in ("display_data", "execute_result"):
+                data = out.get("data", {})
+                if any(_quotes(str(v), hidden) for v in data.values()):
+                    out["data"] = {"text/plain": QUOTED}
+
     def strip_hidden_tests(self, nb) -> None:
         """Take the hidden tests out of every test cell, and their failures' details (in place)."""
         for cell in nb.cells:
@@ -141,6 +153,7 @@ class FeedbackContent(Preprocessor):
             if not hidden:
                 continue
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+            self.strip_quoted(cell, hidden)
             numbered = self.hidden_line_numbers(original)
             source_lines = original.split("\n")
             for out in cell.get("outputs", []):
@@ -159,6 +172,14 @@ class FeedbackContent(Preprocessor):
                 if not visible:  # a hidden test failed: say so, not what it checks
                     out["evalue"] = HIDDEN_FAILED
                 out["traceback"] = [f"{out.get('ename', '')}: {out.get('evalue', '')}"]
+
+
+QUOTED = "[output left out: it quotes a hidden test]"
+
+
+def _quotes(text: str, hidden: list[str]) -> bool:
+    """Whether text holds one of the hidden lines (stripped, of 8 characters or more)."""
+    return any(len(line.strip()) >= 8 and line.strip() in text for line in hidden)
 
 
 def _grader_error(out) -> bool:

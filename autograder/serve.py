@@ -68,6 +68,7 @@ class Record:
     counts: bool = False         # this attempt is the student's grade now
     released: str = ""           # the page the student has: "", "visible", "score", "full", "refusal"
     cells: dict = dataclasses.field(default_factory=dict)  # {notebook: {grade id: [auto, manual, needs manual]}}
+    secret: str = ""             # its submission_secret.txt, read once when it was admitted
 
     @property
     def at(self) -> dt.datetime:
@@ -135,16 +136,20 @@ class Service:
         self.check_owner, self.add_unknown, self.unsafe = check_owner, add_unknown, unsafe
         self.rules = rules_of.rules(a)
         self.ledger = Ledger(course, a.name)
-        self.log = log or (lambda line: print(line, flush=True))
+        sink = log or (lambda line: print(line, flush=True))
+        self.log = lambda line: sink(printable(line))
         self.now = now
         self.self_checked = False
         self.stopping = False
+        self.failed: set[str] = set()  # submissions the grader failed on: not retried until a restart
 
     # -- one pass ---------------------------------------------------------------------------
     def pending(self) -> list[exchange.Inbound]:
         """The submissions still to decide on, in arrival order."""
         todo = []
         for entry in exchange.inbound(self.root, self.a.name):
+            if entry.name in self.failed:
+                continue
             rec = self.ledger.get(entry.name)
             if rec is None or rec.status not in FINAL:
                 todo.append(entry)
@@ -161,11 +166,22 @@ class Service:
             batch_.append(entry)
             if len(batch_) == self.workers:
                 break
-        accepted = [e for e in batch_ if self._admit(e)]
+        accepted = [e for e in batch_ if self._guarded(e, self._admit, e)]
         if accepted:
             self._grade(accepted)
-        self._release_due_pages()
+        self._release_owed()
         return len(batch_)
+
+    def _guarded(self, entry: exchange.Inbound, work, *args):
+        """work(*args); an error there (a file the student removed meanwhile, nbgrader's exchange
+        refusing) makes this submission not graded, logged, and the service goes on."""
+        try:
+            return work(*args)
+        except CourseError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one submission must not stop the service
+            self._not_graded(entry, f"{NOT_GRADED}: the service failed on it: {type(exc).__name__}: {exc}")
+            return None
 
     def run(self, poll: float = 2.0, once: bool = False) -> None:
         """Serve until SIGTERM or SIGINT (or, with once, until nothing is pending)."""
@@ -207,6 +223,7 @@ class Service:
         if not verdict.allowed:
             self._refuse(entry, verdict.reason, tell=True)
             return False
+        self._remember_counting(entry.student)
         folder = self.course.submission(entry.student, self.a.name)
         shutil.rmtree(folder, ignore_errors=True)  # the attempt that counted is kept in the ledger
         report = exchange.collect(self.a, self.course, self.root, add_unknown=self.add_unknown, force=True,
@@ -217,7 +234,8 @@ class Service:
             self._restore_counting(entry.student)
             return False
         number = old.number if old and old.number else verdict.number
-        self.ledger.put(Record(entry.name, entry.student, entry.when.isoformat(), GRADING, number))
+        self.ledger.put(Record(entry.name, entry.student, entry.when.isoformat(), GRADING, number,
+                               secret=exchange.secret(entry) or ""))
         return True
 
     def _refuse(self, entry: exchange.Inbound, reason: str, tell: bool) -> None:
@@ -239,10 +257,14 @@ class Service:
                                          unsafe=self.unsafe, progress=False,
                                          self_check=None if not self.self_checked else False,
                                          notes=not self.self_checked)
-        except CourseError as exc:  # the grader cannot grade at all (the self-check, the sandbox)
+        except CourseError as exc:  # the grader cannot grade at all (the self-check, the sandbox): stop
             for e in entries:
                 self._not_graded(e, f"{NOT_GRADED}: {exc}")
             raise
+        except Exception as exc:  # noqa: BLE001 - the grader failed on this batch: not graded, go on
+            for e in entries:
+                self._guarded(e, self._not_graded, e, f"{NOT_GRADED}: the grader failed: {type(exc).__name__}: {exc}")
+            return
         self.self_checked = True
         seconds = time.perf_counter() - t0
         by_student = {o.student: o for o in outcomes}
@@ -251,15 +273,20 @@ class Service:
             if o is None or o.status == NOT_GRADED:
                 self._not_graded(e, o.reason if o else f"{NOT_GRADED}: no outcome")
                 continue
-            self._graded(e, o.reason, seconds)
+            self._guarded(e, self._graded, e, o.reason, seconds)
 
     def _not_graded(self, entry: exchange.Inbound, reason: str) -> None:
         rec = self.ledger.get(entry.name) or Record(entry.name, entry.student, entry.when.isoformat(), NOT_GRADED)
         rec.status, rec.reason, rec.number = NOT_GRADED, reason, None
         self.ledger.put(rec)
+        self.failed.add(entry.name)
         self.log(f"{_stamp(self.now())} {self.a.name} {entry.student} {entry.name!r}: {reason} "
                  "(not an attempt; graded again when the service starts again)")
-        self._restore_counting(entry.student)
+        try:
+            self._restore_counting(entry.student)
+        except Exception as exc:  # noqa: BLE001 - settle() tries again at the next start
+            self.log(f"{_stamp(self.now())} {self.a.name} {entry.student}: the counting attempt could not be put "
+                     f"back: {type(exc).__name__}: {exc}")
 
     def _graded(self, entry: exchange.Inbound, reason: str, seconds: float) -> None:
         rec = self.ledger.get(entry.name)
@@ -280,16 +307,28 @@ class Service:
         for stem, text in pages.items():
             (keep / "pages" / f"{stem}.html").write_text(text, encoding="utf-8")
         shutil.copytree(self.course.autograded_submission(entry.student, self.a.name), keep / "autograded")
-        released = self._release(entry, rec, pages)
-        rec.released = released
-        for r in done:
+        rec.released = ""  # recorded graded first: a page owed is released by _release_owed
+        self.ledger.put(rec)
+        for r in done[:-1]:
             self.ledger.put(r)
+        try:
+            released = self._release(rec, pages)
+        except Exception as exc:  # noqa: BLE001 - graded and recorded: _release_owed tries again
+            released = f"not released yet ({type(exc).__name__}: {exc})"
+        else:
+            if released:
+                rec.released = released
+                self.ledger.put(rec)
         self.log(f"{_stamp(self.now())} {self.a.name} {entry.student} {entry.name!r}: attempt {rec.number} graded "
                  f"{score:g}/{max_score:g}" + (f" (late penalty {penalty:g})" if penalty else "")
                  + f" in {seconds:.1f} s; {'it counts' if rec.counts else f'attempt {counting} counts'}; "
                  f"page: {released}" + ("" if reason == "ok" else f"; {reason}"))
         if not rec.counts:
-            self._restore_counting(entry.student)
+            try:
+                self._restore_counting(entry.student)
+            except Exception as exc:  # noqa: BLE001 - graded and recorded; settle() tries again at the next start
+                self.log(f"{_stamp(self.now())} {self.a.name} {entry.student}: the counting attempt could not be "
+                         f"put back: {type(exc).__name__}: {exc}")
 
     def _attempt_text(self, rec: Record, counting: int | None) -> dict:
         limit = f" of {self.rules.attempts}" + (" today" if self.rules.per == "day" else "") \
@@ -338,33 +377,38 @@ class Service:
             return "full"
         return self.rules.before_due
 
-    def _release(self, entry: exchange.Inbound, rec: Record, full: dict[str, str]) -> str:
-        secret = exchange.secret(entry)
-        if secret is None:
+    def _release(self, rec: Record, full: dict[str, str] | None = None) -> str:
+        """Release the page the student is owed now (full: the attempt's full pages, else read from
+        the ledger); returns the mode released ('' when the submission has no secret)."""
+        if not rec.secret:
             return ""  # nbgrader's feedback cannot find a page for a submission without a secret
-        mode = self._mode(entry.student)
-        pages = full if mode in ("full", "score") else self._visible_pages(self.ledger.folder(entry.name), entry.student)
-        exchange.release_pages(self.a, self.course, self.root, entry.student, pages, secret, _stamp(entry.when))
+        keep = self.ledger.folder(rec.entry)
+        if full is None:
+            full = {p.stem: p.read_text(encoding="utf-8") for p in sorted((keep / "pages").glob("*.html"))}
+        mode = self._mode(rec.student)
+        pages = full if mode in ("full", "score") else self._visible_pages(keep, rec.student)
+        exchange.release_pages(self.a, self.course, self.root, rec.student, pages, rec.secret, _stamp(rec.at))
         return mode
 
-    def _release_due_pages(self) -> None:
-        """After a student's deadline, the full page of each graded attempt that had less (once)."""
+    def _release_owed(self) -> None:
+        """Release what a graded attempt is owed and does not have: its page (a service stopped
+        between recording it and releasing), or, after the student's deadline, its full page in place
+        of the earlier one (once)."""
         for rec in self.ledger.records():
-            if rec.status != GRADED or rec.released in ("full", ""):
+            if rec.status != GRADED or not rec.secret or rec.released == "full":
                 continue
-            if self._mode(rec.student) != "full":
+            mode = self._mode(rec.student)
+            if rec.released and mode != "full":
                 continue
-            keep = self.ledger.folder(rec.entry)
-            entry = next((e for e in exchange.inbound(self.root, self.a.name) if e.name == rec.entry), None)
-            secret = exchange.secret(entry) if entry else None
-            if secret is None:
+            try:
+                rec.released = self._release(rec)
+            except Exception as exc:  # noqa: BLE001 - tried again at the next pass
+                self.log(f"{_stamp(self.now())} {self.a.name} {rec.student} {rec.entry!r}: its page could not be "
+                         f"released: {type(exc).__name__}: {exc}")
                 continue
-            pages = {p.stem: p.read_text(encoding="utf-8") for p in sorted((keep / "pages").glob("*.html"))}
-            exchange.release_pages(self.a, self.course, self.root, rec.student, pages, secret, _stamp(entry.when))
-            rec.released = "full"
             self.ledger.put(rec)
-            self.log(f"{_stamp(self.now())} {self.a.name} {rec.student} {rec.entry!r}: the deadline has passed; "
-                     "full feedback released")
+            self.log(f"{_stamp(self.now())} {self.a.name} {rec.student} {rec.entry!r}: "
+                     + ("the deadline has passed; full feedback released" if mode == "full" else f"page released: {mode}"))
 
     # -- the attempt that counts -------------------------------------------------------------
     def settle(self) -> None:
@@ -380,6 +424,18 @@ class Service:
                 self._restore_counting(student)
                 self.log(f"{_stamp(self.now())} {self.a.name} {student}: attempt {rec.number} put back as the grade")
 
+    def _remember_counting(self, student: str) -> None:
+        """Record the gradebook's grades of the counting attempt (hand grades given in Formgrader
+        since it was graded) before another attempt replaces it there."""
+        rec = next((r for r in self.ledger.records(student) if r.status == GRADED and r.counts), None)
+        if rec is None:
+            return
+        try:
+            rec.cells = _scores(self.course, self.a.name, student)[3]
+        except Exception:  # noqa: BLE001 - nothing in the gradebook: the recorded grades stand
+            return
+        self.ledger.put(rec)
+
     def _restore_counting(self, student: str) -> None:
         """Put the student's counting attempt back in submitted/, autograded/ and the gradebook
         (after a later attempt that does not count was filed or graded there). Nothing is graded
@@ -393,6 +449,12 @@ class Service:
             shutil.rmtree(dest, ignore_errors=True)
             shutil.copytree(src, dest)
         _put_scores(self.course, self.a.name, student, rec)
+
+
+def printable(text: str) -> str:
+    """A log line with every control character escaped: a folder name can hold a newline, and a
+    student must not be able to write a line of the service's log."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _stamp(when: dt.datetime) -> str:
@@ -413,8 +475,14 @@ def _put_scores(course: CourseDir, assignment: str, student: str, rec: Record) -
     """Write a recorded attempt's cell grades and time back into the gradebook, then its late penalty."""
     from . import late
 
+    from nbgrader.api import MissingEntry
+
     with course.gradebook() as gb:
-        sub = gb.find_submission(assignment, student)
+        try:
+            sub = gb.find_submission(assignment, student)
+        except MissingEntry:  # a later attempt the grader failed on was removed from the gradebook
+            gb.update_or_create_student(student)
+            sub = gb.add_submission(assignment, student)
         sub.timestamp = rec.at.replace(tzinfo=None)
         for nb in sub.notebooks:
             for g in nb.grades:

@@ -268,3 +268,80 @@ def test_late_days_and_an_extension_as_grade_applies_them(tmp_path):
     served = {r["student"]: r for r in api.grade_rows(term, tiny.NAME)}
     assert {s: (r["autograded"], r["score"]) for s, r in rows.items()} == \
         {s: (r["autograded"], r["score"]) for s, r in served.items()}
+
+
+# -- what the review of the service found: each a student's move ---------------------------------------
+
+def test_a_forward_dated_name_counts_when_the_exchange_got_it(tmp_path):
+    term = _course(tmp_path, dt.date.today() + dt.timedelta(days=10), dict(attempts=1, per="day"))
+    hub = Hub(tmp_path, term)
+    name = hub.submit("alice")
+    forged = hub.root / COURSE_ID / "inbound" / name.replace(name.split("+")[2], "9999-12-31 00:00:00.000000 UTC")
+    (hub.root / COURSE_ID / "inbound" / name).rename(forged)
+    entry = next(e for e in exchange.inbound(hub.root, tiny.NAME))
+    assert entry.stamp.year == 9999 and abs(entry.when - dt.datetime.now(UTC)) < dt.timedelta(minutes=5)
+    service = _service(hub)
+    _drain(service)  # no OverflowError, and the day of the attempt is today's
+    assert [r.status for r in service.ledger.records()] == ["graded"]
+    assert service.ledger.records()[0].at.date() == dt.datetime.now(UTC).date()
+
+
+def test_no_line_of_the_log_is_the_students(tmp_path):
+    term = _course(tmp_path, dt.date.today() + dt.timedelta(days=10), {})
+    hub = Hub(tmp_path, term)
+    name = hub.submit("alice")
+    evil = f"x\n2026-01-01 00:00:00 UTC T1 bob 'bob+T1+x': attempt 1 graded 5 of 6+{tiny.NAME}+{name.split('+', 2)[2]}"
+    (hub.root / COURSE_ID / "inbound" / name).rename(hub.root / COURSE_ID / "inbound" / evil)
+    service = _service(hub)
+    _drain(service)
+    assert len(service.lines) == 1 and "\n" not in service.lines[0] and "\\n" in service.lines[0]
+    assert "not a valid student id" in service.lines[0]
+    assert serve.printable("a\nb\x1b[31m\r") == "a\\nb\\x1b[31m\\r"
+
+
+def test_a_grader_failure_is_not_retried_in_a_loop_nor_blocks_the_next_attempt(tmp_path, monkeypatch):
+    term = _course(tmp_path, dt.date.today() + dt.timedelta(days=10), dict(attempts=2))
+    hub = Hub(tmp_path, term)
+    first = hub.submit("alice")
+    real = serve.batch.grade_batch
+    calls = []
+
+    def broken(*args, **kw):
+        calls.append(1)
+        raise RuntimeError("a worker could not start")
+
+    monkeypatch.setattr(serve.batch, "grade_batch", broken)
+    service = _service(hub)
+    assert service.step() == 1 and service.step() == 0 and len(calls) == 1  # not again in this run
+    assert service.ledger.get(first).status == serve.NOT_GRADED
+    monkeypatch.setattr(serve.batch, "grade_batch", real)
+    second = hub.submit("alice")
+    _drain(service)
+    assert (service.ledger.get(second).status, service.ledger.get(second).number) == ("graded", 1)
+    restarted = _service(hub)  # the failed one is graded when the service starts again: attempt 2
+    _drain(restarted)
+    assert (restarted.ledger.get(first).status, restarted.ledger.get(first).number) == ("graded", 2)
+
+
+def test_a_file_swapped_for_a_link_after_the_checks_is_never_read(tmp_path, monkeypatch):
+    term = _course(tmp_path, dt.date.today() + dt.timedelta(days=10), {})
+    hub = Hub(tmp_path, term)
+    name = hub.submit("alice", parts=set())
+    notebook = hub.root / COURSE_ID / "inbound" / name / tiny.NOTEBOOK
+    notebook.unlink()
+    notebook.symlink_to(hub.a.source / tiny.NOTEBOOK)  # the instructor's solution
+    monkeypatch.setattr(exchange, "_unsafe_entry", lambda folder: None)  # as if swapped after the check
+    report = exchange.collect(hub.a, term, hub.root, only=name, check_owner=False)
+    assert report.report.filed == [] and any("symbolic link" in why for _, why in report.report.refused), report.lines()
+    assert not term.submission("alice", tiny.NAME).exists()
+
+
+def test_printed_output_that_quotes_a_hidden_line_is_left_out():
+    nb = tiny.source_notebook()
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "add__tests")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr",
+                                           text="RuntimeWarning: overflow\n  check_close('add(-1.5, 4)', add(-1.5, 4), 2.5)\n")]
+    fb.FeedbackContent().strip_hidden_tests(nb)
+    assert cell.outputs[0]["text"] == fb.QUOTED + "\n"
+    page = fb.visible_page(tiny.source_notebook(), "T1", [], "later")
+    assert "add(-1.5" not in page
