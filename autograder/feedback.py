@@ -390,7 +390,9 @@ def configure(api) -> None:
     theirs = Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader" / "templates"
     api.config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(theirs)]
     api.config.HTMLExporter.template_file = TEMPLATE_FILE
-    api.config.FeedbackContent.autograded = str(Path(api.coursedir.root) / api.coursedir.autograded_directory)
+    coursedir = getattr(api, "coursedir", None)  # the notices come from its autograded/ (notices())
+    if coursedir is not None:
+        api.config.FeedbackContent.autograded = str(Path(coursedir.root) / coursedir.autograded_directory)
 
 
 def add_csp(page: Path) -> bool:
