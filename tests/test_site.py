@@ -192,16 +192,34 @@ def test_home_page_lists_every_lecture_and_assignment(driver, served):
     _shot(driver, "site-home.png")
 
 
+def _hosted_links(driver, url: str, loaded_only: bool = False):
+    """[(text, href, visible)] of the page's links into Colab or Binder, once the browser shows
+    url fully loaded; None before (or an empty list when loaded_only and the page has none)."""
+    if driver.current_url != url or driver.execute_script("return document.readyState") != "complete":
+        return None
+    shown = driver.execute_script("""
+        return Array.from(document.querySelectorAll('article a'))
+            .filter(a => /colab\\.research\\.google\\.com|mybinder\\.org/.test(a.href))
+            .map(a => [a.textContent.trim(), a.href, a.getBoundingClientRect().height > 0]);""")
+    return shown if shown or loaded_only else None
+
+
 @browser
 def test_every_notebook_page_shows_its_colab_and_binder_links(driver, served):
     """In the browser: each page's first two links into Colab or Binder, by their text, open the
     notebook's own path in the pack's repository (none points at solutions/ or elsewhere)."""
     for rel in NOTEBOOKS:
-        driver.get(served + "/" + rel.removesuffix(".ipynb") + ".html")
-        shown = driver.execute_script("""
-            return Array.from(document.querySelectorAll('article a'))
-                .filter(a => /colab\\.research\\.google\\.com|mybinder\\.org/.test(a.href))
-                .map(a => [a.textContent.trim(), a.href, a.getBoundingClientRect().height > 0]);""")
+        url = served + "/" + rel.removesuffix(".ipynb") + ".html"
+        driver.get(url)
+        # On a loaded machine Chromium has once answered the query before the new page was there
+        # (an empty list for a page whose links were in its HTML): wait until this page is loaded
+        # and shows links, then compare. A page without them fails after the wait, with its list.
+        try:
+            shown = bl.wait_for(f"{rel}'s page and its Colab and Binder links", lambda: _hosted_links(driver, url),
+                                timeout=20)
+        except AssertionError:
+            shown = _hosted_links(driver, url, loaded_only=True)
+            assert shown is not None, f"{rel}: the browser did not show {url} loaded within 20 s"
         assert [t for t, _, _ in shown] == ["Open in Colab", "Launch Binder"], (rel, shown)
         assert [h for _, h, _ in shown] == expected_links(rel), rel
         assert all(visible for _, _, visible in shown) and not any("solutions" in h for _, h, _ in shown)
