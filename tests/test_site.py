@@ -181,9 +181,18 @@ def _shot(driver, name):
     driver.save_screenshot(str(SHOTS / name))
 
 
+def _open(driver, url: str) -> None:
+    """Go to url and wait until the browser shows it loaded, its article there. On a loaded machine
+    Chromium has twice answered a query run right after get() before the page was there (an empty
+    list of links for a page whose links are in its HTML)."""
+    driver.get(url)
+    bl.wait_for(f"{url} to load", lambda: driver.current_url == url and driver.execute_script(
+        "return document.readyState === 'complete' && document.querySelector('article') !== null"), timeout=30)
+
+
 @browser
 def test_home_page_lists_every_lecture_and_assignment(driver, served):
-    driver.get(served + "/index.html")
+    _open(driver, served + "/index.html")
     hrefs = driver.execute_script("return Array.from(document.querySelectorAll('article a')).map(a => a.href)")
     for stem in LECTURES:
         assert any(h.endswith(f"lectures/{stem}.html") for h in hrefs), stem
@@ -210,10 +219,8 @@ def test_every_notebook_page_shows_its_colab_and_binder_links(driver, served):
     notebook's own path in the pack's repository (none points at solutions/ or elsewhere)."""
     for rel in NOTEBOOKS:
         url = served + "/" + rel.removesuffix(".ipynb") + ".html"
-        driver.get(url)
-        # On a loaded machine Chromium has once answered the query before the new page was there
-        # (an empty list for a page whose links were in its HTML): wait until this page is loaded
-        # and shows links, then compare. A page without them fails after the wait, with its list.
+        _open(driver, url)
+        # and until it shows links (a page without them fails after the wait, with its list)
         try:
             shown = bl.wait_for(f"{rel}'s page and its Colab and Binder links", lambda: _hosted_links(driver, url),
                                 timeout=20)
@@ -229,7 +236,7 @@ def test_every_notebook_page_shows_its_colab_and_binder_links(driver, served):
 @browser
 def test_lecture_page_shows_math_and_plots_without_console_errors(driver, served):
     driver.get_log("browser")  # drop what earlier pages logged
-    driver.get(served + "/lectures/02_backprop.html")
+    _open(driver, served + "/lectures/02_backprop.html")
     rendered = bl.wait_for("MathJax to typeset the page", lambda: driver.execute_script(
         "return document.querySelectorAll('mjx-container').length"), timeout=60)
     assert rendered > 20
@@ -253,7 +260,7 @@ def test_lecture_page_shows_math_and_plots_without_console_errors(driver, served
 
 @browser
 def test_search_finds_a_term_of_lecture_08(driver, served):
-    driver.get(served + "/search.html?q=degradation")
+    _open(driver, served + "/search.html?q=degradation")
     bl.wait_for("the search to finish", lambda: driver.execute_script(
         "const s = document.querySelector('#search-results .search-summary');"
         "return s && /found/i.test(s.textContent) ? s.textContent : null"), timeout=60)
